@@ -1,0 +1,362 @@
+// SPDX-License-Identifier: Apache-2.0
+/**
+ * Public types of the Stella plugin SDK. Probe and store plugins (first- and third-party)
+ * compile against these and nothing else from core.
+ */
+
+/** Kernel attach mechanisms, in the vocabulary of the function map's `probeTypes`. */
+export type ProbeType = 'uprobe' | 'uretprobe' | 'kprobe' | 'kretprobe' | 'fentry' | 'tracepoint' | 'raw_tracepoint';
+
+/** Built-in categories; plugins may add more. A function id is `category/symbol`. */
+export type Category = 'crypto' | 'tls' | 'auth' | 'net' | 'file' | (string & {});
+
+/** Path priority, highest first: crypto > auth > net > general. */
+export type Priority = 'crypto' | 'auth' | 'net' | 'general';
+
+/** One observed call (or an aggregated count of calls), the NDJSON record of SPEC.md. */
+export interface Observation {
+  /** ISO-8601 UTC time of the call (of the last call when aggregated). */
+  observedAt: string;
+  service: string;
+  /** Function id, `category/symbol`. */
+  function: string;
+  symbol: string;
+  purl?: string;
+  binaryPath: string;
+  buildId?: string;
+  /** `sha256:` + hex(sha256(normalizedPurl + ":" + symbol)); absent only in foreign records. */
+  nodeHash?: string;
+  probeType: string;
+  pid: number;
+  tid?: number;
+  comm: string;
+  containerId?: string;
+  cgroupId?: string;
+  nodeName: string;
+  /** 1 per call, or the count over the aggregation window. */
+  hitCount: number;
+  windowStart?: string;
+  windowEnd?: string;
+  /** Present when per-call events were sampled in the kernel (0 < sampleRate < 1). */
+  sampleRate?: number;
+}
+
+/** Minimal structured logger handed to plugins. */
+export interface Logger {
+  debug(msg: string, fields?: Record<string, unknown>): void;
+  info(msg: string, fields?: Record<string, unknown>): void;
+  warn(msg: string, fields?: Record<string, unknown>): void;
+  error(msg: string, fields?: Record<string, unknown>): void;
+  child(bindings: Record<string, unknown>): Logger;
+}
+
+// ---------------------------------------------------------------------------------------------
+// Catalogue: which libraries carry which security-relevant functions (used by `generate`).
+// ---------------------------------------------------------------------------------------------
+
+/** Matches SBOM components by purl. All given fields must match (case-insensitive globs). */
+export interface ComponentMatcher {
+  /** purl type, e.g. `deb`, `apk`, `rpm`, `generic`, `npm`. Omit for any. */
+  purlType?: string | string[];
+  /** purl name globs, e.g. `libssl*`, `openssl`, `openssl-libs`. */
+  name: string | string[];
+  /** purl namespace globs (e.g. `debian`, `alpine`); omit for any. */
+  namespace?: string | string[];
+}
+
+export interface CatalogueFunction {
+  symbol: string;
+  category: Category;
+  /** Tags for per-tag rates; defaults to `[category]`. */
+  tags?: string[];
+  priority?: Priority;
+  /** Optional calls never count against the observation rate (e.g. SSL_read: hot, noisy). */
+  optional?: boolean;
+  /** Preferred mechanisms, best first. Defaults to `['uprobe']`. */
+  probeTypes?: ProbeType[];
+  description?: string;
+}
+
+export interface CatalogueLibrary {
+  /** Soname or file name to look for, e.g. `libssl.so.3`; for static binaries the path (`/usr/bin/node`). */
+  library: string;
+  /** Other acceptable sonames (`libssl.so.1.1`). */
+  alternatives?: string[];
+  /** Absolute path when the library is an executable (node's static OpenSSL). */
+  binaryPath?: string;
+  functions: CatalogueFunction[];
+}
+
+export interface CatalogueEntry {
+  /** Human name of what is matched, e.g. "OpenSSL 3 libssl". */
+  name: string;
+  match: ComponentMatcher;
+  libraries: CatalogueLibrary[];
+}
+
+// ---------------------------------------------------------------------------------------------
+// Probing: the agent hands each plugin the expected calls of its categories.
+// ---------------------------------------------------------------------------------------------
+
+/** One expected call the agent wants observed, taken from a loaded function map. */
+export interface ProbeRequest {
+  service: string;
+  /** `category/symbol`. */
+  functionId: string;
+  category: Category;
+  symbol: string;
+  /** Library soname or basename as in the map (`libssl.so.3`). */
+  library: string;
+  /** Path as in the map; may be a path inside a container image. */
+  binaryPath: string;
+  purl?: string;
+  buildId?: string;
+  nodeHash: string;
+  probeTypes: ProbeType[];
+}
+
+/** The life of one expected call on this node: declared → resolvable → attached → observed. */
+export type ProbeState = 'declared' | 'resolvable' | 'attached' | 'observed' | 'failed';
+
+export type ProbeFailureReason =
+  | 'library-absent'
+  | 'symbol-missing'
+  | 'stripped'
+  | 'kernel-feature-missing'
+  | 'build-id-mismatch'
+  | 'attach-error'
+  | 'limit-reached'
+  | 'plugin-error';
+
+export interface ProbeStatus {
+  plugin: string;
+  service: string;
+  functionId: string;
+  nodeHash: string;
+  /** Resolved file on this node, when known. */
+  resolvedPath?: string;
+  probeType?: ProbeType;
+  state: ProbeState;
+  reason?: ProbeFailureReason;
+  /** One sentence, e.g. "failed to attach kprobe do_sys_openat2: No such file or directory (ENOENT)". */
+  detail?: string;
+  pid?: number;
+}
+
+/** Which processes belong to which service. Filtering happens in the kernel. */
+export interface TargetSpec {
+  service: string;
+  /** Executable paths (exact, or globs) whose processes belong to the service. */
+  executables?: string[];
+  /** cgroup v2 paths (relative to the cgroup root) or numeric cgroup ids. */
+  cgroups?: string[];
+  containerIds?: string[];
+  pids?: number[];
+  /** When true, every process on the node belongs to the service (demo/sidecar use). */
+  allProcesses?: boolean;
+}
+
+/** A process the agent decided to watch. */
+export interface TargetProcess {
+  pid: number;
+  service: string;
+  exe: string;
+  comm: string;
+  cgroupId?: bigint;
+  containerId?: string;
+  /** `/proc/PID/root`, through which container paths are opened. */
+  root: string;
+}
+
+/** Overhead controls the agent passes to every probe (runbook "Performance Tuning"). */
+export interface ProbeTuning {
+  /** 0 < samplingRate ≤ 1, applied in the kernel to per-call events. */
+  samplingRate: number;
+  /** 0 = per-call events; > 0 = counts aggregated in BPF maps, read every window. */
+  aggregationWindowMs: number;
+  maxConcurrent: number;
+  attachTimeoutMs: number;
+  /** Probe types the operator allows, best first (config `probes.default_types`). */
+  defaultTypes: ProbeType[];
+}
+
+/**
+ * The narrow view of the libbpf addon a plugin gets. Implemented by `@stella/bpf`.
+ * Every failure throws a `BpfError` whose message reads "failed to <verb> <object>: <errno text>".
+ */
+export interface BpfApi {
+  open(objectPath: string, options?: { name?: string }): BpfObjectHandle;
+  /** What this kernel offers, detected without loading anything. */
+  features(): KernelFeatures;
+}
+
+export interface KernelFeatures {
+  kernelRelease: string;
+  btf: boolean;
+  uprobes: boolean;
+  kprobes: boolean;
+  /** `undefined` until a trial load was made. */
+  fentry?: boolean;
+  syscallTracepoints: boolean;
+  tracefsPath?: string;
+  ringbuf: boolean;
+}
+
+export interface BpfObjectHandle {
+  readonly path: string;
+  programNames(): string[];
+  mapNames(): string[];
+  /** Before load: set a `const volatile` global in `.rodata` (or `.data`/`.bss`) by name. */
+  setGlobal(name: string, value: number | bigint | boolean | Uint8Array): void;
+  /** Before load: switch a program off (opensnoop's set_autoload). */
+  setAutoload(program: string, enabled: boolean): void;
+  /** Before load: resize a map (e.g. the ring buffer, bytes, power of two). */
+  setMaxEntries(map: string, entries: number): void;
+  load(): void;
+  attachUprobe(opts: {
+    program: string;
+    binaryPath: string;
+    /** Symbol name, resolved by libbpf (dynamic symbols included). */
+    symbol?: string;
+    /** File offset, when the caller resolved the symbol itself. */
+    offset?: number;
+    /** -1 or undefined = every process mapping the file. */
+    pid?: number;
+    retprobe?: boolean;
+    cookie?: bigint;
+  }): BpfLink;
+  attachTracepoint(opts: { program: string; category: string; name: string; cookie?: bigint }): BpfLink;
+  attachRawTracepoint(opts: { program: string; name: string }): BpfLink;
+  attachKprobe(opts: { program: string; symbol: string; retprobe?: boolean; cookie?: bigint }): BpfLink;
+  /** Attach per the program's SEC() definition. */
+  attachAuto(program: string): BpfLink;
+  mapLookup(map: string, key: Uint8Array): Buffer | null;
+  /** Per-CPU maps: one value per possible CPU. */
+  mapLookupPerCpu(map: string, key: Uint8Array): Buffer[] | null;
+  mapUpdate(map: string, key: Uint8Array, value: Uint8Array): void;
+  mapDelete(map: string, key: Uint8Array): void;
+  mapKeys(map: string): Buffer[];
+  /**
+   * Consume a ring buffer on a worker thread. `onBatch` receives a Buffer of records, each framed
+   * as [u32 little-endian length][record bytes][pad to 8]. Never blocks the event loop.
+   */
+  consumeRingBuffer(map: string, onBatch: (batch: Buffer, records: number) => void): RingBufferConsumer;
+  close(): void;
+}
+
+export interface BpfLink {
+  readonly description: string;
+  destroy(): void;
+}
+
+export interface RingBufferConsumer {
+  /** Stops polling, drains what the kernel already wrote, delivers it, then resolves. */
+  stop(): Promise<void>;
+}
+
+/** Meter/tracer are the @opentelemetry/api types; kept structural here so the SDK has no deps. */
+export interface PluginContext {
+  readonly bpf: BpfApi;
+  readonly logger: Logger;
+  // biome-ignore lint/suspicious/noExplicitAny: structural OTel Meter, see note above
+  readonly meter: any;
+  // biome-ignore lint/suspicious/noExplicitAny: structural OTel Tracer
+  readonly tracer: any;
+  readonly signal: AbortSignal;
+  readonly nodeName: string;
+  readonly tuning: ProbeTuning;
+  /** Processes currently targeted; refreshed as processes come and go. */
+  targets(): TargetProcess[];
+  /** Called with every target change (new process, exit, new library mapped via dlopen). */
+  onTargetsChanged(listener: (targets: TargetProcess[]) => void): () => void;
+  /** Hand observations to the pipeline (never blocks; counts drops when the buffer is full). */
+  emit(observations: Observation[]): void;
+  /** Record a probe's lifecycle state; shown in `plugins list`, the report and metrics. */
+  reportStatus(status: ProbeStatus): void;
+  /** Count events the kernel could not deliver (ring buffer full), read from the drop counter. */
+  reportKernelDrops(plugin: string, total: bigint): void;
+}
+
+export interface ProbeSession {
+  /** Detach everything, drain ring buffers, deliver what was read. */
+  stop(): Promise<void>;
+}
+
+export interface ProbePluginDetection {
+  /** Whether this plugin can run at all here; when false, `reason` says why. */
+  available: boolean;
+  reason?: string;
+  /** Mechanism per category actually usable, e.g. `{ net: 'tracepoint' }`. */
+  mechanisms?: Record<string, ProbeType>;
+  notes?: string[];
+}
+
+export interface ProbePlugin<TOptions = unknown> {
+  readonly kind: 'probe';
+  /** Unique name, e.g. `@stella/probes-crypto`. */
+  readonly name: string;
+  readonly version?: string;
+  readonly categories: Category[];
+  /** Libraries and functions this plugin knows, for `function-map generate`. */
+  readonly catalogue: CatalogueEntry[];
+  /** Compiled BPF objects the plugin loads (absolute paths), for `plugins list`. */
+  readonly bpfObjects: string[];
+  readonly options: TOptions;
+  /** Detect what this kernel offers, without side effects beyond trial loads. */
+  detect(ctx: Pick<PluginContext, 'bpf' | 'logger'>): Promise<ProbePluginDetection>;
+  /** Attach probes for the requests of this plugin's categories and start emitting. */
+  start(ctx: PluginContext, requests: ProbeRequest[]): Promise<ProbeSession>;
+}
+
+// ---------------------------------------------------------------------------------------------
+// Stores
+// ---------------------------------------------------------------------------------------------
+
+export interface ObservationQuery {
+  service?: string;
+  /** Glob over function ids (`tls/*`). */
+  function?: string;
+  from?: Date;
+  to?: Date;
+  limit?: number;
+}
+
+export interface FunctionSummary {
+  service: string;
+  function: string;
+  nodeHash?: string;
+  binaryPath: string;
+  hitCount: number;
+  records: number;
+  firstSeen: string;
+  lastSeen: string;
+}
+
+export interface ObservationStore {
+  readonly name: string;
+  /** Appends a batch; resolves when durable in the store. Throws `StoreUnavailableError` when down. */
+  append(batch: Observation[]): Promise<void>;
+  /** Streams matching observations in observedAt order. */
+  query(q: ObservationQuery): AsyncIterable<Observation>;
+  summary(q: ObservationQuery): Promise<FunctionSummary[]>;
+  /** Deletes observations older than `cutoff`; returns how many (or an estimate, for partitions). */
+  prune(cutoff: Date): Promise<number>;
+  close(): Promise<void>;
+}
+
+export interface StoreSettings {
+  retentionHours: number;
+  maxBatchSize: number;
+  // biome-ignore lint/suspicious/noExplicitAny: store-specific connection settings
+  [key: string]: any;
+}
+
+export interface StorePlugin<TOptions = unknown> {
+  readonly kind: 'store';
+  /** The `observation_store.type` it serves: `memory`, `postgres`, `valkey`, … */
+  readonly type: string;
+  readonly options: TOptions;
+  create(settings: StoreSettings, ctx: { logger: Logger }): Promise<ObservationStore>;
+}
+
+export type StellaPlugin = ProbePlugin<unknown> | StorePlugin<unknown>;
