@@ -1,0 +1,11 @@
+// SPDX-License-Identifier: Apache-2.0
+import type { Command } from 'commander';
+
+/**
+ * Each command group lives in its own file (`function-map.ts`, `observations.ts`, `attest.ts`,
+ * `bundle.ts`, `agent.ts`, `doctor.ts`, `plugins.ts`) exporting `register(program)`.
+ * Add a group with one import and one line below.
+ */
+export function registerCommandGroups(program: Command): void {
+  void program;
+}

@@ -1,0 +1,44 @@
+// SPDX-License-Identifier: Apache-2.0
+import 'reflect-metadata';
+import { Command, CommanderError } from 'commander';
+import { exitCodeOf, StellaError } from '../errors.js';
+import { registerCommandGroups } from './commands/index.js';
+
+export const VERSION = '0.1.0';
+
+export function buildProgram(): Command {
+  const program = new Command('stella')
+    .description('Stella runtime linkage: prove from the kernel which security-relevant functions a service runs')
+    .version(VERSION)
+    .showHelpAfterError('(run with --help for usage)')
+    .exitOverride();
+  registerCommandGroups(program);
+  // Every sub-command reports usage errors through the same exit code path.
+  const exitOverrideAll = (cmd: Command) => {
+    cmd.exitOverride();
+    cmd.commands.forEach(exitOverrideAll);
+  };
+  exitOverrideAll(program);
+  return program;
+}
+
+/** The one top-level catch: error classes → exit codes (0 ok, 1 verification failed, 2 bad input). */
+export async function main(argv: string[] = process.argv): Promise<number> {
+  const program = buildProgram();
+  try {
+    await program.parseAsync(argv);
+    return typeof process.exitCode === 'number' ? process.exitCode : 0;
+  } catch (error) {
+    if (error instanceof CommanderError) {
+      if (error.code === 'commander.helpDisplayed' || error.code === 'commander.version') return 0;
+      if (error.code === 'commander.help') return 0;
+      return 2; // commander already printed the sentence
+    }
+    if (error instanceof StellaError) {
+      process.stderr.write(`stella: ${error.message}\n`);
+      return exitCodeOf(error);
+    }
+    process.stderr.write(`stella: internal error: ${error instanceof Error ? (error.stack ?? error.message) : String(error)}\n`);
+    return exitCodeOf(error);
+  }
+}

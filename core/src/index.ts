@@ -1,0 +1,3 @@
+// SPDX-License-Identifier: Apache-2.0
+export { ConfigError, InputError, StellaError, UnavailableError, VerificationFailedError } from './errors.js';
+export { createLogger } from './logger.js';
