@@ -156,6 +156,20 @@ export interface TargetSpec {
   allProcesses?: boolean;
 }
 
+/** Target rules resolved to what the kernel can compare cheaply. */
+export interface TargetRules {
+  /** Service names; the kernel refers to them by index. */
+  services: string[];
+  /** When set, no filtering: every process belongs to this service. */
+  allProcessesService?: string;
+  /** Executables by (device, inode) as the kernel sees them (`s_dev` encoding, not `st_dev`). */
+  executables: { service: string; path: string; kernelDev: bigint; inode: bigint }[];
+  /** cgroup v2 ids (the cgroup directory's inode number). */
+  cgroups: { service: string; path: string; cgroupId: bigint }[];
+  /** Processes already running that match a rule (exe, container, explicit pid). */
+  pids: { service: string; pid: number }[];
+}
+
 /** A process the agent decided to watch. */
 export interface TargetProcess {
   pid: number;
@@ -267,6 +281,13 @@ export interface PluginContext {
   readonly tuning: ProbeTuning;
   /** Processes currently targeted; refreshed as processes come and go. */
   targets(): TargetProcess[];
+  /**
+   * The target rules in kernel terms, to load into each BPF object's target maps
+   * (`stella_target_exes`, `stella_target_pids`, `stella_target_cgroups`).
+   */
+  targetRules(): TargetRules;
+  /** Index of a service in `targetRules().services`; the kernel carries this number, not the name. */
+  serviceIndex(service: string): number;
   /** Called with every target change (new process, exit, new library mapped via dlopen). */
   onTargetsChanged(listener: (targets: TargetProcess[]) => void): () => void;
   /** Hand observations to the pipeline (never blocks; counts drops when the buffer is full). */

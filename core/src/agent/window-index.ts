@@ -1,0 +1,85 @@
+// SPDX-License-Identifier: Apache-2.0
+import type { Observation } from '@stella/sdk';
+
+/**
+ * Bucket width of the live verifier's memory. The gauges are recomputed over a window of
+ * `windowSeconds` (1800 by default); 10 s buckets keep the window's edges within 10 s of exact
+ * while holding one entry per (service, call, process) per bucket instead of one per call.
+ */
+export const BUCKET_MS = 10_000;
+
+interface Aggregate {
+  sample: Observation;
+  hitCount: number;
+  firstSeenMs: number;
+  lastSeenMs: number;
+}
+
+/**
+ * What the in-agent verifier needs of the recent past, compacted: per bucket, per distinct
+ * (service, nodeHash or function+binary, pid), the hit count and first/last time seen. Memory is
+ * bounded by the distinct calls × processes × buckets in the longest window, not by the call rate.
+ */
+export class ObservationWindowIndex {
+  private readonly buckets = new Map<number, Map<string, Aggregate>>();
+
+  constructor(private readonly horizonMs: number) {}
+
+  add(batch: Observation[]): void {
+    for (const o of batch) {
+      const t = Date.parse(o.observedAt);
+      if (Number.isNaN(t)) continue;
+      const bucketStart = t - (t % BUCKET_MS);
+      let bucket = this.buckets.get(bucketStart);
+      if (!bucket) {
+        bucket = new Map();
+        this.buckets.set(bucketStart, bucket);
+      }
+      const key = `${o.service}\u0000${o.nodeHash ?? `${o.function}\u0000${o.binaryPath}`}\u0000${o.pid}`;
+      const agg = bucket.get(key);
+      if (agg) {
+        agg.hitCount += o.hitCount;
+        if (t < agg.firstSeenMs) agg.firstSeenMs = t;
+        if (t > agg.lastSeenMs) agg.lastSeenMs = t;
+      } else {
+        bucket.set(key, { sample: o, hitCount: o.hitCount, firstSeenMs: t, lastSeenMs: t });
+      }
+    }
+  }
+
+  /** Drops buckets that ended before `now - horizon`. */
+  evict(nowMs: number): void {
+    for (const start of this.buckets.keys()) {
+      if (start + BUCKET_MS < nowMs - this.horizonMs) this.buckets.delete(start);
+    }
+  }
+
+  /**
+   * Yields one synthetic observation per aggregate overlapping [from, to] for `service`: the
+   * first and last sighting, so `firstSeen`/`lastSeen` in the report stay exact within a bucket.
+   */
+  *observations(service: string, fromMs: number, toMs: number): Generator<Observation> {
+    for (const [start, bucket] of this.buckets) {
+      if (start + BUCKET_MS < fromMs || start > toMs) continue;
+      for (const agg of bucket.values()) {
+        if (agg.sample.service !== service) continue;
+        if (agg.lastSeenMs < fromMs || agg.firstSeenMs > toMs) continue;
+        const inFirst = agg.firstSeenMs >= fromMs;
+        const inLast = agg.lastSeenMs <= toMs;
+        if (inFirst && inLast && agg.firstSeenMs !== agg.lastSeenMs && agg.hitCount > 1) {
+          yield { ...agg.sample, observedAt: new Date(agg.firstSeenMs).toISOString(), hitCount: 1 };
+          yield { ...agg.sample, observedAt: new Date(agg.lastSeenMs).toISOString(), hitCount: agg.hitCount - 1 };
+        } else {
+          const t = inLast ? agg.lastSeenMs : agg.firstSeenMs;
+          yield { ...agg.sample, observedAt: new Date(t).toISOString(), hitCount: agg.hitCount };
+        }
+      }
+    }
+  }
+
+  get size(): number {
+    let n = 0;
+    for (const b of this.buckets.values()) n += b.size;
+    return n;
+  }
+}
