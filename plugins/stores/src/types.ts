@@ -1,0 +1,67 @@
+// SPDX-License-Identifier: Apache-2.0
+import type { ObservationStore } from '@stella/sdk';
+
+export interface MemoryStoreOptions {
+  /** Upper bound on the estimated heap the records take. Default 32 MiB (half the agent's 64 MB buffer). */
+  maxBytes?: number;
+  /** Upper bound on the number of records. Default: unbounded (bytes bound only). */
+  maxRecords?: number;
+  /** Clock, for tests. Default `Date.now`. */
+  now?: () => number;
+}
+
+export interface MemoryStoreStats {
+  records: number;
+  approxBytes: number;
+  maxBytes: number;
+  /** Records evicted (oldest first) because the bound was reached. */
+  evicted: number;
+  /** Records dropped because they were older than the retention. */
+  expired: number;
+}
+
+/** An ObservationStore whose heap use the agent counts in its buffer limit. */
+export interface MeasuredObservationStore extends ObservationStore {
+  approxBytes(): number;
+}
+
+export interface PostgresConnectionSettings {
+  /** `postgres://user:pass@host:port/db`; discrete fields below override its parts. Env: `STELLA_PG_URL`, `DATABASE_URL`. */
+  url?: string;
+  /** Env `PGHOST` etc. are honoured by `pg` itself when neither url nor fields are given. */
+  host?: string;
+  port?: number;
+  user?: string;
+  password?: string;
+  database?: string;
+  /** Schema holding the tables. Default `stella`. */
+  schema?: string;
+}
+
+export interface PostgresStoreOptions extends PostgresConnectionSettings {
+  /** `copy` (default; measured faster, see docs/BENCHMARKS.md) or `insert` (multi-row INSERT). */
+  ingest?: 'copy' | 'insert';
+  /** Pool size. Default 4. */
+  poolSize?: number;
+  /** Connection timeout (ms). Default 5000. */
+  connectTimeoutMs?: number;
+  /** Days of partitions created ahead of today. Default 2. */
+  partitionsAhead?: number;
+  now?: () => number;
+}
+
+export interface ValkeyConnectionSettings {
+  /** `redis://:pass@host:port/db` or `valkey://…`; fields below override. Env: `STELLA_VALKEY_URL`. */
+  url?: string;
+  host?: string;
+  port?: number;
+  password?: string;
+  db?: number;
+  /** Prefix for every key. Default `stella:`. */
+  keyPrefix?: string;
+}
+
+export interface ValkeyStoreOptions extends ValkeyConnectionSettings {
+  connectTimeoutMs?: number;
+  now?: () => number;
+}
