@@ -92,7 +92,7 @@ export class PluginHost {
     const unserved = new Set(requests);
     for (const plugin of plugins) {
       const mine = requests.filter((r) => plugin.categories.includes(r.category));
-      mine.forEach((r) => unserved.delete(r));
+      for (const r of mine) unserved.delete(r);
       const entry: RunningPlugin = { plugin, requests: mine };
       this.running.push(entry);
       for (const r of mine) {

@@ -18,8 +18,8 @@ export class ProbeStatusRegistry {
   private readonly byCall = new Map<string, ProbeStatus>();
   private readonly listeners = new Set<(status: ProbeStatus) => void>();
 
-  private key(s: { plugin: string; service: string; nodeHash: string }): string {
-    return `${s.plugin}\u0000${s.service}\u0000${s.nodeHash}`;
+  private key(s: { service: string; nodeHash: string }): string {
+    return `${s.service}\u0000${s.nodeHash}`;
   }
 
   declare(status: Omit<ProbeStatus, 'state'>): void {
@@ -34,8 +34,9 @@ export class ProbeStatusRegistry {
     for (const listener of this.listeners) listener(status);
   }
 
-  markObserved(plugin: string, service: string, nodeHash: string): void {
-    const current = this.byCall.get(this.key({ plugin, service, nodeHash }));
+  /** Cheap enough for every observation: one Map lookup. */
+  markObserved(service: string, nodeHash: string): void {
+    const current = this.byCall.get(this.key({ service, nodeHash }));
     if (current && current.state !== 'observed') current.state = 'observed';
   }
 

@@ -1,0 +1,199 @@
+// SPDX-License-Identifier: Apache-2.0
+import type { BpfApi, Logger, Observation, ObservationStore, ProbePlugin } from '@stella/sdk';
+import type { ResolvedConfig } from '../config/types.js';
+import type { NdjsonExporter } from '../export/ndjson.js';
+import type { FunctionMap } from '../function-map/index.js';
+import type { Telemetry } from '../telemetry/index.js';
+import { VerificationAccumulator, type VerificationReport } from '../verify/index.js';
+import { ObservationPipeline, type ObservationSink } from './pipeline.js';
+import { PluginHost } from './plugin-host.js';
+import { type AgentProbeRequest, buildProbeRequests } from './requests.js';
+import { ProbeStatusRegistry } from './status.js';
+import { TargetResolver } from './targets.js';
+import { ObservationWindowIndex } from './window-index.js';
+
+/** Everything the agent is built from; the composition root (container.ts) provides it. */
+export interface RuntimeAgentDeps {
+  config: ResolvedConfig;
+  logger: Logger;
+  bpf: BpfApi;
+  telemetry: Telemetry;
+  store: ObservationStore;
+  exporter: NdjsonExporter;
+  plugins: ProbePlugin<unknown>[];
+  maps: FunctionMap[];
+  /** How often /proc is rescanned for new target processes and newly mapped libraries (ms). */
+  targetRescanMs?: number;
+}
+
+/**
+ * The runtime agent: kernel events → plugins → bounded pipeline → (window index, NDJSON, store,
+ * telemetry counters and spans); the verifier reads only the window index and writes only gauges.
+ * Data flows one way; nothing downstream calls back into a probe.
+ */
+export class RuntimeAgent {
+  readonly statuses = new ProbeStatusRegistry();
+  private readonly logger: Logger;
+  private readonly index: ObservationWindowIndex;
+  private readonly pipeline: ObservationPipeline;
+  private readonly targets: TargetResolver;
+  private readonly host: PluginHost;
+  private readonly requests: AgentProbeRequest[];
+  private readonly kernelDropTotals = new Map<string, bigint>();
+  private readonly timers: NodeJS.Timeout[] = [];
+  private lastReports: VerificationReport[] = [];
+  private stopped = false;
+
+  constructor(private readonly deps: RuntimeAgentDeps) {
+    const { config, telemetry } = deps;
+    const agentConfig = config.runtimeAgent;
+    this.logger = deps.logger.child({ scope: 'agent' });
+    const horizonSeconds = Math.max(60, ...deps.maps.map((m) => m.predicate.coverage.windowSeconds));
+    this.index = new ObservationWindowIndex(horizonSeconds * 1000);
+    this.targets = new TargetResolver(this.targetSpecs(), { logger: this.logger });
+    const catalogues = deps.plugins.flatMap((p) => p.catalogue);
+    this.requests = buildProbeRequests(deps.maps, catalogues);
+
+    const sinks: ObservationSink[] = [
+      { name: 'window-index', write: (batch) => this.index.add(batch) },
+      {
+        name: 'ndjson',
+        write: (batch) => deps.exporter.write(batch),
+        flush: () => deps.exporter.flush(),
+        close: () => deps.exporter.close(),
+      },
+      { name: `store:${deps.store.name}`, write: (batch) => deps.store.append(batch), close: () => deps.store.close() },
+      { name: 'spans', write: (batch) => telemetry.recordObservationSpans(batch) },
+    ];
+    this.pipeline = new ObservationPipeline(sinks, {
+      maxBytes: agentConfig.buffer.maxBytes,
+      flushIntervalMs: agentConfig.export.flushIntervalMs,
+      logger: this.logger,
+      events: {
+        dropped: (reason, count) => telemetry.countDropped(reason, count),
+        bufferFull: (full) => telemetry.setBufferFull(full),
+        accepted: (batch) => this.countAccepted(batch),
+      },
+    });
+    this.host = new PluginHost({
+      bpf: deps.bpf,
+      logger: deps.logger,
+      meter: telemetry.meter,
+      tracer: telemetry.tracer,
+      nodeName: agentConfig.nodeName,
+      tuning: {
+        samplingRate: agentConfig.probes.samplingRate,
+        aggregationWindowMs: agentConfig.export.aggregationWindowMs,
+        maxConcurrent: agentConfig.probes.maxConcurrent,
+        attachTimeoutMs: agentConfig.probes.attachTimeoutMs,
+        defaultTypes: agentConfig.probes.defaultTypes,
+      },
+      targets: this.targets,
+      statuses: this.statuses,
+      emit: (observations) => this.pipeline.emit(observations),
+      kernelDrops: (plugin, total) => this.countKernelDrops(plugin, total),
+    });
+  }
+
+  /** Targets from config; a map whose service no rule names gets none (and a warning). */
+  private targetSpecs() {
+    const specs = [...this.deps.config.runtimeAgent.targets];
+    for (const map of this.deps.maps) {
+      const service = map.predicate.service;
+      if (!specs.some((s) => s.service === service)) {
+        this.logger.warn(`no target rule names service "${service}": none of its processes will be observed`, {
+          hint: 'add runtime_agent.targets[] with executables, cgroups, container_ids or pids',
+        });
+      }
+    }
+    return specs;
+  }
+
+  probeRequests(): readonly AgentProbeRequest[] {
+    return this.requests;
+  }
+
+  async start(): Promise<void> {
+    this.targets.refresh();
+    await this.host.start(this.deps.plugins, this.requests);
+    this.pipeline.start();
+    const agentConfig = this.deps.config.runtimeAgent;
+    const rescan = setInterval(() => {
+      if (this.targets.refresh()) this.host.notifyTargetsChanged();
+    }, this.deps.targetRescanMs ?? 2000);
+    const verify = setInterval(() => this.verifyNow(), agentConfig.telemetry.verifyIntervalMs);
+    for (const timer of [rescan, verify]) {
+      timer.unref();
+      this.timers.push(timer);
+    }
+    this.verifyNow();
+    const health = this.statuses.health();
+    this.logger.info('agent running', {
+      maps: this.deps.maps.length,
+      probes: this.requests.length,
+      attached: health.attached,
+      failed: health.failed,
+      targets: this.targets.targets().length,
+    });
+  }
+
+  private countAccepted(batch: Observation[]): void {
+    const counts = new Map<string, { o: Observation; n: number }>();
+    for (const o of batch) {
+      if (o.nodeHash) this.statuses.markObserved(o.service, o.nodeHash);
+      const key = `${o.service}\u0000${o.function}\u0000${o.probeType}`;
+      const entry = counts.get(key);
+      if (entry) entry.n += o.hitCount;
+      else counts.set(key, { o, n: o.hitCount });
+    }
+    for (const { o, n } of counts.values())
+      this.deps.telemetry.countObservations(o.service, o.function, o.probeType, n);
+  }
+
+  private countKernelDrops(plugin: string, total: bigint): void {
+    const previous = this.kernelDropTotals.get(plugin) ?? 0n;
+    if (total > previous) {
+      this.deps.telemetry.countDropped('ringbuf', Number(total - previous));
+      this.kernelDropTotals.set(plugin, total);
+    }
+  }
+
+  /** Recomputes every gauge over each map's window, ending now. */
+  verifyNow(now = new Date()): VerificationReport[] {
+    const { telemetry } = this.deps;
+    const reports: VerificationReport[] = [];
+    for (const map of this.deps.maps) {
+      const service = map.predicate.service;
+      const to = now;
+      const from = new Date(to.getTime() - map.predicate.coverage.windowSeconds * 1000);
+      const accumulator = new VerificationAccumulator(map, { from, to });
+      for (const o of this.index.observations(service, from.getTime(), to.getTime())) accumulator.add(o);
+      const health = this.statuses.health(service);
+      const report = accumulator.report({ probeHealth: health, generatedAt: now });
+      reports.push(report);
+      telemetry.setCoverage(service, 'all', report.observationRate);
+      for (const [tag, result] of Object.entries(report.perTag)) telemetry.setCoverage(service, tag, result.rate);
+      telemetry.setUnexpected(service, report.unexpectedSymbolsCount);
+      const categories = new Set(this.requests.filter((r) => r.service === service).map((r) => r.category));
+      for (const category of categories)
+        telemetry.setProbeHealth(service, category, this.statuses.health(service, category));
+    }
+    this.index.evict(now.getTime());
+    this.lastReports = reports;
+    return reports;
+  }
+
+  reports(): readonly VerificationReport[] {
+    return this.lastReports;
+  }
+
+  /** Detach probes (draining what the kernel wrote), flush everything, close sinks. Idempotent. */
+  async stop(): Promise<void> {
+    if (this.stopped) return;
+    this.stopped = true;
+    for (const timer of this.timers) clearInterval(timer);
+    await this.host.stop();
+    await this.pipeline.close();
+    this.verifyNow();
+  }
+}

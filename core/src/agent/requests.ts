@@ -1,0 +1,94 @@
+// SPDX-License-Identifier: Apache-2.0
+import { basename } from 'node:path';
+import type { CatalogueEntry, ProbeRequest, ProbeType } from '@stella/sdk';
+import type { FunctionMap } from '../function-map/index.js';
+import { nodeHash } from '../function-map/index.js';
+
+export interface AgentProbeRequest extends ProbeRequest {
+  /** false for catalogue functions the map does not declare, watched to report unexpected calls. */
+  expected: boolean;
+}
+
+function categoryOf(functionId: string): string {
+  const slash = functionId.indexOf('/');
+  return slash > 0 ? functionId.slice(0, slash) : 'general';
+}
+
+/**
+ * Every expected call of every loaded map, once per (service, nodeHash); then, for each library
+ * the maps name, the catalogue's other non-optional functions of that library, so that a call
+ * nobody declared is seen and reported as unexpected instead of passing unnoticed.
+ */
+export function buildProbeRequests(
+  maps: FunctionMap[],
+  catalogues: CatalogueEntry[],
+  watchUndeclared = true,
+): AgentProbeRequest[] {
+  const requests: AgentProbeRequest[] = [];
+  const seen = new Set<string>();
+  const libraries = new Map<
+    string,
+    { service: string; library: string; binaryPath: string; purl: string; buildId?: string }
+  >();
+  for (const map of maps) {
+    const service = map.predicate.service;
+    for (const path of map.predicate.expectedPaths) {
+      for (const call of path.expectedCalls) {
+        const key = `${service}\u0000${call.nodeHash}`;
+        if (seen.has(key)) continue;
+        seen.add(key);
+        requests.push({
+          service,
+          functionId: call.function,
+          category: categoryOf(call.function),
+          symbol: call.symbol,
+          library: call.library,
+          binaryPath: call.binaryPath,
+          purl: call.purl,
+          buildId: call.buildId,
+          nodeHash: call.nodeHash,
+          probeTypes: call.probeTypes,
+          expected: true,
+        });
+        libraries.set(`${service}\u0000${call.binaryPath}`, {
+          service,
+          library: call.library,
+          binaryPath: call.binaryPath,
+          purl: call.purl,
+          buildId: call.buildId,
+        });
+      }
+    }
+  }
+  if (!watchUndeclared) return requests;
+  for (const lib of libraries.values()) {
+    for (const entry of catalogues) {
+      for (const catLib of entry.libraries) {
+        const names = [catLib.library, ...(catLib.alternatives ?? [])].map((n) => basename(n));
+        if (!names.includes(basename(lib.library)) && !names.includes(basename(lib.binaryPath))) continue;
+        for (const fn of catLib.functions) {
+          if (fn.optional) continue;
+          const hash = nodeHash(lib.purl, fn.symbol);
+          const key = `${lib.service}\u0000${hash}`;
+          if (seen.has(key)) continue;
+          seen.add(key);
+          const probeTypes: ProbeType[] = fn.probeTypes ?? ['uprobe'];
+          requests.push({
+            service: lib.service,
+            functionId: `${fn.category}/${fn.symbol}`,
+            category: fn.category,
+            symbol: fn.symbol,
+            library: lib.library,
+            binaryPath: lib.binaryPath,
+            purl: lib.purl,
+            buildId: lib.buildId,
+            nodeHash: hash,
+            probeTypes,
+            expected: false,
+          });
+        }
+      }
+    }
+  }
+  return requests;
+}

@@ -1,0 +1,4 @@
+// SPDX-License-Identifier: Apache-2.0
+
+export { catalogue } from './catalogue.js';
+export { type CryptoProbesOptions, cryptoProbes } from './plugin.js';
