@@ -1,0 +1,313 @@
+// SPDX-License-Identifier: Apache-2.0
+import type { Observation } from '@stella/sdk';
+import { functionMapDigest } from '../function-map/hash.js';
+import type { ExpectedCall, FunctionMap } from '../function-map/types.js';
+import {
+  type AddResult,
+  type MalformedSample,
+  type MissingCall,
+  type ObservedProcess,
+  type PathResult,
+  type ProbeHealth,
+  type TagResult,
+  type UnexpectedSymbol,
+  VERIFICATION_REPORT_SCHEMA_VERSION,
+  type VerificationReport,
+  type VerificationWindow,
+} from './types.js';
+
+const MAX_PROCESSES = 20;
+const MAX_MALFORMED_SAMPLES = 20;
+
+/** Running state of one distinct expected call (by nodeHash), shared by every path that lists it. */
+interface CallState {
+  call: ExpectedCall;
+  hits: number;
+  firstMs: number;
+  lastMs: number;
+}
+
+interface UnexpectedState {
+  function: string;
+  symbol: string;
+  binaryPath: string;
+  purl: string | undefined;
+  nodeHash: string | undefined;
+  hits: number;
+  firstMs: number;
+  lastMs: number;
+  processes: Map<number, ObservedProcess>;
+}
+
+const fnKey = (fn: string, binaryPath: string) => fn + '\u0000' + binaryPath;
+const iso = (ms: number) => new Date(ms).toISOString();
+
+/**
+ * Folds observations into a verification report in one pass and constant memory (the state grows
+ * with the map and the distinct unexpected symbols, never with the number of observations).
+ *
+ * Window: `from` inclusive, `to` exclusive. Records of another service than the map's are counted
+ * apart and otherwise ignored. A record matches an expected call by `nodeHash`, or by
+ * `function` + `binaryPath` when it has no `nodeHash`.
+ */
+export class VerificationAccumulator {
+  private readonly fromMs: number;
+  private readonly toMs: number;
+  private readonly byNodeHash = new Map<string, CallState>();
+  private readonly byFunctionBinary = new Map<string, CallState>();
+  /** Per path, the distinct call states in order; `required` = non-optional ones. */
+  private readonly pathCalls: { all: CallState[]; required: CallState[] }[];
+  private readonly unexpected = new Map<string, UnexpectedState>();
+  private read = 0;
+  private malformed = 0;
+  private outOfWindow = 0;
+  private otherService = 0;
+  private readonly malformedSamples: MalformedSample[] = [];
+  private lastTimeText = '';
+  private lastTimeMs = Number.NaN;
+
+  constructor(
+    readonly map: FunctionMap,
+    readonly window: VerificationWindow,
+  ) {
+    this.fromMs = window.from.getTime();
+    this.toMs = window.to.getTime();
+    if (!(this.fromMs < this.toMs)) {
+      throw new RangeError(`verification window is empty: from ${iso(this.fromMs)} is not before to ${iso(this.toMs)}`);
+    }
+    this.pathCalls = map.predicate.expectedPaths.map((path) => {
+      const all: CallState[] = [];
+      const required: CallState[] = [];
+      for (const call of path.expectedCalls) {
+        let state = this.byNodeHash.get(call.nodeHash);
+        if (!state) {
+          state = { call, hits: 0, firstMs: Number.POSITIVE_INFINITY, lastMs: Number.NEGATIVE_INFINITY };
+          this.byNodeHash.set(call.nodeHash, state);
+        }
+        const key = fnKey(call.function, call.binaryPath);
+        if (!this.byFunctionBinary.has(key)) this.byFunctionBinary.set(key, state);
+        if (!all.includes(state)) {
+          all.push(state);
+          if (!call.optional) required.push(state);
+        }
+      }
+      return { all, required };
+    });
+  }
+
+  /** Accounts one record; the answer says where it went. Cheap: two Map lookups and one Date.parse. */
+  add(obs: Observation): AddResult | 'malformed' {
+    this.read++;
+    if (obs.service !== this.map.predicate.service) {
+      this.otherService++;
+      return 'other-service';
+    }
+    const text = obs.observedAt;
+    let ms: number;
+    if (text === this.lastTimeText) ms = this.lastTimeMs;
+    else {
+      ms = typeof text === 'string' ? Date.parse(text) : Number.NaN;
+      this.lastTimeText = text;
+      this.lastTimeMs = ms;
+    }
+    const hits = obs.hitCount;
+    if (Number.isNaN(ms) || typeof hits !== 'number' || !(hits >= 1)) {
+      this.read--; // skipMalformed counts it again
+      this.skipMalformed(Number.isNaN(ms) ? 'observedAt is not an ISO-8601 time' : 'hitCount is not a number ≥ 1');
+      return 'malformed';
+    }
+    if (ms < this.fromMs || ms >= this.toMs) {
+      this.outOfWindow++;
+      return 'out-of-window';
+    }
+    const nodeHash = obs.nodeHash;
+    const state =
+      nodeHash !== undefined
+        ? this.byNodeHash.get(nodeHash)
+        : this.byFunctionBinary.get(fnKey(obs.function, obs.binaryPath));
+    if (state) {
+      state.hits += hits;
+      if (ms < state.firstMs) state.firstMs = ms;
+      if (ms > state.lastMs) state.lastMs = ms;
+      return 'matched';
+    }
+    const key = nodeHash ?? fnKey(obs.function, obs.binaryPath);
+    let u = this.unexpected.get(key);
+    if (!u) {
+      u = {
+        function: obs.function,
+        symbol: obs.symbol,
+        binaryPath: obs.binaryPath,
+        purl: obs.purl,
+        nodeHash,
+        hits: 0,
+        firstMs: ms,
+        lastMs: ms,
+        processes: new Map(),
+      };
+      this.unexpected.set(key, u);
+    }
+    u.hits += hits;
+    if (ms < u.firstMs) u.firstMs = ms;
+    if (ms > u.lastMs) u.lastMs = ms;
+    if (u.processes.size < MAX_PROCESSES && !u.processes.has(obs.pid)) {
+      const p: ObservedProcess = { pid: obs.pid, comm: obs.comm };
+      if (obs.containerId) p.containerId = obs.containerId;
+      u.processes.set(obs.pid, p);
+    }
+    return 'unexpected';
+  }
+
+  /** Counts a record that could not be read (it also counts as read); keeps the first 20 reasons. */
+  skipMalformed(reason = 'malformed record', location?: string): void {
+    this.read++;
+    this.malformed++;
+    if (this.malformedSamples.length < MAX_MALFORMED_SAMPLES) {
+      this.malformedSamples.push({ location: location ?? `record ${this.read}`, reason });
+    }
+  }
+
+  report(extra: { probeHealth?: ProbeHealth; generatedAt?: Date } = {}): VerificationReport {
+    const { predicate } = this.map;
+    const coverage = predicate.coverage;
+    const paths: PathResult[] = predicate.expectedPaths.map((path, i) => {
+      const { all, required } = this.pathCalls[i]!;
+      const seen = (s: CallState) => s.hits > 0;
+      // A path with no required call is an any-of group: observed when one of its calls is.
+      const anyOf = required.length === 0;
+      const observed = anyOf ? all.some(seen) : required.every(seen);
+      const missing = observed ? [] : (anyOf ? all : required).filter((s) => !seen(s));
+      let hitCount = 0;
+      let first = Number.POSITIVE_INFINITY;
+      let last = Number.NEGATIVE_INFINITY;
+      for (const s of all) {
+        hitCount += s.hits;
+        if (s.firstMs < first) first = s.firstMs;
+        if (s.lastMs > last) last = s.lastMs;
+      }
+      return {
+        pathId: path.pathId,
+        tags: [...path.tags],
+        optional: path.optional,
+        observed,
+        hitCount,
+        firstSeen: hitCount > 0 ? iso(first) : null,
+        lastSeen: hitCount > 0 ? iso(last) : null,
+        missingCalls: missing.map(
+          (s): MissingCall => ({
+            function: s.call.function,
+            symbol: s.call.symbol,
+            binaryPath: s.call.binaryPath,
+            nodeHash: s.call.nodeHash,
+          }),
+        ),
+      };
+    });
+
+    const requiredPaths = paths.filter((p) => !p.optional);
+    const observedRequired = requiredPaths.filter((p) => p.observed).length;
+    const observationRate = requiredPaths.length === 0 ? 1 : observedRequired / requiredPaths.length;
+
+    const tags = new Set<string>();
+    for (const p of paths) for (const t of p.tags) tags.add(t);
+    for (const t of Object.keys(coverage.perTag ?? {})) tags.add(t);
+    const perTag: Record<string, TagResult> = {};
+    for (const tag of [...tags].sort()) {
+      const required = requiredPaths.filter((p) => p.tags.includes(tag));
+      const observed = required.filter((p) => p.observed).length;
+      const rate = required.length === 0 ? 1 : observed / required.length;
+      const min = coverage.perTag?.[tag] ?? null;
+      perTag[tag] = { rate, min, observed, required: required.length, pass: min === null || rate >= min };
+    }
+
+    const unexpectedSymbols: UnexpectedSymbol[] = [...this.unexpected.values()]
+      .map((u) => {
+        const entry: UnexpectedSymbol = {
+          function: u.function,
+          symbol: u.symbol,
+          binaryPath: u.binaryPath,
+          hitCount: u.hits,
+          firstSeen: iso(u.firstMs),
+          lastSeen: iso(u.lastMs),
+          processes: [...u.processes.values()].sort((a, b) => a.pid - b.pid),
+        };
+        if (u.purl !== undefined) entry.purl = u.purl;
+        if (u.nodeHash !== undefined) entry.nodeHash = u.nodeHash;
+        return entry;
+      })
+      .sort(
+        (a, b) =>
+          b.hitCount - a.hitCount ||
+          a.function.localeCompare(b.function) ||
+          a.binaryPath.localeCompare(b.binaryPath) ||
+          (a.nodeHash ?? '').localeCompare(b.nodeHash ?? ''),
+      );
+
+    const failureReasons: string[] = [];
+    if (observationRate < coverage.minObservationRate) {
+      failureReasons.push(
+        `observation rate ${fmtRate(observationRate)} (${observedRequired}/${requiredPaths.length} required paths) is below the minimum ${fmtRate(coverage.minObservationRate)}`,
+      );
+    }
+    for (const [tag, t] of Object.entries(perTag)) {
+      if (!t.pass) {
+        failureReasons.push(
+          `tag "${tag}" rate ${fmtRate(t.rate)} (${t.observed}/${t.required}) is below its minimum ${fmtRate(t.min ?? 0)}`,
+        );
+      }
+    }
+    if (coverage.failOnUnexpected && unexpectedSymbols.length > 0) {
+      failureReasons.push(
+        `${unexpectedSymbols.length} unexpected symbol(s) observed and the map sets failOnUnexpected`,
+      );
+    }
+
+    return {
+      schemaVersion: VERIFICATION_REPORT_SCHEMA_VERSION,
+      functionMap: {
+        service: predicate.service,
+        buildId: predicate.buildId ?? null,
+        digest: functionMapDigest(this.map),
+      },
+      window: { from: iso(this.fromMs), to: iso(this.toMs) },
+      verdict: failureReasons.length === 0 ? 'pass' : 'fail',
+      observationRate,
+      minObservationRate: coverage.minObservationRate,
+      perTag,
+      paths,
+      unexpectedSymbols,
+      unexpectedSymbolsCount: unexpectedSymbols.length,
+      probeHealth: extra.probeHealth ?? null,
+      observationsRead: this.read,
+      observationsSkipped: {
+        malformed: this.malformed,
+        outOfWindow: this.outOfWindow,
+        otherService: this.otherService,
+        malformedSamples: [...this.malformedSamples],
+      },
+      failureReasons,
+      generatedAt: (extra.generatedAt ?? new Date()).toISOString(),
+    };
+  }
+}
+
+function fmtRate(rate: number): string {
+  return (Math.round(rate * 10000) / 100).toString() + '%';
+}
+
+/** Verifies a whole source (array, generator, store query, NDJSON reader) in one pass. */
+export async function verifyObservations(
+  map: FunctionMap,
+  source: AsyncIterable<Observation> | Iterable<Observation>,
+  window: VerificationWindow,
+  extra: { probeHealth?: ProbeHealth; generatedAt?: Date } = {},
+): Promise<VerificationReport> {
+  const acc = new VerificationAccumulator(map, window);
+  if (Symbol.iterator in source) {
+    // A sync source stays sync: `for await` would cost a microtask per record.
+    for (const obs of source as Iterable<Observation>) acc.add(obs);
+  } else {
+    for await (const obs of source) acc.add(obs);
+  }
+  return acc.report(extra);
+}

@@ -1,0 +1,15 @@
+// SPDX-License-Identifier: Apache-2.0
+export { VerificationAccumulator, verifyObservations } from './accumulator.js';
+export type {
+  AddResult,
+  MalformedSample,
+  MissingCall,
+  ObservedProcess,
+  PathResult,
+  ProbeHealth,
+  TagResult,
+  UnexpectedSymbol,
+  VerificationReport,
+  VerificationWindow,
+} from './types.js';
+export { VERIFICATION_REPORT_SCHEMA_VERSION } from './types.js';
