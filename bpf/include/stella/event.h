@@ -1,0 +1,66 @@
+// SPDX-License-Identifier: (BSD-2-Clause OR GPL-2.0-only)
+/*
+ * The record layout shared by every Stella probe and user space. Plain __u32/__u64 and fixed
+ * arrays only (no vmlinux.h) so that user-space tooling can include it too. Every record a probe
+ * writes to the `stella_events` ring buffer starts with struct stella_event_header; the TypeScript
+ * decoder (@stella/bpf src/decoder.ts) is checked against this struct's BTF by a test.
+ */
+#ifndef __STELLA_EVENT_H
+#define __STELLA_EVENT_H
+
+/* Inside BPF programs vmlinux.h already provides the __u* types. */
+#ifndef __VMLINUX_H__
+#include <linux/types.h>
+#endif
+
+#define STELLA_COMM_LEN 16
+
+/* Record kinds. Plugins define their own kinds at STELLA_EVENT_PLUGIN_BASE and above. */
+#define STELLA_EVENT_CALL 1    /* struct stella_call_event: a uprobe hit (function entry) */
+#define STELLA_EVENT_SYSCALL 2 /* plugin-defined struct starting with the header: a syscall */
+#define STELLA_EVENT_FILE 3    /* plugin-defined struct starting with the header: a file access */
+#define STELLA_EVENT_RETURN 4  /* struct stella_call_event: a uretprobe hit (function return) */
+#define STELLA_EVENT_PLUGIN_BASE 100
+
+/*
+ * 56 bytes, 8-byte aligned, no implicit padding:
+ *   0 ts_ns      bpf_ktime_get_ns(): CLOCK_MONOTONIC nanoseconds
+ *   8 cookie     bpf_get_attach_cookie(): the probe id user space passed at attach time
+ *  16 cgroup_id  bpf_get_current_cgroup_id() (cgroup v2 inode id)
+ *  24 pid        process id (kernel tgid)
+ *  28 tid        thread id (kernel pid)
+ *  32 hit_count  1 per call; N when the record stands for N aggregated calls
+ *  36 kind       STELLA_EVENT_*
+ *  38 size       total record size in bytes, header included
+ *  40 comm       bpf_get_current_comm(), NUL-terminated unless exactly 16 bytes long
+ */
+struct stella_event_header {
+	__u64 ts_ns;
+	__u64 cookie;
+	__u64 cgroup_id;
+	__u32 pid;
+	__u32 tid;
+	__u32 hit_count;
+	__u16 kind;
+	__u16 size;
+	char comm[STELLA_COMM_LEN];
+};
+
+/* A plain function call or return: nothing beyond the header. */
+struct stella_call_event {
+	struct stella_event_header h;
+};
+
+/* Key and value of the per-CPU hash `stella_agg` (see aggregate.bpf.h); user space sums CPUs. */
+struct stella_agg_key {
+	__u64 cookie;
+	__u32 pid;
+	__u32 _pad;
+};
+
+struct stella_agg_value {
+	__u64 count;
+	__u64 last_ts_ns;
+};
+
+#endif /* __STELLA_EVENT_H */
