@@ -1,4 +1,6 @@
 // SPDX-License-Identifier: Apache-2.0
+
+export * from './config/index.js';
 export { ConfigError, InputError, StellaError, UnavailableError, VerificationFailedError } from './errors.js';
 export * from './function-map/index.js';
 export { createLogger } from './logger.js';

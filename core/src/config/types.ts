@@ -1,0 +1,205 @@
+// SPDX-License-Identifier: Apache-2.0
+/**
+ * The two shapes of the agent configuration: `UserConfig` is what people write (snake_case, the
+ * runbook's keys, every field optional) in YAML, JSON, `.stellarc*`, package.json#stella or
+ * `stella.config.ts`; `ResolvedConfig` is what the code uses (camelCase, every default applied).
+ */
+import type { ProbeType, StellaPlugin, TargetSpec } from '@stella/sdk';
+
+/** A byte size: a number of bytes, or a string such as `"64MiB"`, `"64MB"`, `"512K"` (1 KB = 1024 B). */
+export type ByteSize = number | string;
+
+/**
+ * An entry of `plugins`: in `stella.config.ts` a plugin object (`cryptoProbes()`); in YAML/JSON a
+ * module specifier, or `{module, options}` whose default export is a plugin or a factory called
+ * with `options`. Relative specifiers resolve against the config file's directory.
+ */
+export type PluginSpec = StellaPlugin | string | PluginModuleSpec;
+
+export interface PluginModuleSpec {
+  module: string;
+  options?: Record<string, unknown>;
+}
+
+export interface UserTargetSpec {
+  service: string;
+  executables?: string[];
+  cgroups?: string[];
+  container_ids?: string[];
+  pids?: number[];
+  all_processes?: boolean;
+}
+
+export interface UserPostgresSettings {
+  /** `postgres://user:password@host:5432/db`; takes precedence over the separate fields. */
+  url?: string;
+  host?: string;
+  port?: number;
+  user?: string;
+  password?: string;
+  database?: string;
+  /** Default `stella`. */
+  schema?: string;
+  ssl?: boolean;
+}
+
+export interface UserValkeySettings {
+  /** `redis://`, `rediss://`, `valkey://` or `valkeys://` URL; takes precedence over the fields. */
+  url?: string;
+  host?: string;
+  port?: number;
+  password?: string;
+  db?: number;
+  /** Default `stella:`. */
+  key_prefix?: string;
+}
+
+export interface UserRuntimeAgentConfig {
+  /** Default `$NODE_NAME`, else `os.hostname()`. */
+  node_name?: string;
+  /** Function map files the agent probes and verifies (relative to the config file). */
+  function_maps?: string[];
+  targets?: UserTargetSpec[];
+  observation_store?: {
+    /** `memory` (default), `postgres`, `valkey`, or any type a loaded store plugin serves. */
+    type?: string;
+    /** Default 72. */
+    retention_hours?: number;
+    /** Default 1000. */
+    max_batch_size?: number;
+    postgres?: UserPostgresSettings;
+    valkey?: UserValkeySettings;
+  };
+  probes?: {
+    /** Default 256 (runbook "Recommended limits"). */
+    max_concurrent?: number;
+    /** Default 5000. */
+    attach_timeout_ms?: number;
+    /** Default `[uprobe, kprobe]`. */
+    default_types?: ProbeType[];
+    /** 0 < rate ≤ 1, default 1.0. */
+    sampling_rate?: number;
+    /** Path prefixes the file probes report (filtered in the kernel). */
+    sensitive_paths?: string[];
+  };
+  export?: {
+    /** Only `ndjson`. */
+    format?: 'ndjson';
+    /** Default 5000. */
+    flush_interval_ms?: number;
+    /** Absolute directory, default `/var/stella/observations/`. */
+    output_path?: string;
+    /** 0 (default) = one record per call. */
+    aggregation_window_ms?: number;
+    /** Default 64 MiB. */
+    rotate_bytes?: ByteSize;
+    /** Default 3600000 (1 h). */
+    rotate_interval_ms?: number;
+    /** Default true (gzip). */
+    compress_rotated?: boolean;
+    /** Default 72. */
+    retention_hours?: number;
+  };
+  buffer?: {
+    /** Observation buffer, default 64 MiB. */
+    max_bytes?: ByteSize;
+  };
+  telemetry?: {
+    prometheus?: { enabled?: boolean; host?: string; port?: number };
+    otlp?: {
+      endpoint?: string;
+      metrics?: boolean;
+      traces?: boolean;
+      span_sampling_ratio?: number;
+      headers?: Record<string, string>;
+      export_interval_ms?: number;
+    };
+    /** How often the verifier recomputes the gauges; default 15000. */
+    verify_interval_ms?: number;
+  };
+  log?: { level?: LogLevelName; format?: 'text' | 'json' };
+}
+
+export type LogLevelName = 'debug' | 'info' | 'warn' | 'error' | 'silent';
+
+/** What users write. Every key is optional; absent keys take the defaults of `ResolvedConfig`. */
+export interface UserConfig {
+  runtime_agent?: UserRuntimeAgentConfig;
+  /** Absent: the built-in probe and store plugins. */
+  plugins?: PluginSpec[];
+}
+
+export interface ResolvedPostgresSettings {
+  url?: string;
+  host?: string;
+  port: number;
+  user?: string;
+  password?: string;
+  database?: string;
+  schema: string;
+  ssl: boolean;
+}
+
+export interface ResolvedValkeySettings {
+  url?: string;
+  host: string;
+  port: number;
+  password?: string;
+  db: number;
+  keyPrefix: string;
+}
+
+export interface ResolvedConfig {
+  runtimeAgent: {
+    nodeName: string;
+    /** Absolute paths. */
+    functionMaps: string[];
+    targets: TargetSpec[];
+    observationStore: {
+      type: string;
+      retentionHours: number;
+      maxBatchSize: number;
+      postgres: ResolvedPostgresSettings;
+      valkey: ResolvedValkeySettings;
+    };
+    probes: {
+      maxConcurrent: number;
+      attachTimeoutMs: number;
+      defaultTypes: ProbeType[];
+      samplingRate: number;
+      sensitivePaths: string[];
+    };
+    export: {
+      format: 'ndjson';
+      flushIntervalMs: number;
+      outputPath: string;
+      aggregationWindowMs: number;
+      rotateBytes: number;
+      rotateIntervalMs: number;
+      compressRotated: boolean;
+      retentionHours: number;
+    };
+    buffer: { maxBytes: number };
+    telemetry: {
+      prometheus: { enabled: boolean; host: string; port: number };
+      otlp: {
+        /** Absent: no OTLP export. */
+        endpoint?: string;
+        metrics: boolean;
+        traces: boolean;
+        spanSamplingRatio: number;
+        headers: Record<string, string>;
+        exportIntervalMs: number;
+      };
+      verifyIntervalMs: number;
+    };
+    log: { level: LogLevelName; format: 'text' | 'json' };
+  };
+  /**
+   * Plugins to load, strings normalised to `{module, options}`; `undefined` = the built-ins.
+   * Pass to `resolvePluginSpecs(config.plugins, {baseDir: config.configDir, builtins})`.
+   */
+  plugins: (StellaPlugin | Required<PluginModuleSpec>)[] | undefined;
+  /** Directory relative module specifiers and paths were resolved against. */
+  configDir: string;
+}
