@@ -30,6 +30,8 @@ static __always_inline void stella_fill_header(struct stella_event_header *h, __
 	h->hit_count = hit_count;
 	h->kind = kind;
 	h->size = size;
+	h->service = STELLA_SERVICE_NONE;
+	h->flags = 0;
 	bpf_get_current_comm(h->comm, sizeof(h->comm));
 }
 

@@ -23,7 +23,7 @@
 #define STELLA_EVENT_PLUGIN_BASE 100
 
 /*
- * 56 bytes, 8-byte aligned, no implicit padding:
+ * 64 bytes, 8-byte aligned, no implicit padding:
  *   0 ts_ns      bpf_ktime_get_ns(): CLOCK_MONOTONIC nanoseconds
  *   8 cookie     bpf_get_attach_cookie(): the probe id user space passed at attach time
  *  16 cgroup_id  bpf_get_current_cgroup_id() (cgroup v2 inode id)
@@ -33,6 +33,11 @@
  *  36 kind       STELLA_EVENT_*
  *  38 size       total record size in bytes, header included
  *  40 comm       bpf_get_current_comm(), NUL-terminated unless exactly 16 bytes long
+ *  56 service    index of the target service (user space's numbering), STELLA_SERVICE_NONE when
+ *                the object runs unfiltered; carried in the record because short-lived
+ *                processes (a 5 ms curl) are gone before user space could look their pid up
+ *  60 flags      reserved, 0
+ * 64 bytes in all.
  */
 struct stella_event_header {
 	__u64 ts_ns;
@@ -44,7 +49,11 @@ struct stella_event_header {
 	__u16 kind;
 	__u16 size;
 	char comm[STELLA_COMM_LEN];
+	__u32 service;
+	__u32 flags;
 };
+
+#define STELLA_SERVICE_NONE 0xffffffffu
 
 /* A plain function call or return: nothing beyond the header. */
 struct stella_call_event {

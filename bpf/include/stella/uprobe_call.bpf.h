@@ -20,8 +20,9 @@ static __always_inline int stella_handle_call(void *ctx, __u16 kind)
 {
 	struct stella_call_event *e;
 	__u64 cookie;
+	__u32 service = stella_current_service();
 
-	if (!stella_is_target())
+	if (service == STELLA_NOT_TARGET)
 		return 0;
 	cookie = bpf_get_attach_cookie(ctx);
 	if (stella_aggregate)
@@ -32,6 +33,7 @@ static __always_inline int stella_handle_call(void *ctx, __u16 kind)
 	if (!e)
 		return 0;
 	stella_fill_header(&e->h, kind, sizeof(*e), cookie, 1);
+	e->h.service = service;
 	stella_submit(e);
 	return 0;
 }

@@ -70,6 +70,7 @@ export async function startUprobeCallSession(
   handle.setMaxEntries('stella_events', options.ringBufferBytes ?? DEFAULT_RINGBUF_BYTES);
   handle.load();
   populateTargetMaps(handle, rules);
+  const trackerLinks = attachTargetTracker(handle, rules.allProcessesService === undefined, log);
 
   const attachments = new Map<string, Attachment>();
   const attachedFiles = new Set<string>();
@@ -292,6 +293,7 @@ export async function startUprobeCallSession(
       clearInterval(rescan);
       clearInterval(housekeeping);
       unsubscribe();
+      for (const link of trackerLinks) link.destroy();
       for (const { link } of attachments.values()) {
         try {
           link.destroy();
@@ -305,6 +307,28 @@ export async function startUprobeCallSession(
       handle.close();
     },
   };
+}
+
+/**
+ * The exec/fork/exit programs of target.bpf.h claim new processes in the kernel. Without them
+ * (a kernel lacking tp_btf) the agent still filters the processes its /proc scan found, and says
+ * that short-lived processes will be missed.
+ */
+function attachTargetTracker(handle: BpfObjectHandle, filtering: boolean, log: PluginContext['logger']): BpfLink[] {
+  const links: BpfLink[] = [];
+  if (!filtering) return links;
+  for (const program of ['stella_track_exec', 'stella_track_fork', 'stella_track_exit']) {
+    if (!handle.programNames().includes(program)) continue;
+    try {
+      links.push(handle.attachAuto(program));
+    } catch (error) {
+      log.warn('in-kernel process tracking unavailable: processes started after a /proc scan may be missed', {
+        program,
+        error: (error as Error).message,
+      });
+    }
+  }
+  return links;
 }
 
 function commOf(pid: number): string {
