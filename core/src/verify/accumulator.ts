@@ -63,6 +63,7 @@ export class VerificationAccumulator {
   private outOfWindow = 0;
   private otherService = 0;
   private readonly malformedSamples: MalformedSample[] = [];
+  private lastSampleAtRead = -1;
   private lastTimeText = '';
   private lastTimeMs = Number.NaN;
 
@@ -164,7 +165,13 @@ export class VerificationAccumulator {
     this.malformed++;
     if (this.malformedSamples.length < MAX_MALFORMED_SAMPLES) {
       this.malformedSamples.push({ location: location ?? `record ${this.read}`, reason });
+      this.lastSampleAtRead = this.read;
     }
+  }
+
+  /** Gives the sample of the record `add` just rejected as malformed a real location (`file:line`). */
+  relabelLastMalformed(location: string): void {
+    if (this.lastSampleAtRead === this.read) this.malformedSamples[this.malformedSamples.length - 1]!.location = location;
   }
 
   report(extra: { probeHealth?: ProbeHealth; generatedAt?: Date } = {}): VerificationReport {

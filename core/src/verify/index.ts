@@ -13,3 +13,5 @@ export type {
   VerificationWindow,
 } from './types.js';
 export { VERIFICATION_REPORT_SCHEMA_VERSION } from './types.js';
+export { expandObservationInputs } from './inputs.js';
+export { observationProblem, type ReadStats, readObservationFiles } from './ndjson.js';
