@@ -1,0 +1,161 @@
+// SPDX-License-Identifier: Apache-2.0
+import type { Attributes, Counter, Meter, ObservableResult } from '@opentelemetry/api';
+import type { ProbeHealth } from './types.js';
+
+/**
+ * Instrument names of SPEC.md "Metrics". The Prometheus exporter adds the `stella_` prefix and,
+ * for counters, `_total`; the collector's remote-write exporter (`namespace: stella`) gives the same
+ * names. Ratio and 0/1 gauges carry no unit on purpose: the collector's Prometheus translation
+ * would turn unit `1` into a `_ratio` suffix and the alert rules would no longer match. Curly-brace
+ * units (`{call}`) are annotations the translation drops.
+ */
+export const INSTRUMENT = {
+  observationRate: 'observation_rate',
+  unexpectedSymbolsCount: 'unexpected_symbols_count',
+  probeAttachFailures: 'probe_attach_failures',
+  probeAttachFailureRate: 'probe_attach_failure_rate',
+  observationBufferFull: 'observation_buffer_full',
+  observations: 'observations',
+  observationsDropped: 'observations_dropped',
+} as const;
+
+/** Overall coverage is reported under this tag. */
+export const OVERALL_TAG = 'all';
+
+/**
+ * What the agent last wrote. Keyed by service so a service's series can be dropped at once.
+ * Everything here is bounded by the loaded maps (services × tags × categories), never by traffic.
+ */
+export class TelemetryState {
+  readonly coverage = new Map<string, Map<string, number>>();
+  readonly unexpected = new Map<string, number>();
+  readonly probeHealth = new Map<string, Map<string, ProbeHealth>>();
+  /**
+   * Services whose map was unloaded. The SDK keeps reporting every attribute set an observable
+   * instrument ever observed under cumulative temporality (the Prometheus exporter's only one), so
+   * a series cannot be removed; its value becomes NaN instead, which every PromQL comparison treats
+   * as false: alerts on it resolve and dashboards show a gap.
+   */
+  readonly retired = new Set<string>();
+  bufferFull = false;
+
+  setCoverage(service: string, tag: string, rate: number): void {
+    this.revive(service);
+    const clamped = Number.isFinite(rate) ? Math.min(1, Math.max(0, rate)) : 0;
+    let tags = this.coverage.get(service);
+    if (!tags) {
+      tags = new Map();
+      this.coverage.set(service, tags);
+    }
+    tags.set(tag, clamped);
+  }
+
+  setUnexpected(service: string, count: number): void {
+    this.revive(service);
+    this.unexpected.set(service, Math.max(0, Math.trunc(count)));
+  }
+
+  setProbeHealth(service: string, category: string, health: ProbeHealth): void {
+    this.revive(service);
+    let categories = this.probeHealth.get(service);
+    if (!categories) {
+      categories = new Map();
+      this.probeHealth.set(service, categories);
+    }
+    categories.set(category, { attached: Math.max(0, health.attached), failed: Math.max(0, health.failed) });
+  }
+
+  /** failed ÷ (attached + failed) over all categories; 0 when nothing was tried. */
+  probeFailureRate(service: string): number {
+    let attached = 0;
+    let failed = 0;
+    for (const h of this.probeHealth.get(service)?.values() ?? []) {
+      attached += h.attached;
+      failed += h.failed;
+    }
+    return attached + failed === 0 ? 0 : failed / (attached + failed);
+  }
+
+  clearService(service: string): void {
+    if (this.coverage.has(service) || this.unexpected.has(service) || this.probeHealth.has(service))
+      this.retired.add(service);
+  }
+
+  /** The value to report: NaN for a retired service. */
+  valueOf(service: string, value: number): number {
+    return this.retired.has(service) ? Number.NaN : value;
+  }
+
+  private revive(service: string): void {
+    if (!this.retired.delete(service)) return;
+    this.coverage.delete(service);
+    this.unexpected.delete(service);
+    this.probeHealth.delete(service);
+  }
+}
+
+export interface StellaInstruments {
+  observations: Counter<Attributes>;
+  observationsDropped: Counter<Attributes>;
+}
+
+/** Registers every SPEC.md instrument on `meter`; gauges read `state` at collection time. */
+export function registerInstruments(meter: Meter, state: TelemetryState, nodeName: string): StellaInstruments {
+  meter
+    .createObservableGauge(INSTRUMENT.observationRate, {
+      description: 'Share of required expected paths of the function map observed in its window (0..1)',
+    })
+    .addCallback((result: ObservableResult) => {
+      for (const [service, tags] of state.coverage) {
+        for (const [tag, rate] of tags) result.observe(state.valueOf(service, rate), { service, tag });
+      }
+    });
+
+  meter
+    .createObservableGauge(INSTRUMENT.unexpectedSymbolsCount, {
+      description: 'Distinct observed functions (nodeHashes) the function map does not declare, in its window',
+      unit: '{symbol}',
+    })
+    .addCallback((result) => {
+      for (const [service, count] of state.unexpected) result.observe(state.valueOf(service, count), { service });
+    });
+
+  meter
+    .createObservableGauge(INSTRUMENT.probeAttachFailures, {
+      description: 'Probes that failed to attach, per service and probe category',
+      unit: '{probe}',
+    })
+    .addCallback((result) => {
+      for (const [service, categories] of state.probeHealth) {
+        for (const [category, health] of categories)
+          result.observe(state.valueOf(service, health.failed), { service, category });
+      }
+    });
+
+  meter
+    .createObservableGauge(INSTRUMENT.probeAttachFailureRate, {
+      description: 'Failed ÷ attempted probe attachments for the service (0..1)',
+    })
+    .addCallback((result) => {
+      for (const service of state.probeHealth.keys())
+        result.observe(state.valueOf(service, state.probeFailureRate(service)), { service });
+    });
+
+  meter
+    .createObservableGauge(INSTRUMENT.observationBufferFull, {
+      description: '1 while the observation buffer is full and observations are being dropped',
+    })
+    .addCallback((result) => {
+      result.observe(state.bufferFull ? 1 : 0, { node: nodeName });
+    });
+
+  const observations = meter.createCounter(INSTRUMENT.observations, {
+    description: 'Observed calls (sum of hit counts), per service, function id and probe type',
+    unit: '{call}',
+  });
+  const observationsDropped = meter.createCounter(INSTRUMENT.observationsDropped, {
+    description: 'Observations lost before the store, by reason (buffer_full, ringbuf, store_error)',
+    unit: '{observation}',
+  });
+  return { observations, observationsDropped };
+}
