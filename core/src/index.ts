@@ -19,3 +19,5 @@ export {
 } from './telemetry/index.js';
 export { parseDurationArg, parseDurationMs, parseTimeArg } from './time.js';
 export * from './verify/index.js';
+export * from './attest/index.js';
+export * from './bundle/index.js';

@@ -105,7 +105,7 @@ async function explore<T>(run: () => Promise<T>, fallbackSource: string): Promis
 
 /** YAML (a superset of JSON) for data files: errors carry line and column, never the line's text. */
 const loadData: Loader = (filepath, content) => {
-  const doc = parseDocument(content, { uniqueKeys: true, prettyErrors: false });
+  const doc = parseDocument(content, { uniqueKeys: true, prettyErrors: true });
   if (doc.errors.length > 0) {
     throw new ConfigError(
       filepath,

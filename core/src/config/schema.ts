@@ -57,6 +57,8 @@ function describeAjvError(error: ErrorObject, root: unknown): RawProblem | undef
     }
     case 'enum':
       return { segments, message: `must be one of ${listOf(schema.enum ?? [])}, ${got}` };
+    case 'minLength':
+      return { segments, message: `must not be empty, ${got}` };
     case 'minItems':
       return { segments, message: `must list at least ${(error.params as { limit: number }).limit} item(s)` };
     case 'uniqueItems': {
@@ -70,7 +72,6 @@ function describeAjvError(error: ErrorObject, root: unknown): RawProblem | undef
     case 'exclusiveMinimum':
     case 'exclusiveMaximum':
     case 'pattern':
-    case 'minLength':
       return { segments, message: `must be ${allowedBy(schema)}, ${got}` };
     default:
       return { segments, message: `${error.message ?? 'is invalid'}, ${got}` };

@@ -1,5 +1,7 @@
 // SPDX-License-Identifier: Apache-2.0
 import type { Command } from 'commander';
+import { register as registerAttest } from './attest.js';
+import { register as registerBundle } from './bundle.js';
 
 /**
  * Each command group lives in its own file (`function-map.ts`, `observations.ts`, `attest.ts`,
@@ -7,5 +9,6 @@ import type { Command } from 'commander';
  * Add a group with one import and one line below.
  */
 export function registerCommandGroups(program: Command): void {
-  void program;
+  registerAttest(program);
+  registerBundle(program);
 }
