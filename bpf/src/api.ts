@@ -1,0 +1,23 @@
+// SPDX-License-Identifier: Apache-2.0
+import type { BpfApi, BpfObjectHandle, KernelFeatures } from '@stella/sdk';
+import { type DetectOptions, detectKernelFeatures } from './features.js';
+import { BpfObject } from './object.js';
+
+/** The SDK's BpfApi backed by libbpf. Feature detection runs once, on first use. */
+export class LibbpfApi implements BpfApi {
+  #features: KernelFeatures | undefined;
+  constructor(private readonly detectOptions: DetectOptions = {}) {}
+
+  open(objectPath: string, options: { name?: string } = {}): BpfObjectHandle {
+    return new BpfObject(objectPath, options);
+  }
+
+  features(): KernelFeatures {
+    this.#features ??= detectKernelFeatures(this.detectOptions);
+    return this.#features;
+  }
+}
+
+export function createBpfApi(detectOptions: DetectOptions = {}): BpfApi {
+  return new LibbpfApi(detectOptions);
+}

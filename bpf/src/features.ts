@@ -1,0 +1,96 @@
+// SPDX-License-Identifier: Apache-2.0
+/** What this kernel offers, detected from sysfs/tracefs without loading programs (MACHINE.md). */
+import { spawnSync } from 'node:child_process';
+import { existsSync } from 'node:fs';
+import { release } from 'node:os';
+import { join } from 'node:path';
+import type { KernelFeatures } from '@stella/sdk';
+import { nativeAddon, packageDir } from './native.js';
+import { BpfObject } from './object.js';
+
+/** enum bpf_map_type BPF_MAP_TYPE_RINGBUF (include/uapi/linux/bpf.h). */
+const BPF_MAP_TYPE_RINGBUF = 27;
+
+const TRACEFS_PATHS = ['/sys/kernel/tracing', '/sys/kernel/debug/tracing'];
+
+export interface DetectOptions {
+  /** Mount tracefs at /sys/kernel/tracing when it is absent and we are root (default true). */
+  mountTracefs?: boolean;
+  /** Try loading a tiny fentry program to learn whether fentry works (default false). */
+  trialLoadFentry?: boolean;
+}
+
+export interface KernelFeatureReport extends KernelFeatures {
+  /** Why a feature is off, or what detection did (e.g. mounted tracefs). */
+  notes: string[];
+}
+
+function mountedTracefs(): string | undefined {
+  return TRACEFS_PATHS.find((p) => existsSync(join(p, 'events')));
+}
+
+function kernelAtLeast(kernelRelease: string, major: number, minor: number): boolean {
+  const [maj = 0, min = 0] = kernelRelease.split(/[.-]/).map(Number);
+  return maj > major || (maj === major && min >= minor);
+}
+
+/** The compiled fentry trial object (built by `npm run build:bpf`). */
+export const FENTRY_PROBE_OBJECT = join(packageDir, 'probes', 'fentry_probe.bpf.o');
+
+/** Whether an fentry program loads here (false with EPERM on the project's kernel). */
+export function trialLoadFentry(objectPath = FENTRY_PROBE_OBJECT): { ok: boolean; reason?: string } {
+  let obj: BpfObject | undefined;
+  try {
+    obj = new BpfObject(objectPath);
+    obj.load();
+    return { ok: true };
+  } catch (error) {
+    return { ok: false, reason: (error as Error).message };
+  } finally {
+    obj?.close();
+  }
+}
+
+export function detectKernelFeatures(options: DetectOptions = {}): KernelFeatureReport {
+  const notes: string[] = [];
+  const kernelRelease = release();
+  let tracefsPath = mountedTracefs();
+  if (!tracefsPath && (options.mountTracefs ?? true) && process.getuid?.() === 0) {
+    const res = spawnSync('mount', ['-t', 'tracefs', 'nodev', '/sys/kernel/tracing'], { encoding: 'utf8' });
+    tracefsPath = mountedTracefs();
+    if (tracefsPath) notes.push(`mounted tracefs at ${tracefsPath}`);
+    else
+      notes.push(`tracefs is not mounted and mounting it failed: ${(res.stderr || res.error?.message || '').trim()}`);
+  } else if (!tracefsPath) {
+    notes.push('tracefs is not mounted (mount -t tracefs nodev /sys/kernel/tracing, as root)');
+  }
+
+  const btf = existsSync('/sys/kernel/btf/vmlinux');
+  if (!btf) notes.push('no kernel BTF at /sys/kernel/btf/vmlinux: CO-RE objects cannot load');
+  const uprobes = existsSync('/sys/bus/event_source/devices/uprobe/type');
+  if (!uprobes) notes.push('no uprobe PMU (/sys/bus/event_source/devices/uprobe)');
+  const kprobes =
+    existsSync('/sys/bus/event_source/devices/kprobe/type') ||
+    (tracefsPath !== undefined && existsSync(join(tracefsPath, 'kprobe_events')));
+  if (!kprobes) notes.push('kprobes are not available (kernel built without CONFIG_KPROBES)');
+  const syscallTracepoints =
+    tracefsPath !== undefined && existsSync(join(tracefsPath, 'events', 'syscalls', 'sys_enter_connect'));
+  if (!syscallTracepoints) notes.push('syscall tracepoints are not available (no tracefs events/syscalls)');
+
+  let ringbuf: boolean;
+  try {
+    ringbuf = nativeAddon().probeMapType(BPF_MAP_TYPE_RINGBUF);
+  } catch {
+    ringbuf = kernelAtLeast(kernelRelease, 5, 8); // BPF ring buffer arrived in Linux 5.8
+  }
+  if (!ringbuf) notes.push('BPF ring buffers are not available (Linux >= 5.8)');
+
+  const features: KernelFeatureReport = { kernelRelease, btf, uprobes, kprobes, syscallTracepoints, ringbuf, notes };
+  if (tracefsPath) features.tracefsPath = tracefsPath;
+  if (options.trialLoadFentry) {
+    const trial = trialLoadFentry();
+    features.fentry = trial.ok;
+    if (!trial.ok) notes.push(`fentry does not load here: ${trial.reason}`);
+  }
+  return features;
+}

@@ -1,0 +1,52 @@
+// SPDX-License-Identifier: Apache-2.0
+
+// createBpf: the name core's composition root imports.
+export { createBpfApi, createBpfApi as createBpf, LibbpfApi } from './api.js';
+export {
+  AGG_KEY_LAYOUT,
+  AGG_KEY_SIZE,
+  AGG_VALUE_LAYOUT,
+  AGG_VALUE_SIZE,
+  decodeEventHeader,
+  EVENT_HEADER_LAYOUT,
+  EVENT_HEADER_SIZE,
+  type EventHeader,
+  EventKind,
+  type FieldLayout,
+  forEachRecord,
+  headerCgroupId,
+  headerComm,
+  headerCookie,
+  headerHitCount,
+  headerKind,
+  headerPid,
+  headerSize,
+  headerTid,
+  headerTimestampMs,
+  headerTimestampNs,
+  monotonicToEpochOffsetMs,
+} from './decoder.js';
+export { AddonNotFoundError, BpfError } from './errors.js';
+export {
+  type DetectOptions,
+  detectKernelFeatures,
+  FENTRY_PROBE_OBJECT,
+  type KernelFeatureReport,
+  trialLoadFentry,
+} from './features.js';
+export { addonCandidates, BUILD_COMMAND, loadAddon } from './native.js';
+export { BpfObject, LibbpfLink, MapUpdateFlags, type RingBufferOptions } from './object.js';
+export { bpfIncludeDir, buildScript, vmlinuxIncludeDir } from './paths.js';
+export {
+  type AggregateEntry,
+  addTargetCgroup,
+  addTargetPid,
+  aggregateKey,
+  readAggregates,
+  readDropCount,
+  removeTargetCgroup,
+  removeTargetPid,
+  StellaGlobals,
+  StellaMaps,
+  samplingThreshold,
+} from './stella-maps.js';

@@ -1,0 +1,111 @@
+// SPDX-License-Identifier: Apache-2.0
+/** Helpers for the maps and globals every object built on bpf/include/stella/*.bpf.h has. */
+import type { BpfObjectHandle } from '@stella/sdk';
+import { AGG_KEY_LAYOUT, AGG_KEY_SIZE, AGG_VALUE_LAYOUT } from './decoder.js';
+
+/** Names shared with the C headers. */
+export const StellaMaps = {
+  events: 'stella_events',
+  drops: 'stella_drops',
+  targetPids: 'stella_target_pids',
+  targetCgroups: 'stella_target_cgroups',
+  aggregates: 'stella_agg',
+} as const;
+
+export const StellaGlobals = {
+  ringbufWakeup: 'stella_rb_wakeup',
+  filterTargets: 'stella_filter_targets',
+  sampleThreshold: 'stella_sample_threshold',
+  aggregate: 'stella_aggregate',
+} as const;
+
+/** `stella_sample_threshold` for a sampling rate in [0, 1]: rate x (2^32 - 1); 1 keeps everything. */
+export function samplingThreshold(rate: number): number {
+  if (!(rate >= 0 && rate <= 1)) throw new RangeError(`sampling rate must be between 0 and 1, got ${rate}`);
+  return rate >= 1 ? 0xffffffff : Math.floor(rate * 0xffffffff);
+}
+
+/** Events the kernel could not write (ring buffer full), summed over CPUs. */
+export function readDropCount(obj: BpfObjectHandle): bigint {
+  const values = obj.mapLookupPerCpu(StellaMaps.drops, Buffer.alloc(4)) ?? [];
+  let total = 0n;
+  for (const v of values) total += v.readBigUInt64LE(0);
+  return total;
+}
+
+export interface AggregateEntry {
+  cookie: bigint;
+  pid: number;
+  /** Calls since the entry was created (monotonic; compute deltas between reads). */
+  count: number;
+  /** CLOCK_MONOTONIC ns of the latest call on any CPU. */
+  lastTsNs: bigint;
+}
+
+/** Reads `stella_agg`, summing counts over CPUs. */
+export function readAggregates(obj: BpfObjectHandle): AggregateEntry[] {
+  const entries: AggregateEntry[] = [];
+  for (const key of obj.mapKeys(StellaMaps.aggregates)) {
+    const perCpu = obj.mapLookupPerCpu(StellaMaps.aggregates, key);
+    if (!perCpu) continue; // deleted since the key walk
+    let count = 0;
+    let lastTsNs = 0n;
+    for (const v of perCpu) {
+      count += Number(v.readBigUInt64LE(AGG_VALUE_LAYOUT.count.offset));
+      const ts = v.readBigUInt64LE(AGG_VALUE_LAYOUT.last_ts_ns.offset);
+      if (ts > lastTsNs) lastTsNs = ts;
+    }
+    entries.push({
+      cookie: key.readBigUInt64LE(AGG_KEY_LAYOUT.cookie.offset),
+      pid: key.readUInt32LE(AGG_KEY_LAYOUT.pid.offset),
+      count,
+      lastTsNs,
+    });
+  }
+  return entries;
+}
+
+/** Key of `stella_agg` for one probe and process. */
+export function aggregateKey(cookie: bigint, pid: number): Buffer {
+  const key = Buffer.alloc(AGG_KEY_SIZE);
+  key.writeBigUInt64LE(cookie, AGG_KEY_LAYOUT.cookie.offset);
+  key.writeUInt32LE(pid, AGG_KEY_LAYOUT.pid.offset);
+  return key;
+}
+
+/** Marks a process as a target (needs `stella_filter_targets` = 1 set before load). */
+export function addTargetPid(obj: BpfObjectHandle, pid: number, serviceIndex = 0): void {
+  const key = Buffer.alloc(4);
+  key.writeUInt32LE(pid);
+  const value = Buffer.alloc(4);
+  value.writeUInt32LE(serviceIndex);
+  obj.mapUpdate(StellaMaps.targetPids, key, value);
+}
+
+export function removeTargetPid(obj: BpfObjectHandle, pid: number): void {
+  const key = Buffer.alloc(4);
+  key.writeUInt32LE(pid);
+  try {
+    obj.mapDelete(StellaMaps.targetPids, key);
+  } catch (error) {
+    if ((error as { code?: string }).code !== 'ENOENT') throw error;
+  }
+}
+
+export function addTargetCgroup(obj: BpfObjectHandle, cgroupId: bigint, serviceIndex = 0): void {
+  const key = Buffer.alloc(8);
+  key.writeBigUInt64LE(cgroupId);
+  const value = Buffer.alloc(4);
+  value.writeUInt32LE(serviceIndex);
+  obj.mapUpdate(StellaMaps.targetCgroups, key, value);
+}
+
+export function removeTargetCgroup(obj: BpfObjectHandle, cgroupId: bigint): void {
+  const key = Buffer.alloc(8);
+  key.writeBigUInt64LE(cgroupId);
+  try {
+    obj.mapDelete(StellaMaps.targetCgroups, key);
+  } catch (error) {
+    if ((error as { code?: string }).code !== 'ENOENT') throw error;
+  }
+}
