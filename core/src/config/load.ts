@@ -85,6 +85,9 @@ async function readConfigFile(configPath: string | undefined, cwd: string): Prom
     if (!existsSync(file)) throw new ConfigError(file, [{ path: '--config', message: 'file does not exist' }]);
     if (!statSync(file).isFile()) throw new ConfigError(file, [{ path: '--config', message: 'is not a file' }]);
     const result = await explore(() => explorer.load(file), file);
+    if (path.basename(file) === 'package.json' && result === null) {
+      throw new ConfigError(file, [{ path: CONFIG_MODULE_NAME, message: 'package.json has no "stella" key' }]);
+    }
     return { raw: result?.config, source: file };
   }
   const result = await explore(() => explorer.search(cwd), cwd);

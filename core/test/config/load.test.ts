@@ -135,6 +135,9 @@ describe('file formats', () => {
     expect(missing.exitCode).toBe(2);
     expect(missing.problems).toEqual([{ path: '--config', message: 'file does not exist' }]);
 
+    const noKey = await configErrorOf(() => loadConfig({ configPath: fixture('empty/package.json'), env: {} }));
+    expect(noKey.problems).toEqual([{ path: 'stella', message: 'package.json has no "stella" key' }]);
+
     const dir = mkdtempSync(path.join(os.tmpdir(), 'stella-config-'));
     const file = path.join(dir, 'broken.yaml');
     writeFileSync(file, 'runtime_agent:\n  observation_store:\n    postgres: {url: "postgres://u:s3cr3t@db/x"\n');
