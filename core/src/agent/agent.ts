@@ -1,5 +1,6 @@
 // SPDX-License-Identifier: Apache-2.0
 import type { BpfApi, Logger, Observation, ObservationStore, ProbePlugin } from '@stella/sdk';
+import { probeTuningOf } from '../config/resolve.js';
 import type { ResolvedConfig } from '../config/types.js';
 import type { NdjsonExporter } from '../export/ndjson.js';
 import type { FunctionMap } from '../function-map/index.js';
@@ -81,13 +82,7 @@ export class RuntimeAgent {
       meter: telemetry.meter,
       tracer: telemetry.tracer,
       nodeName: agentConfig.nodeName,
-      tuning: {
-        samplingRate: agentConfig.probes.samplingRate,
-        aggregationWindowMs: agentConfig.export.aggregationWindowMs,
-        maxConcurrent: agentConfig.probes.maxConcurrent,
-        attachTimeoutMs: agentConfig.probes.attachTimeoutMs,
-        defaultTypes: agentConfig.probes.defaultTypes,
-      },
+      tuning: probeTuningOf(config),
       targets: this.targets,
       statuses: this.statuses,
       emit: (observations) => this.pipeline.emit(observations),

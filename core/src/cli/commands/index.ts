@@ -1,7 +1,9 @@
 // SPDX-License-Identifier: Apache-2.0
 import type { Command } from 'commander';
+import { register as registerAgent } from './agent.js';
 import { register as registerAttest } from './attest.js';
 import { register as registerBundle } from './bundle.js';
+import { register as registerDemo } from './demo.js';
 
 /**
  * Each command group lives in its own file (`function-map.ts`, `observations.ts`, `attest.ts`,
@@ -9,6 +11,8 @@ import { register as registerBundle } from './bundle.js';
  * Add a group with one import and one line below.
  */
 export function registerCommandGroups(program: Command): void {
+  registerAgent(program);
   registerAttest(program);
   registerBundle(program);
+  registerDemo(program);
 }

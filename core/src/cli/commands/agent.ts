@@ -1,0 +1,34 @@
+// SPDX-License-Identifier: Apache-2.0
+import type { Command } from 'commander';
+import { composeAgent } from '../../agent/compose.js';
+
+/** `stella agent --config F` (also the `stella-runtime-agent` binary). */
+export function register(program: Command): void {
+  program
+    .command('agent')
+    .description('run the runtime agent: attach probes per the function maps, record, export, verify continuously')
+    .option('-c, --config <file>', 'configuration file (default: cosmiconfig search for "stella")')
+    .option('--duration <seconds>', 'stop by itself after this many seconds (smoke tests, demos)', Number)
+    .action(async (opts: { config?: string; duration?: number }) => {
+      const composed = await composeAgent({ configPath: opts.config });
+      const { agent, logger, telemetry, config } = composed;
+      await agent.start();
+      const url = telemetry.prometheusUrl();
+      logger.info('ready', {
+        metrics: url ?? 'disabled',
+        ndjson: config.runtimeAgent.export.outputPath,
+        store: config.runtimeAgent.observationStore.type,
+      });
+      await new Promise<void>((resolve) => {
+        const stop = (signal: string) => {
+          logger.info('stopping: flushing observations and detaching probes', { signal });
+          resolve();
+        };
+        process.once('SIGINT', () => stop('SIGINT'));
+        process.once('SIGTERM', () => stop('SIGTERM'));
+        if (opts.duration !== undefined && opts.duration > 0) setTimeout(() => stop('duration'), opts.duration * 1000);
+      });
+      await composed.dispose();
+      logger.info('stopped');
+    });
+}
