@@ -4,18 +4,21 @@ import { MemoryObservationStore } from './memory.js';
 import type { MemoryStoreOptions, PostgresStoreOptions, ValkeyStoreOptions } from './types.js';
 
 /**
- * Store-specific settings come from three places, later wins: the factory's options in
- * `stella.config.ts`, then `observation_store.<type>` of the resolved config (which already
- * carries environment overrides).
+ * Store-specific settings, later wins: the factory's options in `stella.config.ts`, then the
+ * resolved config's connection fields (which already carry environment overrides). The config's
+ * `storeSettingsOf` passes them flat; a nested `<type>` object is accepted too.
  */
-function merged<T extends object>(options: T, settings: StoreSettings, type: string): T {
-  const fromConfig = settings[type];
+function merged<T extends object>(options: T, settings: StoreSettings, type: string): T & { maxBatchSize: number } {
+  const { retentionHours: _r, maxBatchSize, memory: _m, postgres: _p, valkey: _v, ...flat } = settings;
+  const nested = settings[type];
   const defined = (o: object | undefined) =>
     Object.fromEntries(Object.entries(o ?? {}).filter(([, v]) => v !== undefined && v !== null && v !== ''));
   return {
     ...defined(options),
-    ...defined(fromConfig && typeof fromConfig === 'object' ? fromConfig : undefined),
-  } as T;
+    ...defined(flat),
+    ...defined(nested && typeof nested === 'object' ? nested : undefined),
+    maxBatchSize,
+  } as T & { maxBatchSize: number };
 }
 
 /** `observation_store.type: memory` — embedded, bounded, counted in the agent's buffer limit. */

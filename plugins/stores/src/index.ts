@@ -3,4 +3,5 @@ export { builtinStores, memoryStore, postgresStore, valkeyStore } from './builti
 export { isStoreUnavailableError, StoreUnavailableError } from './errors.js';
 export { globToRegExp } from './glob.js';
 export { MemoryObservationStore } from './memory.js';
+export { approxObservationBytes } from './records.js';
 export type * from './types.js';

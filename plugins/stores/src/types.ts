@@ -26,7 +26,7 @@ export interface MeasuredObservationStore extends ObservationStore {
 }
 
 export interface PostgresConnectionSettings {
-  /** `postgres://user:pass@host:port/db`; discrete fields below override its parts. Env: `STELLA_PG_URL`, `DATABASE_URL`. */
+  /** `postgres://user:pass@host:port/db`. When given it wins over the discrete fields (only a missing password is taken from them). Env fallback: `STELLA_PG_URL`, `DATABASE_URL`, then libpq's `PG*`. */
   url?: string;
   /** Env `PGHOST` etc. are honoured by `pg` itself when neither url nor fields are given. */
   host?: string;
@@ -36,6 +36,8 @@ export interface PostgresConnectionSettings {
   database?: string;
   /** Schema holding the tables. Default `stella`. */
   schema?: string;
+  /** TLS to the server (certificate verified). Default false. */
+  ssl?: boolean;
 }
 
 export interface PostgresStoreOptions extends PostgresConnectionSettings {
@@ -51,7 +53,7 @@ export interface PostgresStoreOptions extends PostgresConnectionSettings {
 }
 
 export interface ValkeyConnectionSettings {
-  /** `redis://:pass@host:port/db` or `valkey://…`; fields below override. Env: `STELLA_VALKEY_URL`. */
+  /** `redis://:pass@host:port/db` (also `valkey://`, `rediss://`). When given it wins over the discrete fields (only a missing password is taken from them). Env fallback: `STELLA_VALKEY_URL`. */
   url?: string;
   host?: string;
   port?: number;
