@@ -100,7 +100,8 @@ export async function composeAgent(options: ComposeOptions = {}): Promise<Compos
   const telemetry = await createTelemetry({
     nodeName: agentConfig.nodeName,
     prometheus: agentConfig.telemetry.prometheus,
-    otlp: agentConfig.telemetry.otlp,
+    // OTLP only when an endpoint is configured: the embedded default has no collector to talk to.
+    otlp: agentConfig.telemetry.otlp.endpoint ? agentConfig.telemetry.otlp : undefined,
     logger: logger.child({ scope: 'telemetry' }),
   });
   const exporter = new NdjsonExporter({
