@@ -1,6 +1,18 @@
 // SPDX-License-Identifier: Apache-2.0
+import { execFileSync } from 'node:child_process';
+import { fileURLToPath } from 'node:url';
+
+const repo = fileURLToPath(new URL('../..', import.meta.url));
+
 /**
- * Runs once before the suite: makes sure the compiled artefacts the tests load exist, and prints
- * (never hides) which privileged capabilities this machine lacks.
+ * Runs once before the suite: brings the BPF objects, the addon and the compiled CLI up to date
+ * (both builds are incremental: a no-op when nothing changed), so end-to-end tests can run the
+ * real `stella` binary as a subprocess.
  */
-export default async function setup(): Promise<void> {}
+export default function setup(): void {
+  execFileSync(process.execPath, ['bpf/scripts/build.mjs', '--quiet'], { cwd: repo, stdio: 'inherit' });
+  execFileSync(process.execPath, ['node_modules/typescript/bin/tsc', '-b', 'tsconfig.build.json'], {
+    cwd: repo,
+    stdio: 'inherit',
+  });
+}
