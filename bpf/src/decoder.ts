@@ -22,10 +22,15 @@ export const EVENT_HEADER_LAYOUT = {
   kind: { offset: 36, size: 2 },
   size: { offset: 38, size: 2 },
   comm: { offset: 40, size: 16 },
+  service: { offset: 56, size: 4 },
+  flags: { offset: 60, size: 4 },
 } as const satisfies Record<string, FieldLayout>;
 
 /** sizeof(struct stella_event_header), also sizeof(struct stella_call_event). */
-export const EVENT_HEADER_SIZE = 56;
+export const EVENT_HEADER_SIZE = 64;
+
+/** `service` of a record from an object that does not filter targets (STELLA_SERVICE_NONE). */
+export const SERVICE_NONE = 0xffffffff;
 
 /** struct stella_agg_key / struct stella_agg_value (the `stella_agg` per-CPU hash). */
 export const AGG_KEY_LAYOUT = {
@@ -55,6 +60,9 @@ export interface EventHeader {
   kind: number;
   size: number;
   comm: string;
+  /** Target service index (user space's numbering), or SERVICE_NONE when unfiltered. */
+  service: number;
+  flags: number;
 }
 
 const H = EVENT_HEADER_LAYOUT;
@@ -68,6 +76,10 @@ export function headerTid(buf: Buffer, offset: number): number {
 }
 export function headerHitCount(buf: Buffer, offset: number): number {
   return buf.readUInt32LE(offset + H.hit_count.offset);
+}
+/** The target service index the kernel matched, or SERVICE_NONE. */
+export function headerService(buf: Buffer, offset: number): number {
+  return buf.readUInt32LE(offset + H.service.offset);
 }
 export function headerKind(buf: Buffer, offset: number): number {
   return buf.readUInt16LE(offset + H.kind.offset);
@@ -115,6 +127,8 @@ export function decodeEventHeader(buf: Buffer, offset = 0): EventHeader {
     kind: headerKind(buf, offset),
     size: headerSize(buf, offset),
     comm: headerComm(buf, offset),
+    service: headerService(buf, offset),
+    flags: buf.readUInt32LE(offset + H.flags.offset),
   };
 }
 

@@ -20,11 +20,13 @@ export {
   headerHitCount,
   headerKind,
   headerPid,
+  headerService,
   headerSize,
   headerTid,
   headerTimestampMs,
   headerTimestampNs,
   monotonicToEpochOffsetMs,
+  SERVICE_NONE,
 } from './decoder.js';
 export { AddonNotFoundError, BpfError } from './errors.js';
 export {

@@ -1,0 +1,52 @@
+// SPDX-License-Identifier: Apache-2.0
+/** Detection without loading must agree with what attaching really does on this kernel. */
+import { beforeAll, describe, expect, it } from 'vitest';
+import { BpfObject, createBpfApi, detectKernelFeatures } from '../src/index.js';
+import { bpfUnavailableReason, ensureBuilt, fixtureObject } from './helpers.js';
+
+const skipReason = bpfUnavailableReason();
+if (skipReason) console.warn(`skipping kernel feature detection tests: ${skipReason}`);
+
+describe.skipIf(skipReason)('detectKernelFeatures()', () => {
+  beforeAll(() => ensureBuilt());
+
+  it('kprobe and syscall tracepoint detection agree with real attach attempts', () => {
+    const features = detectKernelFeatures({ trialLoadFentry: true });
+    console.log(`kernel features: ${JSON.stringify(features)}`);
+    expect(features.btf).toBe(true);
+    expect(features.uprobes).toBe(true);
+    expect(features.ringbuf).toBe(true);
+    expect(typeof features.fentry).toBe('boolean');
+    const obj = new BpfObject(fixtureObject);
+    try {
+      obj.load();
+      let kprobeAttached = true;
+      try {
+        obj.attachKprobe({ program: 'fixture_kprobe_openat2', symbol: 'do_sys_openat2' }).destroy();
+      } catch {
+        kprobeAttached = false;
+      }
+      expect(features.kprobes).toBe(kprobeAttached);
+      let tracepointAttached = true;
+      try {
+        obj
+          .attachTracepoint({ program: 'fixture_sys_enter_getppid', category: 'syscalls', name: 'sys_enter_getppid' })
+          .destroy();
+      } catch {
+        tracepointAttached = false;
+      }
+      expect(features.syscallTracepoints).toBe(tracepointAttached);
+      if (features.syscallTracepoints) expect(features.tracefsPath).toBeDefined();
+    } finally {
+      obj.close();
+    }
+  });
+
+  it('the BpfApi caches its detection and opens objects', () => {
+    const api = createBpfApi();
+    expect(api.features()).toBe(api.features());
+    const handle = api.open(fixtureObject);
+    expect(handle.programNames()).toContain('stella_uprobe_call');
+    handle.close();
+  });
+});
