@@ -260,6 +260,25 @@ describe('bad input', () => {
     expect(broken.stderr).toMatch(new RegExp(`^stella: key file ${p('broken.pub')} is not a valid public key: `));
   });
 
+  it('no --key and no STELLA_ATTEST_KEY: exit 2 with how to get one; the variable is honoured', async () => {
+    const saved = process.env.STELLA_ATTEST_KEY;
+    delete process.env.STELLA_ATTEST_KEY;
+    try {
+      const none = await runCli('attest', 'sign', '--input', p('fm.json'));
+      expect([none.code, none.stderr]).toEqual([
+        2,
+        'stella: no signing key: pass --key FILE or set STELLA_ATTEST_KEY (make a key pair with `stella attest keygen`)\n',
+      ]);
+      process.env.STELLA_ATTEST_KEY = key;
+      const fromEnv = await runCli('attest', 'sign', '--input', p('fm.json'));
+      expect(fromEnv.code, fromEnv.stderr).toBe(0);
+      expect(fromEnv.stdout).toContain(`-> ${p('fm.json')}.dsse.json`);
+    } finally {
+      if (saved === undefined) delete process.env.STELLA_ATTEST_KEY;
+      else process.env.STELLA_ATTEST_KEY = saved;
+    }
+  });
+
   it('an input that is neither a function map nor a report: exit 2', async () => {
     await writeFile(p('other.json'), '{"hello": 1}');
     const result = await runCli(

@@ -34,12 +34,17 @@ export function register(program: Command): void {
         '(in-toto Statement v1, application/vnd.in-toto+json) as a DSSE envelope',
     )
     .requiredOption('--input <file>', 'function map or verification report (JSON)')
-    .requiredOption('--key <file>', 'private key (PEM; from `stella attest keygen`)')
+    .addOption(new Option('--key <file>', 'private key (PEM; from `stella attest keygen`)').env('STELLA_ATTEST_KEY'))
     .option('--output <file>', 'envelope to write (default: <input>.dsse.json)')
     .addOption(new Option('--payload-type <type>', 'override the detected payload type').choices(KNOWN_PAYLOAD_TYPES))
-    .action(async (options: { input: string; key: string; output?: string; payloadType?: string }) => {
+    .action(async (options: { input: string; key?: string; output?: string; payloadType?: string }) => {
+      if (options.key === undefined) {
+        throw new InputError(
+          'no signing key: pass --key FILE or set STELLA_ATTEST_KEY (make a key pair with `stella attest keygen`)',
+        );
+      }
       const output = options.output ?? `${options.input}.dsse.json`;
-      const envelope = await signFile({ ...options, output });
+      const envelope = await signFile({ ...options, key: options.key, output });
       process.stdout.write(
         `signed ${options.input} as ${envelope.payloadType} with keyid ${envelope.signatures[0]?.keyid} -> ${output}\n`,
       );
