@@ -3,6 +3,7 @@ import type { Command } from 'commander';
 import { createBundle } from '../../bundle/create.js';
 import { type BundleSignatureStatus, verifyBundle } from '../../bundle/open.js';
 
+const plural = (n: number, word: string) => `${n} ${word}${n === 1 ? '' : 's'}`;
 const collect = (value: string, previous: string[] = []) => [...previous, value];
 
 function describeSignature(signature: BundleSignatureStatus): string {
@@ -44,7 +45,7 @@ export function register(program: Command): void {
         const manifest = await createBundle(options);
         const bytes = manifest.files.reduce((sum, f) => sum + f.size, 0);
         process.stdout.write(
-          `wrote ${options.output}: ${manifest.files.length} files (${manifest.observations.length} observation files, ` +
+          `wrote ${options.output}: ${plural(manifest.files.length, 'file')} (${plural(manifest.observations.length, 'observation file')}, ` +
             `${bytes} bytes), manifest ${options.signKey ? 'signed' : 'not signed'}\n`,
         );
       },
