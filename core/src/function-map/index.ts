@@ -1,7 +1,25 @@
 // SPDX-License-Identifier: Apache-2.0
+
+export { type ElfInfo, readElf } from './elf.js';
+export {
+  type GenerateOptions,
+  type GenerateResult,
+  generateFunctionMap,
+  PRIORITY_RANK,
+  serializeFunctionMap,
+} from './generate.js';
 export { canonicalJson, functionMapDigest, nodeHash, normalizePurl, pathHash } from './hash.js';
 export { FunctionMapInvalidError, type MapProblem, parseFunctionMap, readFunctionMap } from './parse.js';
+export { defaultLibraryPath, type ResolvedLibrary, RootfsResolver } from './rootfs.js';
+export { type ParsedSbom, parseSbom, readSbom, type SbomComponent } from './sbom.js';
 export { FUNCTION_MAP_SCHEMA_PATH } from './schema.js';
+export {
+  parseStaticAnalysis,
+  readStaticAnalysis,
+  STATIC_ANALYSIS_SCHEMA,
+  type StaticAnalysis,
+  type StaticEntrypoint,
+} from './static-analysis.js';
 export {
   type Coverage,
   type ExpectedCall,

@@ -171,7 +171,8 @@ export class VerificationAccumulator {
 
   /** Gives the sample of the record `add` just rejected as malformed a real location (`file:line`). */
   relabelLastMalformed(location: string): void {
-    if (this.lastSampleAtRead === this.read) this.malformedSamples[this.malformedSamples.length - 1]!.location = location;
+    if (this.lastSampleAtRead === this.read)
+      this.malformedSamples[this.malformedSamples.length - 1]!.location = location;
   }
 
   report(extra: { probeHealth?: ProbeHealth; generatedAt?: Date } = {}): VerificationReport {

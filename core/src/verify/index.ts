@@ -1,5 +1,8 @@
 // SPDX-License-Identifier: Apache-2.0
 export { VerificationAccumulator, verifyObservations } from './accumulator.js';
+export { formatReport, parseReportFormat, REPORT_FORMATS, type ReportFormat, summaryLine } from './format.js';
+export { expandObservationInputs } from './inputs.js';
+export { observationProblem, type ReadStats, readObservationFiles } from './ndjson.js';
 export type {
   AddResult,
   MalformedSample,
@@ -13,5 +16,3 @@ export type {
   VerificationWindow,
 } from './types.js';
 export { VERIFICATION_REPORT_SCHEMA_VERSION } from './types.js';
-export { expandObservationInputs } from './inputs.js';
-export { observationProblem, type ReadStats, readObservationFiles } from './ndjson.js';

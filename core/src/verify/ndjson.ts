@@ -73,7 +73,7 @@ export async function readObservationFiles(files: readonly string[], acc: Verifi
         handle(carry + chunk.slice(0, nl));
         carry = '';
         start = nl + 1;
-        while ((nl = chunk.indexOf('\n', start)) !== -1) {
+        for (nl = chunk.indexOf('\n', start); nl !== -1; nl = chunk.indexOf('\n', start)) {
           handle(chunk.slice(start, nl));
           start = nl + 1;
         }

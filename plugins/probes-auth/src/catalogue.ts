@@ -81,7 +81,7 @@ export const catalogue: CatalogueEntry[] = [
   },
   {
     name: 'MIT Kerberos GSSAPI',
-    match: { name: ['libgssapi-krb5-2', 'krb5-libs', 'krb5', 'libgssapi_krb5*'] },
+    match: { name: ['libgssapi-krb5-2', 'krb5-libs', 'krb5'] },
     libraries: [
       {
         library: 'libgssapi_krb5.so.2',
@@ -95,7 +95,7 @@ export const catalogue: CatalogueEntry[] = [
   },
   {
     name: 'MIT Kerberos krb5',
-    match: { name: ['libkrb5-3', 'krb5-libs', 'krb5', 'libkrb5*'] },
+    match: { name: ['libkrb5-3', 'krb5-libs', 'krb5'] },
     libraries: [
       {
         library: 'libkrb5.so.3',

@@ -45,8 +45,8 @@ const SSL_FUNCTIONS: CatalogueFunction[] = [
     ...anyOf('tls-handshake'),
     description: 'server side of an implicit handshake (node)',
   }),
-  tls('SSL_read', { optional: true, description: 'TLS record read; hot, single-stepped probe' }),
-  tls('SSL_write', { optional: true, description: 'TLS record write; hot, single-stepped probe' }),
+  tls('SSL_read', { optional: true, hot: true, description: 'TLS record read; hot, single-stepped probe' }),
+  tls('SSL_write', { optional: true, hot: true, description: 'TLS record write; hot, single-stepped probe' }),
   tls('SSL_CTX_new', { optional: true, description: 'context set-up, usually once at start' }),
   tls('SSL_shutdown', { optional: true }),
 ];
@@ -56,7 +56,7 @@ const EVP_FUNCTIONS: CatalogueFunction[] = [
   crypto('EVP_DigestInit_ex', anyOf('crypto-digest')),
   crypto('EVP_DigestInit_ex2', anyOf('crypto-digest')),
   crypto('EVP_Digest', anyOf('crypto-digest')),
-  crypto('EVP_DigestUpdate', { optional: true, description: 'hot: every block hashed' }),
+  crypto('EVP_DigestUpdate', { optional: true, hot: true, description: 'hot: every block hashed' }),
   crypto('EVP_EncryptInit_ex', anyOf('crypto-cipher')),
   crypto('EVP_DecryptInit_ex', anyOf('crypto-cipher')),
   crypto('EVP_CipherInit_ex', anyOf('crypto-cipher')),
@@ -130,14 +130,14 @@ export const catalogue: CatalogueEntry[] = [
   },
   {
     name: 'GnuTLS',
-    match: { name: ['libgnutls30', 'libgnutls30t64', 'gnutls', 'libgnutls30-*'] },
+    match: { name: ['libgnutls30', 'libgnutls30t64', 'gnutls'] },
     libraries: [
       {
         library: 'libgnutls.so.30',
         functions: [
           tls('gnutls_handshake', { description: 'every GnuTLS handshake, client and server' }),
-          tls('gnutls_record_recv', { optional: true }),
-          tls('gnutls_record_send', { optional: true }),
+          tls('gnutls_record_recv', { optional: true, hot: true }),
+          tls('gnutls_record_send', { optional: true, hot: true }),
           tls('gnutls_init', { optional: true }),
           crypto('gnutls_hash_init', anyOf('crypto-digest')),
           crypto('gnutls_hash_fast', anyOf('crypto-digest')),

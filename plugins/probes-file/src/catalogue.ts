@@ -28,7 +28,7 @@ const FILE_FUNCTIONS: CatalogueFunction[] = [
 export const catalogue: CatalogueEntry[] = [
   {
     name: 'GNU C library (file)',
-    match: { name: ['libc6', 'glibc', 'libc6-*'] },
+    match: { name: ['libc6', 'glibc'] },
     libraries: [{ library: 'libc.so.6', functions: FILE_FUNCTIONS }],
   },
   {

@@ -30,7 +30,7 @@ const NET_FUNCTIONS: CatalogueFunction[] = [
 export const catalogue: CatalogueEntry[] = [
   {
     name: 'GNU C library (network)',
-    match: { name: ['libc6', 'glibc', 'libc6-*'] },
+    match: { name: ['libc6', 'glibc'] },
     libraries: [{ library: 'libc.so.6', functions: NET_FUNCTIONS }],
   },
   {

@@ -4,6 +4,8 @@ import { register as registerAgent } from './agent.js';
 import { register as registerAttest } from './attest.js';
 import { register as registerBundle } from './bundle.js';
 import { register as registerDemo } from './demo.js';
+import { register as registerFunctionMap } from './function-map.js';
+import { register as registerObservations } from './observations.js';
 
 /**
  * Each command group lives in its own file (`function-map.ts`, `observations.ts`, `attest.ts`,
@@ -15,4 +17,6 @@ export function registerCommandGroups(program: Command): void {
   registerAttest(program);
   registerBundle(program);
   registerDemo(program);
+  registerFunctionMap(program);
+  registerObservations(program);
 }

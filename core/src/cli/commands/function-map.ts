@@ -1,0 +1,221 @@
+// SPDX-License-Identifier: Apache-2.0
+import { mkdir, writeFile } from 'node:fs/promises';
+import { dirname } from 'node:path';
+import type { CatalogueEntry, Priority } from '@stella/sdk';
+import type { Command } from 'commander';
+import { openBundle } from '../../bundle/index.js';
+import { InputError, VerificationFailedError } from '../../errors.js';
+import { generateFunctionMap, PRIORITY_RANK, serializeFunctionMap } from '../../function-map/generate.js';
+import { readFunctionMap } from '../../function-map/parse.js';
+import { readSbom } from '../../function-map/sbom.js';
+import { readStaticAnalysis } from '../../function-map/static-analysis.js';
+import { parseTimeArg } from '../../time.js';
+import { VerificationAccumulator } from '../../verify/accumulator.js';
+import { formatReport, parseReportFormat, summaryLine } from '../../verify/format.js';
+import { expandObservationInputs } from '../../verify/inputs.js';
+import { readObservationFiles } from '../../verify/ndjson.js';
+// Used only inside actions, so the import cycle with main.ts is harmless.
+import { VERSION } from '../main.js';
+
+const collect = (value: string, previous: string[] = []) => [...previous, value];
+
+function rateArg(text: string, flag: string): number {
+  const n = Number(text);
+  if (text.trim() === '' || !Number.isFinite(n) || n < 0 || n > 1) {
+    throw new InputError(`${flag} "${text}" is not a rate: expected a number from 0 to 1, e.g. 0.95`);
+  }
+  return n;
+}
+
+function tagRates(pairs: string[]): Record<string, number> {
+  const out: Record<string, number> = {};
+  for (const pair of pairs) {
+    const m = /^([^=\s]+)=(.*)$/.exec(pair);
+    if (!m) throw new InputError(`--tag-min-rate "${pair}" is not tag=rate, e.g. crypto=0.99`);
+    out[m[1]!] = rateArg(m[2]!, `--tag-min-rate ${m[1]}`);
+  }
+  return out;
+}
+
+/**
+ * The catalogues of the first-party probe plugins.
+ * TODO(plugin-loader): take the catalogues of the plugins the config loads (third-party ones too).
+ */
+async function builtinCatalogue(warn: (msg: string) => void): Promise<CatalogueEntry[]> {
+  const packages = ['@stella/probes-crypto', '@stella/probes-auth', '@stella/probes-net', '@stella/probes-file'];
+  const out: CatalogueEntry[] = [];
+  for (const name of packages) {
+    try {
+      const mod = (await import(name)) as { catalogue?: CatalogueEntry[] };
+      if (Array.isArray(mod.catalogue)) out.push(...mod.catalogue);
+      else warn(`${name} exports no catalogue; its functions are not in the map`);
+    } catch (error) {
+      warn(`${name} could not be loaded (${(error as Error).message}); its functions are not in the map`);
+    }
+  }
+  return out;
+}
+
+async function writeOutput(path: string | undefined, text: string): Promise<void> {
+  if (path === undefined || path === '-') {
+    process.stdout.write(text);
+    return;
+  }
+  await mkdir(dirname(path), { recursive: true });
+  await writeFile(path, text);
+}
+
+interface GenerateFlags {
+  sbom: string;
+  service: string;
+  hotFunctions?: string[];
+  minRate: string;
+  window: string;
+  buildId?: string;
+  rootfs?: string;
+  staticAnalysis?: string;
+  tagMinRate?: string[];
+  optionalBelow?: string;
+  failOnUnexpected?: boolean;
+  output: string;
+}
+
+interface VerifyFlags {
+  functionMap?: string;
+  from?: string;
+  to?: string;
+  offline?: boolean;
+  observations?: string[];
+  bundle?: string;
+  key?: string;
+  format: string;
+  output?: string;
+}
+
+export function register(program: Command): void {
+  const group = program
+    .command('function-map')
+    .description('generate a function map from an SBOM, and verify observations against it');
+
+  group
+    .command('generate')
+    .description('write a function map (expected crypto, TLS, auth, net and file calls) from a CycloneDX JSON SBOM')
+    .requiredOption('--sbom <file>', 'CycloneDX JSON SBOM (1.2–1.7; syft, trivy, cdxgen)')
+    .requiredOption('--service <name>', 'service name the observations will carry')
+    .option(
+      '--hot-functions <glob>',
+      'function ids to include, e.g. "crypto/*", "tls/SSL_*" (repeatable; default all)',
+      collect,
+    )
+    .option('--min-rate <rate>', 'minimum observation rate', '0.95')
+    .option('--window <seconds>', 'verification window in seconds', '1800')
+    .option('--build-id <id>', 'CI build id')
+    .option('--rootfs <dir>', 'resolve libraries in this root filesystem, check symbols, record build-ids')
+    .option('--static-analysis <file>', 'call graph (stella.static-analysis/v1) turning single calls into paths')
+    .option('--tag-min-rate <tag=rate>', 'per-tag minimum rate, e.g. crypto=0.99 (repeatable)', collect)
+    .option('--optional-below <priority>', 'mark paths below this priority optional (crypto > auth > net > general)')
+    .option('--fail-on-unexpected', 'fail verification when an undeclared function is observed')
+    .requiredOption('--output <file>', 'where to write the map ("-" for stdout)')
+    .action(async (flags: GenerateFlags) => {
+      const windowSeconds = Number(flags.window);
+      if (!Number.isInteger(windowSeconds) || windowSeconds < 1) {
+        throw new InputError(
+          `--window "${flags.window}" is not a number of seconds: expected a whole number ≥ 1, e.g. 1800`,
+        );
+      }
+      if (flags.optionalBelow !== undefined && !(flags.optionalBelow in PRIORITY_RANK)) {
+        throw new InputError(
+          `--optional-below "${flags.optionalBelow}" is not a priority: expected one of crypto, auth, net, general`,
+        );
+      }
+      const warn = (msg: string) => process.stderr.write(`stella: warning: ${msg}\n`);
+      const [sbom, staticAnalysis, catalogue] = await Promise.all([
+        readSbom(flags.sbom),
+        flags.staticAnalysis ? readStaticAnalysis(flags.staticAnalysis) : Promise.resolve(undefined),
+        builtinCatalogue(warn),
+      ]);
+      const { map, warnings } = await generateFunctionMap({
+        sbom,
+        sbomRef: flags.sbom,
+        service: flags.service,
+        catalogue,
+        hotFunctions: flags.hotFunctions ?? [],
+        minRate: rateArg(flags.minRate, '--min-rate'),
+        windowSeconds,
+        ...(flags.buildId !== undefined ? { buildId: flags.buildId } : {}),
+        ...(flags.rootfs !== undefined ? { rootfs: flags.rootfs } : {}),
+        ...(staticAnalysis ? { staticAnalysis, staticAnalysisRef: flags.staticAnalysis! } : {}),
+        tagMinRates: tagRates(flags.tagMinRate ?? []),
+        ...(flags.optionalBelow !== undefined ? { optionalBelow: flags.optionalBelow as Priority } : {}),
+        failOnUnexpected: flags.failOnUnexpected === true,
+        generator: { name: 'stella', version: VERSION },
+      });
+      for (const w of warnings) warn(w);
+      await writeOutput(flags.output, serializeFunctionMap(map));
+      if (flags.output !== '-') {
+        const paths = map.predicate.expectedPaths;
+        process.stderr.write(
+          `stella: wrote ${flags.output}: ${paths.length} expected path(s), ${paths.filter((p) => !p.optional).length} required, ${new Set(paths.flatMap((p) => p.expectedCalls.map((c) => c.nodeHash))).size} distinct call(s)\n`,
+        );
+      }
+    });
+
+  group
+    .command('verify')
+    .description('verify observations against a function map; exit 0 pass, 1 verification failed, 2 bad input')
+    .option('--function-map <file>', 'the function map (JSON, camelCase or snake_case)')
+    .option('--from <time>', 'window start: ISO-8601 or relative (1h, 30m); default = to minus the map window')
+    .option('--to <time>', 'window end (exclusive): ISO-8601 or relative; default now')
+    .option('--offline', 'read observations from files instead of the configured store')
+    .option('--observations <paths...>', 'NDJSON files, directories or globs (.gz read transparently)')
+    .option('--bundle <tgz>', 'air-gap bundle (stella bundle create): function map and observations')
+    .option('--key <file>', 'public key to check the bundle signature with')
+    .option('--format <format>', 'json, table, markdown or junit', 'json')
+    .option('--output <file>', 'write the report here instead of stdout')
+    .action(async (flags: VerifyFlags) => {
+      const format = parseReportFormat(flags.format);
+      let functionMapPath = flags.functionMap;
+      let observationArgs = flags.observations ?? [];
+      let cleanup: (() => Promise<void>) | undefined;
+      if (flags.bundle !== undefined) {
+        const opened = await openBundle(flags.bundle, flags.key !== undefined ? { key: flags.key } : {});
+        cleanup = opened.cleanup;
+        functionMapPath ??= opened.functionMapPath;
+        observationArgs = [...opened.observationPaths, ...observationArgs];
+      } else if (observationArgs.length === 0) {
+        if (flags.offline) throw new InputError('--offline needs --observations <files, directories or globs>');
+        throw new InputError(
+          'reading observations from the configured store is not available yet; use --offline --observations <files> or --bundle <tgz>',
+        );
+      }
+      try {
+        if (functionMapPath === undefined)
+          throw new InputError('--function-map <file> is required (or --bundle <tgz>)');
+        const map = await readFunctionMap(functionMapPath);
+        const now = new Date();
+        const to = flags.to !== undefined ? parseTimeArg(flags.to, '--to', now) : now;
+        const from =
+          flags.from !== undefined
+            ? parseTimeArg(flags.from, '--from', now)
+            : new Date(to.getTime() - map.predicate.coverage.windowSeconds * 1000);
+        if (!(from.getTime() < to.getTime())) {
+          throw new InputError(
+            `--from ${from.toISOString()} is not before --to ${to.toISOString()}: the window is empty`,
+          );
+        }
+        const files = await expandObservationInputs(observationArgs);
+        const acc = new VerificationAccumulator(map, { from, to });
+        await readObservationFiles(files, acc);
+        const report = acc.report();
+        await writeOutput(flags.output, formatReport(report, format));
+        if (flags.output !== undefined) process.stderr.write(`stella: ${summaryLine(report)} → ${flags.output}\n`);
+        if (report.verdict === 'fail') {
+          throw new VerificationFailedError(
+            `verification failed for ${map.predicate.service}: ${report.failureReasons.join('; ')}`,
+          );
+        }
+      } finally {
+        await cleanup?.();
+      }
+    });
+}

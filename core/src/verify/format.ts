@@ -1,0 +1,192 @@
+// SPDX-License-Identifier: Apache-2.0
+import { InputError } from '../errors.js';
+import type { VerificationReport } from './types.js';
+
+export const REPORT_FORMATS = ['json', 'table', 'markdown', 'junit'] as const;
+export type ReportFormat = (typeof REPORT_FORMATS)[number];
+
+export function parseReportFormat(text: string): ReportFormat {
+  if ((REPORT_FORMATS as readonly string[]).includes(text)) return text as ReportFormat;
+  throw new InputError(`--format "${text}" is not a report format: expected one of ${REPORT_FORMATS.join(', ')}`);
+}
+
+const pct = (r: number) => `${(Math.round(r * 10000) / 100).toString()}%`;
+
+export function formatReport(report: VerificationReport, format: ReportFormat): string {
+  switch (format) {
+    case 'json':
+      return JSON.stringify(report, null, 2) + '\n';
+    case 'table':
+      return formatTable(report);
+    case 'markdown':
+      return formatMarkdown(report);
+    case 'junit':
+      return formatJunit(report);
+  }
+}
+
+/** One line for humans: verdict, rate, unexpected count. */
+export function summaryLine(r: VerificationReport): string {
+  const required = r.paths.filter((p) => !p.optional);
+  const observed = required.filter((p) => p.observed).length;
+  return `${r.verdict.toUpperCase()} ${r.functionMap.service}: ${observed}/${required.length} required paths observed (${pct(r.observationRate)}, minimum ${pct(r.minObservationRate)}), ${r.unexpectedSymbolsCount} unexpected symbol(s), ${r.observationsRead} record(s) read`;
+}
+
+function columns(rows: string[][]): string {
+  const widths = rows[0]!.map((_, i) => Math.max(...rows.map((r) => r[i]!.length)));
+  return rows
+    .map((r) =>
+      r
+        .map((c, i) => c.padEnd(widths[i]!))
+        .join('  ')
+        .trimEnd(),
+    )
+    .join('\n');
+}
+
+function formatTable(r: VerificationReport): string {
+  const out: string[] = [summaryLine(r), `window ${r.window.from} → ${r.window.to}`, ''];
+  const rows = [['STATUS', 'PATH', 'TAGS', 'HITS', 'LAST SEEN', 'MISSING']];
+  for (const p of r.paths) {
+    rows.push([
+      p.observed ? 'ok' : p.optional ? 'optional' : 'MISSING',
+      p.pathId,
+      p.tags.join(','),
+      String(p.hitCount),
+      p.lastSeen ?? '-',
+      p.missingCalls.map((c) => c.function).join(' ') || '-',
+    ]);
+  }
+  out.push(columns(rows));
+  const tags = Object.entries(r.perTag);
+  if (tags.length > 0) {
+    out.push(
+      '',
+      columns([
+        ['TAG', 'RATE', 'OBSERVED', 'MIN', 'PASS'],
+        ...tags.map(([t, v]) => [
+          t,
+          pct(v.rate),
+          `${v.observed}/${v.required}`,
+          v.min === null ? '-' : pct(v.min),
+          v.pass ? 'yes' : 'NO',
+        ]),
+      ]),
+    );
+  }
+  if (r.unexpectedSymbols.length > 0) {
+    out.push(
+      '',
+      'UNEXPECTED SYMBOLS',
+      columns([
+        ['FUNCTION', 'BINARY', 'HITS', 'FIRST SEEN', 'PROCESSES'],
+        ...r.unexpectedSymbols.map((u) => [
+          u.function,
+          u.binaryPath,
+          String(u.hitCount),
+          u.firstSeen,
+          u.processes.map((p) => `${p.comm}[${p.pid}]`).join(' '),
+        ]),
+      ]),
+    );
+  }
+  const s = r.observationsSkipped;
+  out.push('', `skipped: ${s.malformed} malformed, ${s.outOfWindow} out of window, ${s.otherService} other service`);
+  for (const m of s.malformedSamples) out.push(`  ${m.location}: ${m.reason}`);
+  for (const reason of r.failureReasons) out.push(`fail: ${reason}`);
+  return out.join('\n') + '\n';
+}
+
+const mdCell = (s: string) => s.replace(/\|/g, '\\|');
+
+function formatMarkdown(r: VerificationReport): string {
+  const out: string[] = [
+    `## Runtime linkage: ${mdCell(r.functionMap.service)} — ${r.verdict === 'pass' ? '✅ pass' : '❌ fail'}`,
+    '',
+    `- Observation rate: **${pct(r.observationRate)}** (minimum ${pct(r.minObservationRate)})`,
+    `- Unexpected symbols: **${r.unexpectedSymbolsCount}**`,
+    `- Window: ${r.window.from} → ${r.window.to}`,
+    `- Records read: ${r.observationsRead} (malformed ${r.observationsSkipped.malformed}, out of window ${r.observationsSkipped.outOfWindow}, other service ${r.observationsSkipped.otherService})`,
+    `- Map digest: \`${r.functionMap.digest}\``,
+  ];
+  for (const reason of r.failureReasons) out.push(`- Failure: ${mdCell(reason)}`);
+  out.push('', '| Path | Tags | Observed | Hits | Last seen | Missing |', '|---|---|---|---|---|---|');
+  for (const p of r.paths) {
+    out.push(
+      `| ${mdCell(p.pathId)}${p.optional ? ' _(optional)_' : ''} | ${p.tags.join(', ')} | ${p.observed ? 'yes' : 'no'} | ${p.hitCount} | ${p.lastSeen ?? '—'} | ${p.missingCalls.map((c) => '`' + c.function + '`').join(' ') || '—'} |`,
+    );
+  }
+  if (r.unexpectedSymbols.length > 0) {
+    out.push(
+      '',
+      '### Unexpected symbols',
+      '',
+      '| Function | Binary | Hits | First seen | Processes |',
+      '|---|---|---|---|---|',
+    );
+    for (const u of r.unexpectedSymbols) {
+      out.push(
+        `| \`${mdCell(u.function)}\` | ${mdCell(u.binaryPath)} | ${u.hitCount} | ${u.firstSeen} | ${u.processes.map((p) => `${mdCell(p.comm)} (${p.pid})`).join(', ')} |`,
+      );
+    }
+  }
+  return out.join('\n') + '\n';
+}
+
+const xml = (s: string) => s.replace(/&/g, '&amp;').replace(/</g, '&lt;').replace(/>/g, '&gt;').replace(/"/g, '&quot;');
+
+/** JUnit XML: a test case per path (optional ones skipped when unseen), per tag minimum, and unexpected symbols. */
+function formatJunit(r: VerificationReport): string {
+  const cases: string[] = [];
+  let failures = 0;
+  let skipped = 0;
+  for (const p of r.paths) {
+    const name = xml(p.pathId);
+    if (p.observed) cases.push(`    <testcase classname="paths" name="${name}"/>`);
+    else if (p.optional) {
+      skipped++;
+      cases.push(
+        `    <testcase classname="paths" name="${name}"><skipped message="optional path not observed"/></testcase>`,
+      );
+    } else {
+      failures++;
+      const msg = `not observed; missing ${p.missingCalls.map((c) => `${c.function} in ${c.binaryPath}`).join(', ')}`;
+      cases.push(`    <testcase classname="paths" name="${name}"><failure message="${xml(msg)}"/></testcase>`);
+    }
+  }
+  const overall = `observation rate ${pct(r.observationRate)} below minimum ${pct(r.minObservationRate)}`;
+  const rateOk = r.observationRate >= r.minObservationRate;
+  if (!rateOk) failures++;
+  cases.push(
+    `    <testcase classname="coverage" name="observationRate"${rateOk ? '/>' : `><failure message="${xml(overall)}"/></testcase>`}`,
+  );
+  for (const [tag, t] of Object.entries(r.perTag)) {
+    if (t.min === null) continue;
+    if (!t.pass) failures++;
+    cases.push(
+      `    <testcase classname="coverage" name="tag ${xml(tag)}"${t.pass ? '/>' : `><failure message="${xml(`rate ${pct(t.rate)} below minimum ${pct(t.min)}`)}"/></testcase>`}`,
+    );
+  }
+  const unexpectedFails = r.failureReasons.some((f) => f.includes('failOnUnexpected'));
+  if (unexpectedFails) failures++;
+  const list = r.unexpectedSymbols.map((u) => `${u.function} in ${u.binaryPath} (${u.hitCount} hits)`).join('\n');
+  cases.push(
+    `    <testcase classname="unexpected" name="unexpectedSymbols"${
+      unexpectedFails
+        ? `><failure message="${r.unexpectedSymbolsCount} unexpected symbol(s)">${xml(list)}</failure></testcase>`
+        : r.unexpectedSymbolsCount > 0
+          ? `><system-out>${xml(list)}</system-out></testcase>`
+          : '/>'
+    }`,
+  );
+  const suite = xml(`stella function-map verify ${r.functionMap.service}`);
+  return [
+    '<?xml version="1.0" encoding="UTF-8"?>',
+    `<testsuites name="${suite}" tests="${cases.length}" failures="${failures}" skipped="${skipped}">`,
+    `  <testsuite name="${suite}" tests="${cases.length}" failures="${failures}" skipped="${skipped}" timestamp="${r.generatedAt}">`,
+    ...cases,
+    '  </testsuite>',
+    '</testsuites>',
+    '',
+  ].join('\n');
+}
