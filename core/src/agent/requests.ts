@@ -16,8 +16,9 @@ function categoryOf(functionId: string): string {
 
 /**
  * Every expected call of every loaded map, once per (service, nodeHash); then, for each library
- * the maps name, the catalogue's other non-optional functions of that library, so that a call
- * nobody declared is seen and reported as unexpected instead of passing unnoticed.
+ * the maps name, the catalogue's other functions of that library (except hot ones, which cost a
+ * trap per record), so that a call nobody declared is seen and reported as unexpected instead of
+ * passing unnoticed.
  */
 export function buildProbeRequests(
   maps: FunctionMap[],
@@ -67,7 +68,7 @@ export function buildProbeRequests(
         const names = [catLib.library, ...(catLib.alternatives ?? [])].map((n) => basename(n));
         if (!names.includes(basename(lib.library)) && !names.includes(basename(lib.binaryPath))) continue;
         for (const fn of catLib.functions) {
-          if (fn.optional) continue;
+          if (fn.hot) continue;
           const hash = nodeHash(lib.purl, fn.symbol);
           const key = `${lib.service}\u0000${hash}`;
           if (seen.has(key)) continue;

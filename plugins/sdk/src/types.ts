@@ -74,6 +74,11 @@ export interface CatalogueFunction {
   optional?: boolean;
   /** Preferred mechanisms, best first. Defaults to `['uprobe']`. */
   probeTypes?: ProbeType[];
+  /**
+   * Called per record or block (SSL_read, EVP_DigestUpdate): probed only when a map declares it,
+   * never merely to catch undeclared calls, since every call pays the uprobe trap (MACHINE.md).
+   */
+  hot?: boolean;
   description?: string;
 }
 
