@@ -1,6 +1,6 @@
 // SPDX-License-Identifier: Apache-2.0
 /** The addon against the real kernel: load, attach, events, globals, maps, errors. */
-import { spawn } from 'node:child_process';
+import { execFileSync, spawn } from 'node:child_process';
 import { existsSync, mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -118,6 +118,30 @@ describe.skipIf(skipReason)('@stella/bpf addon on this kernel', () => {
     expect(collected.records.every((r) => r.pid === w.pid && r.cookie === 7 && r.kind === EventKind.call)).toBe(true);
     expect(collected.records.every((r) => r.length === EVENT_HEADER_SIZE)).toBe(true);
     expect(readDropCount(obj)).toBe(0n);
+  });
+
+  it('attaches by file offset when the caller resolved the symbol itself', async () => {
+    // The fixture's executable segment has p_vaddr == p_offset, so the symbol value is the offset.
+    const nm = execFileSync('nm', [callTarget], { encoding: 'utf8' });
+    const offset = Number.parseInt(/^([0-9a-f]+) T stella_fixture_work$/m.exec(nm)![1]!, 16);
+    const obj = openFixture();
+    obj.load();
+    const w = await startWorkload();
+    const link = obj.attachUprobe({
+      program: 'stella_uprobe_call',
+      binaryPath: callTarget,
+      offset,
+      pid: w.pid,
+      cookie: 11n,
+    });
+    expect(link.description).toBe(`uprobe 0x${offset.toString(16)} in ${callTarget} for pid ${w.pid}`);
+    const { collected, onBatch } = collector();
+    const consumer = obj.consumeRingBuffer('stella_events', onBatch);
+    await w.run('call 10');
+    await waitFor(() => collected.records.length >= 10);
+    await sleep(50);
+    await consumer.stop();
+    expect(collected.records.map((r) => r.cookie)).toEqual(Array(10).fill(11));
   });
 
   it('decodes the whole header of a delivered record', async () => {
