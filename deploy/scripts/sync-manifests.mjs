@@ -14,7 +14,10 @@ const read = (p) => readFileSync(join(root, p), 'utf8');
 const header = (source) =>
   `# SPDX-License-Identifier: Apache-2.0\n# GENERATED from ${source} by deploy/scripts/sync-manifests.mjs: edit the source, then rerun it.\n`;
 
-const labels = { 'app.kubernetes.io/name': 'stella-otel-collector', 'app.kubernetes.io/part-of': 'stella-runtime-linkage' };
+const labels = {
+  'app.kubernetes.io/name': 'stella-otel-collector',
+  'app.kubernetes.io/part-of': 'stella-runtime-linkage',
+};
 const configMap = {
   apiVersion: 'v1',
   kind: 'ConfigMap',

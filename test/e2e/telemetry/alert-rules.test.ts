@@ -1,0 +1,125 @@
+// SPDX-License-Identifier: Apache-2.0
+/**
+ * The shipped Prometheus rules (otel-collector/rules) against SPEC.md "Alerts" and the runbook, and
+ * through the real promtool: `check rules`, `test rules` (series across and on each threshold), and
+ * a mutated copy that promtool must reject, so the promtool tests are shown to bite.
+ */
+import { spawnSync } from 'node:child_process';
+import { copyFileSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join, resolve } from 'node:path';
+import { afterAll, describe, expect, it } from 'vitest';
+import { parse } from 'yaml';
+import { INSTRUMENT } from '../../../core/src/telemetry/index.js';
+import { PROMTOOL_BIN } from '../../support/prometheus.js';
+
+const rulesDir = resolve(import.meta.dirname, '../../../otel-collector/rules');
+const RULES = join(rulesDir, 'stella-alerts.yaml');
+const TESTS = join(rulesDir, 'stella-alerts.test.yaml');
+
+interface Rule {
+  alert: string;
+  expr: string;
+  for?: string;
+  labels: Record<string, string>;
+  annotations: Record<string, string>;
+}
+const rules = (parse(readFileSync(RULES, 'utf8')) as { groups: Array<{ rules: Rule[] }> }).groups.flatMap(
+  (g) => g.rules,
+);
+
+/** SPEC.md "Alerts", with the runbook's description and runbook text for the three it spells out. */
+const SPEC_ALERTS = [
+  {
+    alert: 'function-map-coverage-low',
+    expr: `stella_${INSTRUMENT.observationRate} < 0.80`,
+    severity: 'warning',
+    description: 'Function map coverage below 80% for',
+    runbook: 'Check probe attachment, verify no binary update without map regeneration',
+  },
+  {
+    alert: 'function-map-coverage-critical',
+    expr: `stella_${INSTRUMENT.observationRate} < 0.50`,
+    severity: 'critical',
+    description: 'coverage loss',
+    runbook: 'regenerate the function map from the new SBOM',
+  },
+  {
+    alert: 'function-map-unexpected-calls',
+    expr: `stella_${INSTRUMENT.unexpectedSymbolsCount} > 0`,
+    severity: 'info',
+    description: 'Unexpected function calls detected in',
+    runbook: 'Review unexpected symbols, regenerate function map if benign',
+  },
+  {
+    alert: 'function-map-probe-failures',
+    expr: `stella_${INSTRUMENT.probeAttachFailureRate} > 0.05`,
+    severity: 'warning',
+    description: 'Probe attachment failure rate above 5%',
+    runbook: 'Check kernel version, verify BTF availability, check CAP_BPF',
+  },
+  {
+    alert: 'observation-buffer-full',
+    expr: `stella_${INSTRUMENT.observationBufferFull} == 1`,
+    severity: 'critical',
+    description: 'observations are being dropped',
+    runbook: 'Observations are being dropped',
+  },
+];
+
+function promtool(...args: string[]) {
+  const result = spawnSync(PROMTOOL_BIN, args, { encoding: 'utf8', timeout: 60_000 });
+  if (result.error) throw new Error(`cannot run ${PROMTOOL_BIN} (Debian package prometheus): ${result.error.message}`);
+  return { status: result.status, output: `${result.stdout}${result.stderr}` };
+}
+
+const scratch: string[] = [];
+afterAll(() => {
+  for (const dir of scratch) rmSync(dir, { recursive: true, force: true });
+});
+
+describe('alert rules', () => {
+  it('ship exactly the SPEC alerts with their conditions, severities and runbook annotations', () => {
+    expect(rules.map((r) => r.alert).sort()).toEqual(SPEC_ALERTS.map((a) => a.alert).sort());
+    for (const spec of SPEC_ALERTS) {
+      const rule = rules.find((r) => r.alert === spec.alert) as Rule;
+      expect(rule.expr, spec.alert).toBe(spec.expr);
+      expect(rule.labels.severity, spec.alert).toBe(spec.severity);
+      expect(rule.annotations.summary, spec.alert).toBeTruthy();
+      expect(rule.annotations.description, spec.alert).toContain(spec.description);
+      expect(rule.annotations.runbook, spec.alert).toContain(spec.runbook);
+    }
+  });
+
+  it('pass promtool check rules', () => {
+    const { status, output } = promtool('check', 'rules', RULES);
+    expect(output).toContain('SUCCESS: 5 rules found');
+    expect(status).toBe(0);
+  });
+
+  it('pass promtool test rules (each threshold crossed, met exactly, and crossed too briefly)', () => {
+    const { status, output } = promtool('test', 'rules', TESTS);
+    expect(output).toContain('SUCCESS');
+    expect(status).toBe(0);
+  });
+
+  it.each([
+    ['a threshold moved', 'stella_observation_rate < 0.80', 'stella_observation_rate <= 0.80'],
+    [
+      'a hold time dropped',
+      'stella_probe_attach_failure_rate > 0.05\n        for: 5m',
+      'stella_probe_attach_failure_rate > 0.05\n        for: 0m',
+    ],
+    ['a runbook text changed', 'Review unexpected symbols, regenerate', 'Look at unexpected symbols, regenerate'],
+  ])('fail promtool test rules when %s', (_what, from, to) => {
+    const dir = mkdtempSync(join(tmpdir(), 'stella-rules-mutant-'));
+    scratch.push(dir);
+    const original = readFileSync(RULES, 'utf8');
+    expect(original).toContain(from);
+    writeFileSync(join(dir, 'stella-alerts.yaml'), original.replace(from, to));
+    copyFileSync(TESTS, join(dir, 'stella-alerts.test.yaml'));
+    const { status, output } = promtool('test', 'rules', join(dir, 'stella-alerts.test.yaml'));
+    expect(output).toContain('FAILED');
+    expect(status).not.toBe(0);
+  });
+});
