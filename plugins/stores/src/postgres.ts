@@ -27,9 +27,9 @@ const FETCH_ROWS = 5000;
 
 export type PostgresStoreConfig = PostgresStoreOptions & { retentionHours: number; maxBatchSize?: number };
 
-/** Connection settings for `pg`: url first, discrete fields override, then STELLA_PG_URL / DATABASE_URL / PG* env. */
+/** Connection settings for `pg`: the url when given, else the discrete fields, else STELLA_POSTGRES_URL / DATABASE_URL / libpq PG* env. */
 export function poolConfig(o: PostgresStoreConfig): pg.PoolConfig {
-  const url = o.url ?? (o.host ? undefined : (process.env.STELLA_PG_URL ?? process.env.DATABASE_URL));
+  const url = o.url ?? (o.host ? undefined : (process.env.STELLA_POSTGRES_URL ?? process.env.DATABASE_URL));
   const cfg: pg.PoolConfig = {
     ...(url ? { connectionString: url } : {}),
     max: o.poolSize ?? 4,

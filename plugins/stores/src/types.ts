@@ -26,7 +26,7 @@ export interface MeasuredObservationStore extends ObservationStore {
 }
 
 export interface PostgresConnectionSettings {
-  /** `postgres://user:pass@host:port/db`. When given it wins over the discrete fields (only a missing password is taken from them). Env fallback: `STELLA_PG_URL`, `DATABASE_URL`, then libpq's `PG*`. */
+  /** `postgres://user:pass@host:port/db`. When given it wins over the discrete fields (only a missing password is taken from them). Env fallback: `STELLA_POSTGRES_URL`, `DATABASE_URL`, then libpq's `PG*`. */
   url?: string;
   /** Env `PGHOST` etc. are honoured by `pg` itself when neither url nor fields are given. */
   host?: string;

@@ -305,6 +305,7 @@ export class ValkeyObservationStore implements ObservationStore {
         this.client.zremrangebyscore(`${this.prefix}obs:${service}`, '-inf', `(${this.cutoff()}`),
       );
     }
+    if (removed > 0) this.logger.info('valkey store: trimmed observations past retention', { removed });
     return removed;
   }
 
