@@ -97,6 +97,12 @@ describe('alert rules', () => {
     expect(status).toBe(0);
   });
 
+  it('are loaded by the example prometheus.yml, which promtool accepts', () => {
+    const { status, output } = promtool('check', 'config', join(rulesDir, '..', 'prometheus.yml'));
+    expect(output).toContain('SUCCESS: 5 rules found');
+    expect(status).toBe(0);
+  });
+
   it('pass promtool test rules (each threshold crossed, met exactly, and crossed too briefly)', () => {
     const { status, output } = promtool('test', 'rules', TESTS);
     expect(output).toContain('SUCCESS');
