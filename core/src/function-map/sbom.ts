@@ -137,7 +137,17 @@ export function parseSbom(text: string, source: string): ParsedSbom {
     (typeof meta.version === 'string' && /^sha256:[0-9a-f]{64}$/.test(meta.version)
       ? meta.version.slice(7)
       : undefined);
-  if (sha) subject.sha256 = sha;
+  const ociDigest = (() => {
+    // trivy: the image digest is the version of the `pkg:oci/...@sha256:...` purl.
+    if (!subject.purl) return undefined;
+    try {
+      const v = PackageURL.fromString(subject.purl).version ?? '';
+      return /^sha256:[0-9a-f]{64}$/.test(v) ? v.slice(7) : undefined;
+    } catch {
+      return undefined;
+    }
+  })();
+  if (sha ?? ociDigest) subject.sha256 = (sha ?? ociDigest)!;
   return { specVersion, subject, components, skipped, digest };
 }
 

@@ -69,15 +69,15 @@ export function parseStaticAnalysis(json: unknown, source: string): StaticAnalys
         fail(`${at}.chains`, 'must be a non-empty array of chains');
       else
         e.chains.forEach((chain: unknown, j: number) => {
-          if (!Array.isArray(chain) || chain.length === 0)
-            return fail(`${at}.chains[${j}]`, 'must be a non-empty array of function ids');
+          if (!Array.isArray(chain) || chain.length === 0) {
+            fail(`${at}.chains[${j}]`, 'must be a non-empty array of function ids');
+            return;
+          }
           const refs: CallChainRef[] = [];
           chain.forEach((fn: unknown, k: number) => {
             if (typeof fn !== 'string' || !/^[a-z][a-z0-9_-]*\/[^/@\s]+(?:@[^@\s]+)?$/.test(fn)) {
-              return fail(
-                `${at}.chains[${j}][${k}]`,
-                'must be a function id "category/symbol" or "category/symbol@library"',
-              );
+              fail(`${at}.chains[${j}][${k}]`, 'must be a function id "category/symbol" or "category/symbol@library"');
+              return;
             }
             const [f, library] = fn.split('@') as [string, string | undefined];
             refs.push(library === undefined ? { function: f } : { function: f, library });
