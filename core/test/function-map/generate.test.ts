@@ -16,7 +16,7 @@ import { parseSbom, readSbom } from '../../src/function-map/sbom.js';
 import { parseStaticAnalysis } from '../../src/function-map/static-analysis.js';
 
 const FIXTURES = new URL('../../../test/e2e/function-map/fixtures/', import.meta.url).pathname;
-const GOLDEN = new URL('./golden/', import.meta.url).pathname;
+const GOLDEN = new URL('./fixtures/golden/', import.meta.url).pathname;
 const CATALOGUE: CatalogueEntry[] = [...cryptoCatalogue, ...authCatalogue, ...netCatalogue, ...fileCatalogue];
 const NOW = new Date('2026-01-15T12:00:00.000Z');
 const SSL = '/usr/lib/x86_64-linux-gnu/libssl.so.3';
