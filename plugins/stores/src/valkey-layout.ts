@@ -3,10 +3,10 @@
  * Valkey layout (prefix `stella:` by default):
  *  - `obs:<service>`   sorted set, score = observedAt (ms), member = `<chunkId>:<i>|<record JSON>`:
  *                      window queries are ZRANGE … BYSCORE, retention is ZREMRANGEBYSCORE.
- *  - `fn:<service>:<hourStartMs>` hash of per-function counters for that hour, fields
+ *  - `fn:<service>:<bucketStartMs>` hash of per-function counters for that 5-minute bucket, fields
  *                      `<group>|h` hits, `|r` records, `|f` first ms, `|l` last ms, with
  *                      group = JSON [function, nodeHash, binaryPath]; EXPIREAT past retention.
- *                      `--summary` reads whole hours from these and scans only the edges.
+ *                      `--summary` reads whole buckets from these and scans only the edges.
  *  - `services`        set of services seen.
  *  - `batch:<chunkId>` idempotency marker (TTL 1 day): a retried chunk is applied once.
  *  - `pruned`          the latest explicit prune cutoff (ms); summaries never count older hits.
@@ -14,7 +14,12 @@
  * sent in one pipeline. Keys are built inside the script, so this is for standalone Valkey (or a
  * single-slot setup), not Cluster.
  */
-export const HOUR_MS = 3_600_000;
+/**
+ * Counter bucket width. Five minutes: a verification window (`windowSeconds`, 1800 by default)
+ * is then read almost wholly from counters, scanning at most two partial buckets of raw records;
+ * 72 h of retention is 864 small hashes per service.
+ */
+export const BUCKET_MS = 300_000;
 
 export const APPLY_CHUNK = `
 local p = ARGV[1]
@@ -58,7 +63,7 @@ export function groupField(fn: string, nodeHash: string | undefined, binaryPath:
   return JSON.stringify([fn, nodeHash ?? null, binaryPath]);
 }
 
-/** Reads an hour hash back into groups. */
+/** Reads a bucket hash back into groups. */
 export function groupsFromHash(service: string, hash: Record<string, string>): Group[] {
   const out = new Map<string, Group>();
   for (const [field, value] of Object.entries(hash)) {

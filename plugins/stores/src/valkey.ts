@@ -7,7 +7,9 @@ import { globToRegExp } from './glob.js';
 import { observedAtMs, sortSummaries } from './records.js';
 import type { ValkeyStoreOptions } from './types.js';
 import { isConnectionError } from './unavailable.js';
-import { APPLY_CHUNK, type Group, groupField, groupsFromHash, HOUR_MS } from './valkey-layout.js';
+import { APPLY_CHUNK, BUCKET_MS, type Group, groupField, groupsFromHash } from './valkey-layout.js';
+
+const HOUR_MS = 3_600_000;
 
 export type ValkeyStoreConfig = ValkeyStoreOptions & { retentionHours: number; maxBatchSize?: number };
 const PAGE = 2000;
@@ -112,12 +114,12 @@ export class ValkeyObservationStore implements ObservationStore {
       const chunk = rows.slice(c * size, (c + 1) * size);
       const chunkId = `${batchId}-${c}`;
       const zargs: (string | number)[] = [];
-      const groups = new Map<string, Group & { hourKey: string; expireAt: number }>();
+      const groups = new Map<string, Group & { bucketKey: string; expireAt: number }>();
       chunk.forEach(({ o, t }, i) => {
         zargs.push(o.service, t, `${chunkId}:${i}|${JSON.stringify(o)}`);
-        const hour = Math.floor(t / HOUR_MS) * HOUR_MS;
+        const bucket = Math.floor(t / BUCKET_MS) * BUCKET_MS;
         const field = groupField(o.function, o.nodeHash, o.binaryPath);
-        const key = `${o.service}:${hour}\u0000${field}`;
+        const key = `${o.service}:${bucket}\u0000${field}`;
         const g = groups.get(key);
         if (!g) {
           groups.set(key, {
@@ -128,8 +130,8 @@ export class ValkeyObservationStore implements ObservationStore {
             records: 1,
             first: t,
             last: t,
-            hourKey: `${o.service}:${hour}`,
-            expireAt: Math.ceil((hour + HOUR_MS) / 1000) + retentionS,
+            bucketKey: `${o.service}:${bucket}`,
+            expireAt: Math.ceil((bucket + BUCKET_MS) / 1000) + retentionS,
           });
         } else {
           g.hits += o.hitCount;
@@ -140,7 +142,7 @@ export class ValkeyObservationStore implements ObservationStore {
       });
       const hargs: (string | number)[] = [];
       for (const [key, g] of groups) {
-        hargs.push(g.hourKey, key.slice(key.indexOf('\u0000') + 1), g.hits, g.records, g.first, g.last, g.expireAt);
+        hargs.push(g.bucketKey, key.slice(key.indexOf('\u0000') + 1), g.hits, g.records, g.first, g.last, g.expireAt);
       }
       pipeline.stellaApply(this.prefix, chunkId, chunk.length, ...zargs, groups.size, ...hargs);
     }
@@ -231,19 +233,19 @@ export class ValkeyObservationStore implements ObservationStore {
       const from = Math.max(q.from?.getTime() ?? -Infinity, this.cutoff(), pruned, Number(oldest[1]));
       const to = q.to?.getTime() ?? this.now() + 2 * HOUR_MS;
       if (!(from < to)) continue;
-      // Whole hours inside [from, to) come from the hourly hashes; the edges are scanned.
-      const firstHour = Math.ceil(from / HOUR_MS) * HOUR_MS;
-      const endHour = Math.floor(to / HOUR_MS) * HOUR_MS;
+      // Whole buckets inside [from, to) come from the counter hashes; the edges are scanned.
+      const firstBucket = Math.ceil(from / BUCKET_MS) * BUCKET_MS;
+      const endBucket = Math.floor(to / BUCKET_MS) * BUCKET_MS;
       const edges: [number, number][] = [];
-      if (firstHour < endHour) {
+      if (firstBucket < endBucket) {
         const pipe = this.client.pipeline();
-        for (let h = firstHour; h < endHour; h += HOUR_MS) pipe.hgetall(`${this.prefix}fn:${service}:${h}`);
+        for (let h = firstBucket; h < endBucket; h += BUCKET_MS) pipe.hgetall(`${this.prefix}fn:${service}:${h}`);
         const res = await this.call(() => pipe.exec());
         for (const [err, hash] of res ?? []) {
           if (err) throw this.translate(err);
           for (const g of groupsFromHash(service, hash as Record<string, string>)) add(g);
         }
-        edges.push([from, firstHour], [endHour, to]);
+        edges.push([from, firstBucket], [endBucket, to]);
       } else edges.push([from, to]);
       for (const [a, b] of edges) {
         if (!(a < b)) continue;
@@ -280,14 +282,14 @@ export class ValkeyObservationStore implements ObservationStore {
     let removed = 0;
     for (const service of await this.servicesFor({})) {
       removed += await this.call(() => this.client.zremrangebyscore(`${this.prefix}obs:${service}`, '-inf', `(${c}`));
-      // Hour hashes wholly before the cutoff go; the one holding the cutoff is fenced by `pruned`.
+      // Bucket hashes wholly before the cutoff go; the one holding the cutoff is fenced by `pruned`.
       let cursor = '0';
       do {
         const [next, keys] = await this.call(() =>
           this.client.scan(cursor, 'MATCH', `${this.prefix}fn:${service}:*`, 'COUNT', 1000),
         );
         cursor = next;
-        const old = keys.filter((k) => Number(k.slice(k.lastIndexOf(':') + 1)) + HOUR_MS <= c);
+        const old = keys.filter((k) => Number(k.slice(k.lastIndexOf(':') + 1)) + BUCKET_MS <= c);
         if (old.length) await this.call(() => this.client.del(...old));
       } while (cursor !== '0');
     }
@@ -296,7 +298,7 @@ export class ValkeyObservationStore implements ObservationStore {
     return removed;
   }
 
-  /** Trims the sorted sets to retention (hour hashes expire on their own). */
+  /** Trims the sorted sets to retention (bucket hashes expire on their own). */
   async applyRetention(): Promise<number> {
     if (!(this.o.retentionHours > 0)) return 0;
     let removed = 0;

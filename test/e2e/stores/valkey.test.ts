@@ -42,7 +42,7 @@ describe('valkey store', () => {
 });
 
 describe('valkey store specifics', () => {
-  it('serves summaries from the hourly counters and scans only the edges', async () => {
+  it('serves summaries from the 5-minute counters and scans only the edges', async () => {
     if (!server) return;
     const prefix = `sum${process.pid}:`;
     const store = await openStore(prefix);
@@ -51,13 +51,19 @@ describe('valkey store specifics', () => {
       await store.append(
         Array.from({ length: 300 }, (_, i) => observation(i * 4, hour + i * 60_000, { service: 'svc' })),
       );
-      // Remove the raw records of one whole hour: a summary over it still counts them (from the hash),
-      // which proves the hash path is taken for whole hours.
+      // Remove the raw records of one whole hour: a summary over it still counts them (from the
+      // counters), which proves the counter path is taken for whole buckets.
       await server.cli('ZREMRANGEBYSCORE', `${prefix}obs:svc`, String(hour + 3_600_000), `(${hour + 7_200_000}`);
       const whole = await store.summary({ from: new Date(hour), to: new Date(hour + 3 * 3_600_000) });
       expect(whole.reduce((n, s) => n + s.records, 0)).toBe(180);
-      const edge = await store.summary({ from: new Date(hour + 30 * 60_000), to: new Date(hour + 3_600_000) });
-      expect(edge.reduce((n, s) => n + s.records, 0)).toBe(30);
+      const edge = await store.summary({ from: new Date(hour + 30 * 60_000 + 30_000), to: new Date(hour + 3_600_000) });
+      expect(edge.reduce((n, s) => n + s.records, 0)).toBe(29); // 31..59 min: a partial bucket scanned, then counters
+      // Into the removed hour: whole buckets come from the counters (55..69 min = 15), while a partial
+      // bucket at the edge is scanned from the raw records, which are gone (60..62 min count 0).
+      const whole3 = await store.summary({ from: new Date(hour + 55 * 60_000), to: new Date(hour + 70 * 60_000) });
+      expect(whole3.reduce((n, s) => n + s.records, 0)).toBe(15);
+      const partial = await store.summary({ from: new Date(hour + 55 * 60_000), to: new Date(hour + 62 * 60_000 + 1) });
+      expect(partial.reduce((n, s) => n + s.records, 0)).toBe(5);
     } finally {
       await store.close();
     }
