@@ -159,11 +159,11 @@ async function main(): Promise<void> {
     const rawTime = await time(async () => {
       for (let i = 0; i < data.length; i += BATCH) {
         const p = raw.pipeline();
-        data
-          .slice(i, i + BATCH)
-          .forEach((o, j) =>
-            p.zadd(`floor:obs:${o.service}`, Date.parse(o.observedAt), `${i + j}|${JSON.stringify(o)}`),
-          );
+        const chunk = data.slice(i, i + BATCH);
+        for (let j = 0; j < chunk.length; j++) {
+          const o = chunk[j]!;
+          p.zadd(`floor:obs:${o.service}`, Date.parse(o.observedAt), `${i + j}|${JSON.stringify(o)}`);
+        }
         await p.exec();
       }
     });
