@@ -1,6 +1,6 @@
 // SPDX-License-Identifier: Apache-2.0
 import { createHash, createPrivateKey, createPublicKey, generateKeyPairSync, type KeyObject } from 'node:crypto';
-import { chmod, open, readFile } from 'node:fs/promises';
+import { chmod, mkdir, open, readFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { InputError } from '../errors.js';
 import type { AttestationKeyType } from './types.js';
@@ -130,7 +130,7 @@ async function writeNew(file: string, content: string, mode: number, force: bool
 
 /**
  * Writes `<dir>/<name>.key` (PKCS#8 PEM, mode 0600) and `<dir>/<name>.pub` (SPKI PEM, 0644).
- * Existing files are never overwritten unless `force`.
+ * `dir` is created (0700) when missing. Existing files are never overwritten unless `force`.
  */
 export async function writeAttestationKeyPair(
   pair: GeneratedKeyPair,
@@ -138,6 +138,11 @@ export async function writeAttestationKeyPair(
   name: string,
   force = false,
 ): Promise<{ privateKeyPath: string; publicKeyPath: string }> {
+  try {
+    await mkdir(dir, { recursive: true, mode: 0o700 });
+  } catch (error) {
+    throw new InputError(`cannot create key directory ${dir}: ${(error as NodeJS.ErrnoException).code ?? error}`);
+  }
   const privateKeyPath = join(dir, `${name}.key`);
   const publicKeyPath = join(dir, `${name}.pub`);
   await writeNew(privateKeyPath, pair.privateKeyPem, 0o600, force);

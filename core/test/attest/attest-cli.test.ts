@@ -72,6 +72,12 @@ describe('stella attest keygen', () => {
     },
   );
 
+  it('creates a missing --out-dir', async () => {
+    const result = await runCli('attest', 'keygen', '--out-dir', p('new/keys'), '--name', 'ci');
+    expect(result.code, result.stderr).toBe(0);
+    expect((await stat(p('new/keys/ci.key'))).mode & 0o777).toBe(0o600);
+  });
+
   it('refuses to overwrite an existing key (exit 2)', async () => {
     await keygen('ed25519', 'once');
     const again = await runCli('attest', 'keygen', '--out-dir', dir, '--name', 'once');
