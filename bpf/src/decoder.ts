@@ -6,47 +6,22 @@
  * read one field without allocating; decodeEventHeader() is the convenient, allocating form.
  */
 
-export interface FieldLayout {
-  readonly offset: number;
-  readonly size: number;
-}
+import { forEachRecord } from '@stella/sdk';
+import { EVENT_HEADER_LAYOUT, EVENT_HEADER_SIZE } from '@stella/sdk/layout';
 
-/** struct stella_event_header: C field name -> byte offset and size. */
-export const EVENT_HEADER_LAYOUT = {
-  ts_ns: { offset: 0, size: 8 },
-  cookie: { offset: 8, size: 8 },
-  cgroup_id: { offset: 16, size: 8 },
-  pid: { offset: 24, size: 4 },
-  tid: { offset: 28, size: 4 },
-  hit_count: { offset: 32, size: 4 },
-  kind: { offset: 36, size: 2 },
-  size: { offset: 38, size: 2 },
-  comm: { offset: 40, size: 16 },
-  service: { offset: 56, size: 4 },
-  flags: { offset: 60, size: 4 },
-} as const satisfies Record<string, FieldLayout>;
-
-/** sizeof(struct stella_event_header), also sizeof(struct stella_call_event). */
-export const EVENT_HEADER_SIZE = 64;
-
-/** `service` of a record from an object that does not filter targets (STELLA_SERVICE_NONE). */
-export const SERVICE_NONE = 0xffffffff;
-
-/** struct stella_agg_key / struct stella_agg_value (the `stella_agg` per-CPU hash). */
-export const AGG_KEY_LAYOUT = {
-  cookie: { offset: 0, size: 8 },
-  pid: { offset: 8, size: 4 },
-  _pad: { offset: 12, size: 4 },
-} as const satisfies Record<string, FieldLayout>;
-export const AGG_KEY_SIZE = 16;
-export const AGG_VALUE_LAYOUT = {
-  count: { offset: 0, size: 8 },
-  last_ts_ns: { offset: 8, size: 8 },
-} as const satisfies Record<string, FieldLayout>;
-export const AGG_VALUE_SIZE = 16;
-
-/** STELLA_EVENT_* record kinds; plugin kinds start at `pluginBase`. */
-export const EventKind = { call: 1, syscall: 2, file: 3, return: 4, pluginBase: 100 } as const;
+// The layouts live in the SDK (plugins decode records without the native addon); one copy only.
+export {
+  AGG_KEY_LAYOUT,
+  AGG_KEY_SIZE,
+  AGG_VALUE_LAYOUT,
+  AGG_VALUE_SIZE,
+  EVENT_HEADER_LAYOUT,
+  EVENT_HEADER_SIZE,
+  EventKind,
+  type FieldLayout,
+  SERVICE_NONE,
+} from '@stella/sdk/layout';
+export { forEachRecord };
 
 export interface EventHeader {
   /** bpf_ktime_get_ns(): CLOCK_MONOTONIC ns (process.hrtime.bigint() uses the same clock). */
@@ -130,25 +105,6 @@ export function decodeEventHeader(buf: Buffer, offset = 0): EventHeader {
     service: headerService(buf, offset),
     flags: buf.readUInt32LE(offset + H.flags.offset),
   };
-}
-
-/**
- * Walks a batch from consumeRingBuffer: each frame is [u32 LE length][record][zero pad to a
- * multiple of 8 bytes, counting the length field]. Calls `fn(batch, recordOffset, recordLength)`
- * for every record and returns how many there were. No allocation per record.
- */
-export function forEachRecord(batch: Buffer, fn: (buf: Buffer, offset: number, length: number) => void): number {
-  let offset = 0;
-  let records = 0;
-  const end = batch.length;
-  while (offset + 4 <= end) {
-    const length = batch.readUInt32LE(offset);
-    if (offset + 4 + length > end) throw new RangeError(`truncated record at offset ${offset} of a ${end}-byte batch`);
-    fn(batch, offset + 4, length);
-    offset += (4 + length + 7) & ~7;
-    records++;
-  }
-  return records;
 }
 
 /**

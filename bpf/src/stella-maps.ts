@@ -1,7 +1,7 @@
 // SPDX-License-Identifier: Apache-2.0
 /** Helpers for the maps and globals every object built on bpf/include/stella/*.bpf.h has. */
 import type { BpfObjectHandle } from '@stella/sdk';
-import { AGG_KEY_LAYOUT, AGG_KEY_SIZE, AGG_VALUE_LAYOUT } from './decoder.js';
+import { AGG_KEY_LAYOUT, AGG_KEY_SIZE, AGG_VALUE_LAYOUT } from '@stella/sdk/layout';
 
 /** Names shared with the C headers. */
 export const StellaMaps = {

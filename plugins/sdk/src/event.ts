@@ -1,28 +1,32 @@
 // SPDX-License-Identifier: Apache-2.0
 /**
  * Decoder for `struct stella_event_header` (bpf/include/stella/event.h). The C struct is the
- * source of truth; bpf/test checks these offsets against the compiled object's BTF.
+ * source of truth; offsets come from layout.ts, which bpf/test checks against the objects' BTF.
  */
+import { EVENT_HEADER_LAYOUT, EVENT_HEADER_SIZE, EventKind } from './layout.js';
+
+export { SERVICE_NONE } from './layout.js';
+
+const L = EVENT_HEADER_LAYOUT;
+
+/** Offsets of `struct stella_event_header` in the shape this decoder uses (from layout.ts). */
 export const EVENT_HEADER = {
-  size: 64,
-  tsNs: 0,
-  cookie: 8,
-  cgroupId: 16,
-  pid: 24,
-  tid: 28,
-  hitCount: 32,
-  kind: 36,
-  recordSize: 38,
-  comm: 40,
-  commLength: 16,
-  service: 56,
-  flags: 60,
+  size: EVENT_HEADER_SIZE,
+  tsNs: L.ts_ns.offset,
+  cookie: L.cookie.offset,
+  cgroupId: L.cgroup_id.offset,
+  pid: L.pid.offset,
+  tid: L.tid.offset,
+  hitCount: L.hit_count.offset,
+  kind: L.kind.offset,
+  recordSize: L.size.offset,
+  comm: L.comm.offset,
+  commLength: L.comm.size,
+  service: L.service.offset,
+  flags: L.flags.offset,
 } as const;
 
-export const EVENT_KIND = { call: 1, syscall: 2, file: 3 } as const;
-
-/** Service index the kernel writes when the object runs unfiltered (`stella_filter_targets` off). */
-export const SERVICE_NONE = 0xffffffff;
+export const EVENT_KIND = { call: EventKind.call, syscall: EventKind.syscall, file: EventKind.file } as const;
 
 /** Fields of one header, decoded into a reusable object (no allocation per record). */
 export interface EventHeader {
@@ -80,18 +84,22 @@ export function readCString(buf: Buffer, offset: number, length: number): string
 }
 
 /**
- * Iterates a batch delivered by `consumeRingBuffer`: records framed as
- * [u32 LE length][record][pad to 8 bytes].
+ * Walks a batch from consumeRingBuffer: each frame is [u32 LE length][record][zero pad to a
+ * multiple of 8 bytes, counting the length field]. Calls `visit(batch, recordOffset, length)` for
+ * every record and returns how many there were. No allocation per record.
  */
-export function forEachRecord(batch: Buffer, visit: (buf: Buffer, offset: number, length: number) => void): void {
+export function forEachRecord(batch: Buffer, visit: (buf: Buffer, offset: number, length: number) => void): number {
   let offset = 0;
-  while (offset + 4 <= batch.length) {
+  let records = 0;
+  const end = batch.length;
+  while (offset + 4 <= end) {
     const length = batch.readUInt32LE(offset);
-    const start = offset + 4;
-    if (start + length > batch.length) break;
-    visit(batch, start, length);
-    offset = (start + length + 7) & ~7;
+    if (offset + 4 + length > end) throw new RangeError(`truncated record at offset ${offset} of a ${end}-byte batch`);
+    visit(batch, offset + 4, length);
+    offset += (4 + length + 7) & ~7;
+    records++;
   }
+  return records;
 }
 
 /** CLOCK_MONOTONIC (what bpf_ktime_get_ns reads, and what process.hrtime reads) → wall-clock ms. */
