@@ -1,23 +1,24 @@
 // SPDX-License-Identifier: Apache-2.0
 import type { Logger } from '@stella/sdk';
+import { HIDDEN, maskUrlCredentials, redactValue } from './config/secrets.js';
 
 export type LogLevel = 'debug' | 'info' | 'warn' | 'error' | 'silent';
 const LEVELS: Record<LogLevel, number> = { debug: 10, info: 20, warn: 30, error: 40, silent: 99 };
 
-/** Keys whose values are never printed (database URLs with passwords, tokens). */
-const SECRET_KEY = /pass(word)?|secret|token|credential|url|dsn|connection/i;
-
-export function redact(value: unknown, key = ''): unknown {
-  if (typeof value === 'string') {
-    if (SECRET_KEY.test(key) && /:\/\/[^@/]*:[^@/]*@/.test(value)) return value.replace(/:\/\/([^:@/]*):[^@/]*@/, '://$1:***@');
-    if (/pass(word)?|secret|token|credential/i.test(key)) return '***';
-    return value;
+/**
+ * What a log line may not carry: secrets by key (password, token, headers) and credentials in
+ * any URL-looking string, whatever its key (a connection error can echo the URL). The rules are
+ * the config's (config/secrets.ts), so a value hidden in `--print-config` is hidden here too.
+ */
+export function redact(value: unknown, key = '', parentKey = ''): unknown {
+  if (value instanceof Error) return value;
+  if (Array.isArray(value)) return value.map((v) => redact(v, key, parentKey));
+  if (value && typeof value === 'object') {
+    if (redactValue(value, key, parentKey) === HIDDEN) return HIDDEN;
+    return Object.fromEntries(Object.entries(value).map(([k, v]) => [k, redact(v, k, key)]));
   }
-  if (Array.isArray(value)) return value.map((v) => redact(v, key));
-  if (value && typeof value === 'object' && !(value instanceof Error)) {
-    return Object.fromEntries(Object.entries(value).map(([k, v]) => [k, redact(v, k)]));
-  }
-  return value;
+  const hidden = redactValue(value, key, parentKey);
+  return typeof hidden === 'string' ? maskUrlCredentials(hidden) : hidden;
 }
 
 /**
