@@ -103,7 +103,9 @@ export async function verifyBundle(bundle: string, options: VerifyBundleOptions 
   try {
     const files = await extractBundle(bundle, directory, limits);
     if (!files.has(MANIFEST_PATH)) {
-      throw new InputError(`bundle ${bundle} has no ${MANIFEST_PATH}: not a stella linkage bundle`);
+      throw new InputError(
+        `bundle ${bundle} has no ${MANIFEST_PATH}: not a stella linkage bundle (make one with \`stella bundle create\`)`,
+      );
     }
     const manifestBytes = await readFile(join(directory, MANIFEST_PATH));
     const manifest = parseManifest(manifestBytes.toString('utf8'), bundle);

@@ -270,7 +270,7 @@ describe('unsafe or malformed bundles (exit 2, nothing written outside)', () => 
     const noManifest = await verify(p('nomanifest.tgz'));
     expect([noManifest.code, noManifest.stderr]).toEqual([
       2,
-      `stella: bundle ${p('nomanifest.tgz')} has no manifest.json: not a stella linkage bundle\n`,
+      `stella: bundle ${p('nomanifest.tgz')} has no manifest.json: not a stella linkage bundle (make one with \`stella bundle create\`)\n`,
     ]);
   });
 
