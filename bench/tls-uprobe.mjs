@@ -69,11 +69,10 @@ async function runOnce(mode) {
       `  targets: [{service: bench, pids: [${target.pid}]}]`,
       `  export: {flush_interval_ms: 1000, output_path: ${JSON.stringify(join(work, mode))}, aggregation_window_ms: ${mode === 'agent-aggregated' ? 1000 : 0}}`,
       '  telemetry: {prometheus: {enabled: false}}',
-      '  log: {level: warn}',
     ].join('\n'));
     tracer = spawn(process.execPath, [join(repo, 'core/bin/stella.js'), 'agent', '--config', config], { stdio: ['ignore', 'pipe', 'pipe'] });
-    // "ready" is logged at info; with level warn, wait for the attach instead.
-    await new Promise((r) => setTimeout(r, 2500));
+    // The agent logs "ready" once every probe is attached; timing before that measures nothing.
+    await waitLine(tracer, /\bready\b/, 'stderr');
   }
   const done = waitLine(target, /^\d+$/);
   target.stdin.write('go\n');
