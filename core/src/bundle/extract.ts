@@ -155,6 +155,16 @@ export async function extractBundle(
       }
     });
     parser.on('error', (error: Error) => {
+      // tar aborts past 1000× expansion (its default maxDecompressionRatio): a gzip bomb.
+      if (/max decompression ratio exceeded/.test(error.message)) {
+        fail(
+          new InputError(
+            `unsafe bundle ${bundle}: it expands to over 1000 times its compressed size (a decompression bomb?); refusing to extract`,
+            { cause: error },
+          ),
+        );
+        return;
+      }
       fail(new InputError(`bundle ${bundle} is not a valid tar.gz archive: ${error.message}`, { cause: error }));
     });
     parser.on('end', () => {

@@ -230,6 +230,15 @@ describe('unsafe or malformed bundles (exit 2, nothing written outside)', () => 
     );
   });
 
+  it('a decompression bomb (32 MiB of zeros in 32 KiB)', async () => {
+    await writeRawTarGz(p('bomb.tgz'), [{ path: 'observations/zeros.ndjson', data: Buffer.alloc(32 * 1024 ** 2) }]);
+    const result = await verify(p('bomb.tgz'));
+    expect(result.code).toBe(2);
+    expect(result.stderr).toBe(
+      `stella: unsafe bundle ${p('bomb.tgz')}: it expands to over 1000 times its compressed size (a decompression bomb?); refusing to extract\n`,
+    );
+  });
+
   it('limits can be tightened for openBundle, and a refused bundle leaves no extraction behind', async () => {
     const leftovers = async () => (await readdir(tmpdir())).filter((n) => n.startsWith('stella-bundle-open-')).length;
     const before = await leftovers();
