@@ -1,12 +1,21 @@
 // SPDX-License-Identifier: Apache-2.0
 import { existsSync } from 'node:fs';
 import { fileURLToPath } from 'node:url';
-import { defineProbePlugin, type ProbePlugin, startUprobeCallSession } from '@stella/sdk';
+import {
+  defineProbePlugin,
+  type ProbePlugin,
+  startUprobeCallSession,
+  type UprobeCallSessionOptions,
+} from '@stella/sdk';
 import { catalogue } from './catalogue.js';
 
 export interface CryptoProbesOptions {
   /** Ring buffer bytes (power of two). Default 4 MiB: MACHINE.md measured < 3 % drops under contention. */
   ringBufferBytes: number;
+  /** See `UprobeCallSessionOptions.attachScope`. Default `auto`. */
+  attachScope: NonNullable<UprobeCallSessionOptions['attachScope']>;
+  /** Milliseconds between periodic rescans of target processes' libraries. Default 5000. */
+  rescanIntervalMs: number;
 }
 
 /** Compiled by `npm run build:bpf` beside its source; the same relative path from src/ and dist/. */
@@ -17,7 +26,12 @@ const OBJECT_PATH = fileURLToPath(new URL('../bpf/tls_calls.bpf.o', import.meta.
  * libsodium, libgcrypt, and OpenSSL linked statically into executables such as node).
  */
 export function cryptoProbes(options: Partial<CryptoProbesOptions> = {}): ProbePlugin<CryptoProbesOptions> {
-  const resolved: CryptoProbesOptions = { ringBufferBytes: 4 * 1024 * 1024, ...options };
+  const resolved: CryptoProbesOptions = {
+    ringBufferBytes: 4 * 1024 * 1024,
+    attachScope: 'auto',
+    rescanIntervalMs: 5000,
+    ...options,
+  };
   return defineProbePlugin<CryptoProbesOptions>(
     {
       name: '@stella/probes-crypto',
@@ -41,6 +55,8 @@ export function cryptoProbes(options: Partial<CryptoProbesOptions> = {}): ProbeP
           plugin: '@stella/probes-crypto',
           objectPath: OBJECT_PATH,
           ringBufferBytes: resolved.ringBufferBytes,
+          attachScope: resolved.attachScope,
+          rescanIntervalMs: resolved.rescanIntervalMs,
         });
       },
     },

@@ -10,6 +10,11 @@ export interface MappedFile {
   inode: bigint;
   /** Device as printed in maps (`fd:01`), for display only: use stat() for kernel comparisons. */
   device: string;
+  /**
+   * The file was unlinked or replaced on disk (a package upgrade) while mapped: `hostPath` then
+   * points at `/proc/PID/map_files/START-END`, which still opens the old inode.
+   */
+  deleted: boolean;
 }
 
 /**
@@ -27,13 +32,17 @@ export function mappedFiles(pid: number, procRoot = '/proc'): MappedFile[] {
   const files: MappedFile[] = [];
   for (const line of text.split('\n')) {
     // address perms offset dev inode pathname
-    const m = /^\S+\s+\S+\s+\S+\s+(\S+)\s+(\d+)\s+(\/.*)$/.exec(line);
-    if (!m || m[2] === '0') continue;
-    const path = m[3]!.replace(/ \(deleted\)$/, '');
-    const key = `${m[1]}:${m[2]}`;
+    const m = /^(\S+)\s+\S+\s+\S+\s+(\S+)\s+(\d+)\s+(\/.*)$/.exec(line);
+    if (!m || m[3] === '0') continue;
+    const deleted = m[4]!.endsWith(' (deleted)');
+    const path = deleted ? m[4]!.slice(0, -' (deleted)'.length) : m[4]!;
+    const key = `${m[2]}:${m[3]}`;
     if (seen.has(key)) continue;
     seen.add(key);
-    files.push({ path, hostPath: join(procRoot, String(pid), 'root', path), inode: BigInt(m[2]!), device: m[1]! });
+    const hostPath = deleted
+      ? join(procRoot, String(pid), 'map_files', m[1]!)
+      : join(procRoot, String(pid), 'root', path);
+    files.push({ path, hostPath, inode: BigInt(m[3]!), device: m[2]!, deleted });
   }
   return files;
 }

@@ -1,6 +1,5 @@
 // SPDX-License-Identifier: Apache-2.0
-import { readFileSync, statSync } from 'node:fs';
-import { join } from 'node:path';
+import { basename } from 'node:path';
 import {
   createEventHeader,
   createMonotonicClock,
@@ -10,7 +9,9 @@ import {
   readCString,
   SERVICE_NONE,
 } from './event.js';
+import { type LibraryFile, LibraryFileCache, resolveRequest } from './library-files.js';
 import { isLibrary, mappedFiles } from './proc-maps.js';
+import { attachTargetTracker, commOf, reportKernelDrops } from './session-common.js';
 import { populateTargetMaps, samplingThreshold } from './targets.js';
 import type {
   BpfLink,
@@ -19,11 +20,22 @@ import type {
   PluginContext,
   ProbeRequest,
   ProbeSession,
+  ProbeStatus,
   RingBufferConsumer,
+  TargetRules,
 } from './types.js';
 
 /** Ring buffer size: MACHINE.md measured heavy drops at 256 KiB under contention, < 3 % at 4 MiB. */
 export const DEFAULT_RINGBUF_BYTES = 4 * 1024 * 1024;
+
+/** Record kind of `stella_library_loaded` (plugins' library_load.bpf.h): a target returned from dlopen. */
+export const EVENT_KIND_LIBRARY_LOADED = 190;
+
+/** Program that reports dlopen returns; optional in an object (then only the periodic rescan finds late libraries). */
+const LIBRARY_LOADED_PROGRAM = 'stella_library_loaded';
+
+/** With `attachScope: 'auto'`, per-pid attach is used up to this many explicit target pids. */
+export const PER_PID_ATTACH_LIMIT = 16;
 
 export interface UprobeCallSessionOptions {
   /** Plugin name, for statuses and logs. */
@@ -32,21 +44,51 @@ export interface UprobeCallSessionOptions {
   objectPath: string;
   program?: string;
   ringBufferBytes?: number;
-  /** How often (ms) to look for new processes' libraries when no target event arrives. */
+  /** How often (ms) to look for new processes' libraries when no target event arrives. Default 5000. */
   rescanIntervalMs?: number;
+  /**
+   * Where each uprobe is installed (MACHINE.md: a uprobe on a shared library traps in every process
+   * that maps it unless attached per pid).
+   * - `global`: pid -1, the kernel filters targets inside the program (catches processes claimed at
+   *   exec time, short-lived ones included);
+   * - `per-pid`: one link per target process: other processes never trap, but children forked later
+   *   are not covered until user space attaches to them;
+   * - `auto` (default): per pid when the target rules are explicit pids only (no executable,
+   *   cgroup or all-processes rule) and there are at most {@link PER_PID_ATTACH_LIMIT}; else global.
+   */
+  attachScope?: 'auto' | 'global' | 'per-pid';
+  /**
+   * A library whose GNU build-id differs from the map's `buildId`: `skip` (default) reports
+   * `build-id-mismatch` and does not attach; `attach` attaches anyway and reports the mismatch
+   * in the status detail.
+   */
+  onBuildIdMismatch?: 'skip' | 'attach';
 }
 
 interface Attachment {
   link: BpfLink;
-  requestIndex: number;
   fileKey: string;
+  /** -1 for a global attach. */
+  pid: number;
+}
+
+interface Candidate {
+  file: LibraryFile;
+  /** Target pids that map this file (empty: found on the host path only). */
+  pids: Set<number>;
 }
 
 /**
  * Runs the generic "a call happened" uprobe for a plugin: one BPF object, one attach point per
- * (library file, symbol) with the request index as the attach cookie, the kernel filtering by
- * target and sampling, events decoded into observations. TLS, crypto and auth plugins are this
- * plus their catalogue.
+ * (library file, symbol[, pid]) with the request index as the attach cookie, the kernel filtering
+ * by target, counting and sampling; events decoded into observations.
+ *
+ * Discovery: libraries on the map's paths, in every target's /proc/PID/maps (through
+ * /proc/PID/root, so a container's or a private mount namespace's copy is its own file), picked up
+ * again on every target change, every `rescanIntervalMs`, and — when the object has the
+ * `stella_library_loaded` program — as soon as a target returns from dlopen. A library replaced on
+ * disk is a new inode: it is attached as a new file and reported; links to inodes no target maps
+ * any more are released. TLS, crypto and auth plugins are this plus their catalogue.
  */
 export async function startUprobeCallSession(
   ctx: PluginContext,
@@ -54,123 +96,231 @@ export async function startUprobeCallSession(
   options: UprobeCallSessionOptions,
 ): Promise<ProbeSession> {
   const program = options.program ?? 'stella_uprobe_call';
-  const log = ctx.logger.child({ scope: options.plugin });
+  const plugin = options.plugin;
+  const log = ctx.logger.child({ scope: plugin });
   const { tuning } = ctx;
-  const handle: BpfObjectHandle = ctx.bpf.open(options.objectPath, { name: options.plugin });
-  const rules = ctx.targetRules();
+  const handle: BpfObjectHandle = ctx.bpf.open(options.objectPath, { name: plugin });
+  let rules = ctx.targetRules();
   const aggregate = tuning.aggregationWindowMs > 0;
   handle.setGlobal('stella_filter_targets', rules.allProcessesService === undefined);
   handle.setGlobal('stella_aggregate', aggregate);
-  // With aggregation on, exact counts come from the BPF map; per-call events are only emitted
-  // when sampling asks for them.
-  handle.setGlobal(
-    'stella_sample_threshold',
-    aggregate && tuning.samplingRate >= 1 ? 0 : samplingThreshold(tuning.samplingRate),
-  );
+  // With aggregation on, the exact counts come from the BPF map and no per-call event is sent:
+  // sampled per-call records on top would count the same calls twice.
+  handle.setGlobal('stella_sample_threshold', aggregate ? 0 : samplingThreshold(tuning.samplingRate));
   handle.setMaxEntries('stella_events', options.ringBufferBytes ?? DEFAULT_RINGBUF_BYTES);
+  const watchLibraryLoads = handle.programNames().includes(LIBRARY_LOADED_PROGRAM);
   handle.load();
   populateTargetMaps(handle, rules);
   const trackerLinks = attachTargetTracker(handle, rules.allProcessesService === undefined, log);
 
+  const files = new LibraryFileCache();
   const attachments = new Map<string, Attachment>();
-  const attachedFiles = new Set<string>();
-  const failedOnce = new Set<string>();
+  const loaderLinks = new Map<string, BpfLink>();
+  const reportedOnce = new Set<string>();
+  /** Host path of each request's binaryPath -> the file key last seen there (replacement detection). */
+  const lastAtPath = new Map<string, { key: string; buildId?: string }>();
+  /** File key -> one sentence on the file it replaced, for the re-attach status. */
+  const replacements = new Map<string, string>();
   const clock = createMonotonicClock();
   const header = createEventHeader();
   const fixedService = rules.allProcessesService;
-  let linksInUse = 0;
+  const scopeOption = options.attachScope ?? 'auto';
 
-  const attachRequestToFile = (index: number, request: ProbeRequest, hostPath: string, fileKey: string) => {
-    const key = `${fileKey}#${index}`;
-    if (attachments.has(key)) return;
-    if (linksInUse >= tuning.maxConcurrent) {
-      if (!failedOnce.has(key)) {
-        failedOnce.add(key);
-        ctx.reportStatus({
-          plugin: options.plugin,
-          service: request.service,
-          functionId: request.functionId,
-          nodeHash: request.nodeHash,
-          resolvedPath: hostPath,
-          state: 'failed',
-          reason: 'limit-reached',
-          detail: `probes.max_concurrent (${tuning.maxConcurrent}) reached`,
-        });
-      }
-      return;
+  const status = (request: ProbeRequest, fields: Omit<ProbeStatus, 'plugin' | 'service' | 'functionId' | 'nodeHash'>) =>
+    ctx.reportStatus({
+      plugin,
+      service: request.service,
+      functionId: request.functionId,
+      nodeHash: request.nodeHash,
+      ...fields,
+    });
+  const statusOnce = (key: string, request: ProbeRequest, fields: Parameters<typeof status>[1]) => {
+    if (reportedOnce.has(key)) return;
+    reportedOnce.add(key);
+    status(request, fields);
+  };
+
+  const perPidScope = (current: TargetRules): boolean => {
+    if (scopeOption === 'per-pid') return true;
+    if (scopeOption === 'global') return false;
+    return (
+      current.allProcessesService === undefined &&
+      current.executables.length === 0 &&
+      current.cgroups.length === 0 &&
+      current.pids.length > 0 &&
+      current.pids.length <= PER_PID_ATTACH_LIMIT
+    );
+  };
+
+  const attachOne = (index: number, request: ProbeRequest, file: LibraryFile, offset: number, pid: number) => {
+    const key = `${file.key}#${index}#${pid}`;
+    if (attachments.has(key)) return true;
+    if (attachments.size >= tuning.maxConcurrent) {
+      statusOnce(`limit#${key}`, request, {
+        resolvedPath: file.path,
+        state: 'failed',
+        reason: 'limit-reached',
+        detail: `probes.max_concurrent (${tuning.maxConcurrent}) reached: ${request.symbol} in ${file.path} not attached`,
+      });
+      return true;
     }
     try {
       const link = handle.attachUprobe({
         program,
-        binaryPath: hostPath,
-        symbol: request.symbol,
-        pid: -1,
+        binaryPath: file.hostPath,
+        offset,
+        pid,
         cookie: BigInt(index),
       });
-      attachments.set(key, { link, requestIndex: index, fileKey });
-      linksInUse++;
-      ctx.reportStatus({
-        plugin: options.plugin,
-        service: request.service,
-        functionId: request.functionId,
-        nodeHash: request.nodeHash,
-        resolvedPath: hostPath,
+      attachments.set(key, { link, fileKey: file.key, pid });
+      const replaced = replacements.get(file.key);
+      status(request, {
+        resolvedPath: file.path,
         probeType: 'uprobe',
         state: 'attached',
+        ...(pid >= 0 ? { pid } : {}),
+        ...(replaced ? { detail: replaced } : {}),
       });
     } catch (error) {
-      if (failedOnce.has(key)) return;
-      failedOnce.add(key);
-      const errno = (error as { code?: string }).code;
-      ctx.reportStatus({
-        plugin: options.plugin,
-        service: request.service,
-        functionId: request.functionId,
-        nodeHash: request.nodeHash,
-        resolvedPath: hostPath,
+      const code = (error as { code?: string }).code;
+      statusOnce(`fail#${key}`, request, {
+        resolvedPath: file.path,
         probeType: 'uprobe',
         state: 'failed',
-        reason: errno === 'ENOENT' ? 'symbol-missing' : 'attach-error',
+        reason: code === 'ENOENT' ? 'symbol-missing' : 'attach-error',
         detail: (error as Error).message,
       });
     }
+    return true;
   };
 
-  /** Finds each request's library in the target processes (and on the host) and attaches. */
-  const resolveAndAttach = () => {
-    const candidates = new Map<string, { hostPath: string; path: string }>();
-    const addCandidate = (hostPath: string, path: string) => {
-      try {
-        const st = statSync(hostPath, { bigint: true });
-        const fileKey = `${st.dev}:${st.ino}`;
-        if (!candidates.has(fileKey)) candidates.set(fileKey, { hostPath, path });
-      } catch {
-        // the file vanished between listing and stat: the next rescan will settle it
+  const watchLoader = (file: LibraryFile) => {
+    if (!watchLibraryLoads || loaderLinks.has(file.key)) return;
+    const offset = file.offsetOf('dlopen');
+    if (offset === undefined) return;
+    try {
+      loaderLinks.set(
+        file.key,
+        handle.attachUprobe({ program: LIBRARY_LOADED_PROGRAM, binaryPath: file.hostPath, offset, retprobe: true }),
+      );
+    } catch (error) {
+      log.warn('cannot watch dlopen: late libraries are found by the periodic rescan only', {
+        libc: file.path,
+        error: (error as Error).message,
+      });
+      loaderLinks.set(file.key, { description: 'failed', destroy() {} });
+    }
+  };
+
+  let deferred: NodeJS.Timeout | undefined;
+  /**
+   * Finds each request's library on the host and in target processes and attaches. `onlyPids`
+   * (after a dlopen) rescans those processes only and releases nothing.
+   */
+  const resolveAndAttach = (onlyPids?: number[]) => {
+    const deadline = Date.now() + tuning.attachTimeoutMs;
+    rules = ctx.targetRules();
+    const perPid = perPidScope(rules);
+    const targets = ctx.targets();
+    const targetPids = new Set(targets.map((t) => t.pid));
+    const candidates = new Map<string, Candidate>();
+    const add = (hostPath: string, path: string, pid?: number) => {
+      const file = files.open(hostPath, path);
+      if (!file) return undefined;
+      let candidate = candidates.get(file.key);
+      if (!candidate) {
+        candidate = { file, pids: new Set() };
+        candidates.set(file.key, candidate);
       }
+      if (pid !== undefined) candidate.pids.add(pid);
+      return file;
     };
-    for (const request of requests) addCandidate(request.binaryPath, request.binaryPath);
-    for (const target of ctx.targets()) {
-      for (const file of mappedFiles(target.pid)) {
-        if (requests.some((r) => isLibrary(file, r.library, r.binaryPath))) addCandidate(file.hostPath, file.path);
+    // Every pass (a dlopen one too): the map's own paths, and whether an upgrade replaced them.
+    for (const request of requests) {
+      const file = add(request.binaryPath, request.binaryPath);
+      const previous = lastAtPath.get(request.binaryPath);
+      if (file && previous && previous.key !== file.key && !replacements.has(file.key)) {
+        const detail = `${request.binaryPath} was replaced on disk (inode ${previous.key.split(':')[1]} → ${file.inode}${
+          previous.buildId !== file.buildId ? `, build-id ${previous.buildId ?? '?'} → ${file.buildId ?? '?'}` : ''
+        }): re-attached`;
+        replacements.set(file.key, detail);
+        log.info(detail);
+      }
+      if (file) lastAtPath.set(request.binaryPath, { key: file.key, buildId: file.buildId });
+    }
+    for (const pid of onlyPids ?? [...targetPids]) {
+      for (const mapped of mappedFiles(pid)) {
+        if (watchLibraryLoads && /^libc\.so(\.\d+)?$/.test(basename(mapped.path))) {
+          const libc = files.open(mapped.hostPath, mapped.path);
+          if (libc) watchLoader(libc);
+        }
+        if (requests.some((r) => isLibrary(mapped, r.library, r.binaryPath))) add(mapped.hostPath, mapped.path, pid);
       }
     }
+
     const resolved = new Set<number>();
-    for (const [fileKey, file] of candidates) {
+    let timedOut = false;
+    for (const { file, pids } of candidates.values()) {
       requests.forEach((request, index) => {
         if (!isLibrary({ path: file.path }, request.library, request.binaryPath)) return;
         resolved.add(index);
-        attachRequestToFile(index, request, file.hostPath, fileKey);
+        const verdict = resolveRequest(file, request);
+        const mismatchAttach =
+          !verdict.ok && verdict.reason === 'build-id-mismatch' && options.onBuildIdMismatch === 'attach';
+        if (!verdict.ok && !mismatchAttach) {
+          statusOnce(`${verdict.reason}#${file.key}#${index}`, request, {
+            resolvedPath: file.path,
+            state: 'failed',
+            reason: verdict.reason,
+            detail: verdict.detail,
+          });
+          return;
+        }
+        const offset = verdict.ok ? verdict.offset : file.offsetOf(request.symbol);
+        if (offset === undefined) return;
+        statusOnce(`resolvable#${file.key}#${index}`, request, {
+          resolvedPath: file.path,
+          probeType: 'uprobe',
+          state: 'resolvable',
+          ...(verdict.ok ? {} : { detail: verdict.detail }),
+        });
+        if (timedOut || Date.now() > deadline) {
+          timedOut = true;
+          return;
+        }
+        if (perPid) {
+          for (const pid of pids) if (targetPids.has(pid) || onlyPids) attachOne(index, request, file, offset, pid);
+        } else {
+          attachOne(index, request, file, offset, -1);
+        }
       });
-      attachedFiles.add(fileKey);
+    }
+    if (timedOut && !deferred) {
+      log.warn(
+        `attaching took longer than probes.attach_timeout_ms (${tuning.attachTimeoutMs} ms): continuing in the background`,
+      );
+      deferred = setTimeout(() => {
+        deferred = undefined;
+        resolveAndAttach();
+      }, 0);
+    }
+    if (onlyPids) return;
+
+    // Release links to inodes no target maps any more (an upgraded library's old copy after its
+    // last process exited) and per-pid links of processes that left.
+    for (const [key, attachment] of attachments) {
+      const candidate = candidates.get(attachment.fileKey);
+      const gone = !candidate || (attachment.pid >= 0 && !targetPids.has(attachment.pid));
+      if (!gone) continue;
+      destroyQuietly(attachment.link, log);
+      attachments.delete(key);
+    }
+    for (const key of files.keys()) {
+      if (!candidates.has(key) && !loaderLinks.has(key)) files.forget(key);
     }
     requests.forEach((request, index) => {
-      if (resolved.has(index) || failedOnce.has(`absent#${index}`)) return;
-      failedOnce.add(`absent#${index}`);
-      ctx.reportStatus({
-        plugin: options.plugin,
-        service: request.service,
-        functionId: request.functionId,
-        nodeHash: request.nodeHash,
+      if (resolved.has(index)) return;
+      statusOnce(`absent#${index}`, request, {
         state: 'failed',
         reason: 'library-absent',
         detail: `${request.library} is not at ${request.binaryPath} nor mapped by any target process`,
@@ -179,7 +329,6 @@ export async function startUprobeCallSession(
   };
 
   const toObservation = (buf: Buffer, offset: number): Observation | undefined => {
-    decodeEventHeader(buf, offset, header);
     const request = requests[header.cookie];
     if (!request) return undefined;
     const service =
@@ -201,7 +350,7 @@ export async function startUprobeCallSession(
       cgroupId: header.cgroupId.toString(),
       nodeName: ctx.nodeName,
       hitCount: header.hitCount,
-      ...(tuning.samplingRate < 1 && !aggregate ? { sampleRate: tuning.samplingRate } : {}),
+      ...(tuning.samplingRate < 1 ? { sampleRate: tuning.samplingRate } : {}),
     };
   };
 
@@ -210,31 +359,41 @@ export async function startUprobeCallSession(
     populateTargetMaps(handle, ctx.targetRules());
     resolveAndAttach();
   });
-  const rescan = setInterval(resolveAndAttach, options.rescanIntervalMs ?? 5000);
+  const rescan = setInterval(() => resolveAndAttach(), options.rescanIntervalMs ?? 5000);
   rescan.unref();
+
+  const loadedPids = new Set<number>();
+  let loadScan: NodeJS.Immediate | undefined;
+  const onLibraryLoaded = (pid: number) => {
+    loadedPids.add(pid);
+    loadScan ??= setImmediate(() => {
+      loadScan = undefined;
+      const pids = [...loadedPids];
+      loadedPids.clear();
+      try {
+        resolveAndAttach(pids);
+      } catch (error) {
+        log.warn('rescan after dlopen failed', { pids, error: (error as Error).message });
+      }
+    });
+  };
 
   const consumer: RingBufferConsumer = handle.consumeRingBuffer('stella_events', (batch) => {
     const out: Observation[] = [];
     forEachRecord(batch, (buf, offset, length) => {
       if (length < EVENT_HEADER.size) return;
+      decodeEventHeader(buf, offset, header);
+      if (header.kind === EVENT_KIND_LIBRARY_LOADED) {
+        onLibraryLoaded(header.pid);
+        return;
+      }
       const observation = toObservation(buf, offset);
       if (observation) out.push(observation);
     });
     if (out.length > 0) ctx.emit(out);
   });
 
-  const readDrops = () => {
-    try {
-      const values = handle.mapLookupPerCpu('stella_drops', new Uint8Array(4));
-      if (values)
-        ctx.reportKernelDrops(
-          options.plugin,
-          values.reduce((sum, v) => sum + v.readBigUInt64LE(0), 0n),
-        );
-    } catch (error) {
-      log.debug('reading the drop counter failed', { error: (error as Error).message });
-    }
-  };
+  const readDrops = () => reportKernelDrops(handle, ctx, plugin, log);
 
   let windowStartMs = Date.now();
   const flushAggregates = () => {
@@ -292,15 +451,12 @@ export async function startUprobeCallSession(
       stopped = true;
       clearInterval(rescan);
       clearInterval(housekeeping);
+      if (deferred) clearTimeout(deferred);
+      if (loadScan) clearImmediate(loadScan);
       unsubscribe();
-      for (const link of trackerLinks) link.destroy();
-      for (const { link } of attachments.values()) {
-        try {
-          link.destroy();
-        } catch (error) {
-          log.warn('detach failed', { link: link.description, error: (error as Error).message });
-        }
-      }
+      for (const link of trackerLinks) destroyQuietly(link, log);
+      for (const link of loaderLinks.values()) destroyQuietly(link, log);
+      for (const { link } of attachments.values()) destroyQuietly(link, log);
       await consumer.stop();
       if (aggregate) flushAggregates();
       readDrops();
@@ -309,32 +465,10 @@ export async function startUprobeCallSession(
   };
 }
 
-/**
- * The exec/fork/exit programs of target.bpf.h claim new processes in the kernel. Without them
- * (a kernel lacking tp_btf) the agent still filters the processes its /proc scan found, and says
- * that short-lived processes will be missed.
- */
-function attachTargetTracker(handle: BpfObjectHandle, filtering: boolean, log: PluginContext['logger']): BpfLink[] {
-  const links: BpfLink[] = [];
-  if (!filtering) return links;
-  for (const program of ['stella_track_exec', 'stella_track_fork', 'stella_track_exit']) {
-    if (!handle.programNames().includes(program)) continue;
-    try {
-      links.push(handle.attachAuto(program));
-    } catch (error) {
-      log.warn('in-kernel process tracking unavailable: processes started after a /proc scan may be missed', {
-        program,
-        error: (error as Error).message,
-      });
-    }
-  }
-  return links;
-}
-
-function commOf(pid: number): string {
+function destroyQuietly(link: BpfLink, log: PluginContext['logger']): void {
   try {
-    return readFileSync(join('/proc', String(pid), 'comm'), 'utf8').trim();
-  } catch {
-    return '';
+    link.destroy();
+  } catch (error) {
+    log.warn('detach failed', { link: link.description, error: (error as Error).message });
   }
 }

@@ -1,0 +1,198 @@
+// SPDX-License-Identifier: Apache-2.0
+import { copyFile, rename, rm } from 'node:fs/promises';
+import { join } from 'node:path';
+import { readElfSymbols } from '@stella/sdk';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { canBpf, drive, hits, LIBDIR, startAgent, tempDir, until } from './support.js';
+
+const SODIUM = `${LIBDIR}/libsodium.so.23`;
+const PURL = 'pkg:deb/debian/libsodium23@1.0.18-1?arch=amd64';
+const PYTHON = '/usr/bin/python3';
+const CLIENT = join(import.meta.dirname, 'fixtures/sodium_client.py');
+const generichash = {
+  function: 'crypto/crypto_generichash',
+  library: 'libsodium.so.23',
+  binaryPath: SODIUM,
+  purl: PURL,
+};
+
+describe.skipIf(!canBpf)('libsodium through the auth/crypto uprobe session', () => {
+  let dir: string;
+  beforeAll(async () => {
+    dir = await tempDir('stella-sodium-');
+  });
+  afterAll(async () => {
+    await rm(dir, { recursive: true, force: true });
+  });
+
+  it('python3-nacl: exact crypto_sign count for a process targeted by pid (per-pid attach)', async () => {
+    const client = drive(PYTHON, [CLIENT, 'nacl', '-', '40']);
+    await client.line('ready');
+    const agent = await startAgent({
+      service: 'nacl',
+      calls: [{ ...generichash, function: 'crypto/crypto_sign' }],
+      targets: [`{service: nacl, pids: [${client.pid}]}`],
+    });
+    client.send('load');
+    await client.line('loaded');
+    // PyNaCl's extension (and libsodium with it) arrived by dlopen after the agent started.
+    const latency = await until(() => agent.status('crypto/crypto_sign')?.state === 'attached', 1000, 'attach');
+    client.send('go');
+    await client.line('done');
+    client.send('exit');
+    await client.exited;
+    const observations = await agent.stop();
+    expect(hits(observations, 'crypto/crypto_sign', client.pid)).toBe(40);
+    console.log(`[nacl] attached ${latency} ms after the dlopen finished`);
+  });
+
+  it('a library loaded by dlopen after the agent started is attached within a second (dlopen uretprobe), exact count', async () => {
+    const client = drive(PYTHON, [CLIENT, 'ctypes', 'libsodium.so.23', '250']);
+    await client.line('ready');
+    const agent = await startAgent({
+      service: 'late-load',
+      calls: [generichash],
+      targets: ['{service: late-load, executables: [/usr/bin/python3]}'],
+    });
+    const loadedAt = Date.now();
+    client.send('load');
+    await client.line('loaded');
+    // Host-wide links exist from the start (global attach); wait for the process-specific rescan instead.
+    await until(() => agent.status('crypto/crypto_generichash')?.state === 'attached', 1000, 'attach');
+    console.log(`[dlopen] attached; ${Date.now() - loadedAt} ms after "load"`);
+    client.send('go');
+    await client.line('done');
+    client.send('exit');
+    await client.exited;
+    const observations = await agent.stop();
+    expect(hits(observations, 'crypto/crypto_generichash', client.pid)).toBe(250);
+  });
+
+  it('a process in its own mount namespace is reached through /proc/PID/root (bind-mounted copy of the library)', async () => {
+    const copy = join(dir, 'libsodium-ns-copy.so.23');
+    await copyFile(SODIUM, copy);
+    const client = drive('unshare', [
+      '-m',
+      '--propagation',
+      'private',
+      'sh',
+      '-c',
+      `mount --bind ${copy} ${SODIUM} && exec ${PYTHON} ${CLIENT} ctypes ${SODIUM} 30`,
+    ]);
+    await client.line('ready');
+    const agent = await startAgent({
+      service: 'mntns',
+      calls: [generichash],
+      targets: [`{service: mntns, pids: [${client.pid}]}`],
+      probes: '{max_concurrent: 256, attach_timeout_ms: 5000, sampling_rate: 1.0}',
+    });
+    client.send('load');
+    await client.line('loaded');
+    await until(
+      () => agent.statuses().some((s) => s.functionId === 'crypto/crypto_generichash' && s.state === 'attached'),
+      5000,
+      'attach in the namespace',
+    );
+    client.send('go');
+    await client.line('done');
+    client.send('exit');
+    await client.exited;
+    const observations = await agent.stop();
+    // The calls run from the copy's inode, which only /proc/PID/root/… reaches: the host file's probe never fires.
+    expect(hits(observations, 'crypto/crypto_generichash', client.pid)).toBe(30);
+  });
+
+  it('in-kernel aggregation keeps exact counts (1 record per window, not per call)', async () => {
+    const client = drive(PYTHON, [CLIENT, 'ctypes', 'libsodium.so.23', '5000']);
+    await client.line('ready');
+    const agent = await startAgent({
+      service: 'agg',
+      calls: [generichash],
+      targets: [`{service: agg, pids: [${client.pid}]}`],
+      aggregationWindowMs: 300,
+    });
+    client.send('load');
+    await client.line('loaded');
+    await until(() => agent.status('crypto/crypto_generichash')?.state === 'attached', 5000, 'attach');
+    client.send('go');
+    await client.line('done');
+    client.send('exit');
+    await client.exited;
+    const observations = await agent.stop();
+    const records = observations.filter((o) => o.function === 'crypto/crypto_generichash');
+    expect(hits(observations, 'crypto/crypto_generichash', client.pid)).toBe(5000);
+    expect(records.length).toBeLessThan(20);
+    expect(records.every((o) => o.windowStart && o.windowEnd && o.sampleRate === undefined)).toBe(true);
+  });
+
+  it('1 % sampling in the kernel: about 1 % of per-call records, each marked with sampleRate', async () => {
+    const client = drive(PYTHON, [CLIENT, 'ctypes', 'libsodium.so.23', '20000']);
+    await client.line('ready');
+    const agent = await startAgent({
+      service: 'sampled',
+      calls: [generichash],
+      targets: [`{service: sampled, pids: [${client.pid}]}`],
+      probes: '{max_concurrent: 256, attach_timeout_ms: 5000, sampling_rate: 0.01}',
+    });
+    client.send('load');
+    await client.line('loaded');
+    await until(() => agent.status('crypto/crypto_generichash')?.state === 'attached', 5000, 'attach');
+    client.send('go');
+    await client.line('done');
+    client.send('exit');
+    await client.exited;
+    const observations = (await agent.stop()).filter((o) => o.function === 'crypto/crypto_generichash');
+    // Binomial(20000, 0.01): mean 200, sd ≈ 14; ±6 sd.
+    expect(observations.length).toBeGreaterThan(115);
+    expect(observations.length).toBeLessThan(285);
+    expect(observations.every((o) => o.sampleRate === 0.01 && o.hitCount === 1)).toBe(true);
+  });
+
+  it('build-id mismatch against the map is reported and not attached', async () => {
+    const agent = await startAgent({
+      service: 'buildid',
+      calls: [{ ...generichash, buildId: 'deadbeef'.repeat(5) }],
+      targets: ['{service: buildid, executables: [/usr/bin/python3]}'],
+    });
+    const status = agent.status('crypto/crypto_generichash');
+    await agent.stop();
+    expect(status).toMatchObject({ state: 'failed', reason: 'build-id-mismatch' });
+    expect(status?.detail).toContain(readElfSymbols(SODIUM).buildId!);
+  });
+
+  it('a library replaced on disk (new inode, as after an upgrade) is re-attached and reported; both builds counted', async () => {
+    const lib = join(dir, 'libsodium.so.23');
+    await copyFile(SODIUM, lib);
+    const first = drive(PYTHON, [CLIENT, 'ctypes', lib, '7']);
+    await first.line('ready');
+    const agent = await startAgent({
+      service: 'upgrade',
+      calls: [{ ...generichash, binaryPath: lib }],
+      targets: ['{service: upgrade, executables: [/usr/bin/python3]}'],
+    });
+    first.send('load');
+    await first.line('loaded');
+    await until(() => agent.status('crypto/crypto_generichash')?.state === 'attached', 5000, 'attach');
+    // The "upgrade": a new file renamed over the old one, as dpkg does; the first process keeps the old inode.
+    await copyFile(SODIUM, `${lib}.new`);
+    await rename(`${lib}.new`, lib);
+    const second = drive(PYTHON, [CLIENT, 'ctypes', lib, '11']);
+    await second.line('ready');
+    second.send('load');
+    await second.line('loaded');
+    await until(
+      () => /replaced on disk/.test(agent.status('crypto/crypto_generichash')?.detail ?? ''),
+      8000,
+      're-attach report',
+    );
+    for (const c of [first, second]) {
+      c.send('go');
+      await c.line('done');
+      c.send('exit');
+      await c.exited;
+    }
+    const observations = await agent.stop();
+    expect(hits(observations, 'crypto/crypto_generichash', first.pid)).toBe(7);
+    expect(hits(observations, 'crypto/crypto_generichash', second.pid)).toBe(11);
+  });
+});
