@@ -146,7 +146,7 @@ describe('runbook air-gap sequence', () => {
     expect(altered.stderr).toContain('stella: signature verification failed for altered.dsse.json:');
     const wrongKey = stella(airgapped, 'attest', 'verify', '--input', 'report.dsse.json', '--key', 'ci.pub');
     expect(wrongKey.status).toBe(1);
-  });
+  }, 180_000); // a dozen CLI start-ups; slow when the suite shares 2 CPUs
 
   it('function-map verify refuses a bundle whose observations were altered in transit', async () => {
     const unpacked = at('tampered');
