@@ -21,12 +21,19 @@ describe('StoreWriter', () => {
       { logger: silent },
     );
     const sizes: number[] = [];
-    const spy = {
-      ...store,
+    // The real store, with each batch's size noted on the way in.
+    const recorded: typeof store = {
       name: store.name,
-      append: (b: Parameters<typeof store.append>[0]) => (sizes.push(b.length), store.append(b)),
+      append: (b) => {
+        sizes.push(b.length);
+        return store.append(b);
+      },
+      query: (q) => store.query(q),
+      summary: (q) => store.summary(q),
+      prune: (c) => store.prune(c),
+      close: () => store.close(),
     };
-    const writer = new StoreWriter({ store: spy, maxBatchSize: 300, logger: silent, lingerMs: 10 });
+    const writer = new StoreWriter({ store: recorded, maxBatchSize: 300, logger: silent, lingerMs: 10 });
     writer.write(Array.from({ length: 1000 }, (_, i) => observation(i, Date.now() - 1000 + i, { tid: i })));
     await writer.close();
     expect(sizes).toEqual([300, 300, 300, 100]);
