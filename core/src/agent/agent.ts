@@ -3,6 +3,7 @@ import type { BpfApi, Logger, Observation, ObservationStore, ProbePlugin } from 
 import { probeTuningOf } from '../config/resolve.js';
 import type { ResolvedConfig } from '../config/types.js';
 import type { NdjsonExporter } from '../export/ndjson.js';
+import { StoreWriter } from '../export/store-writer.js';
 import type { FunctionMap } from '../function-map/index.js';
 import type { Telemetry } from '../telemetry/index.js';
 import { VerificationAccumulator, type VerificationReport } from '../verify/index.js';
@@ -43,6 +44,7 @@ export class RuntimeAgent {
   private readonly kernelDropTotals = new Map<string, bigint>();
   private readonly timers: NodeJS.Timeout[] = [];
   private lastReports: VerificationReport[] = [];
+  private readonly storeWriter: StoreWriter;
   private stopped = false;
 
   constructor(private readonly deps: RuntimeAgentDeps) {
@@ -55,6 +57,12 @@ export class RuntimeAgent {
     const catalogues = deps.plugins.flatMap((p) => p.catalogue);
     this.requests = buildProbeRequests(deps.maps, catalogues);
 
+    this.storeWriter = new StoreWriter({
+      store: deps.store,
+      maxBatchSize: agentConfig.observationStore.maxBatchSize,
+      logger: deps.logger.child({ scope: `store:${deps.store.name}` }),
+      onDrop: (reason, count) => telemetry.countDropped(reason, count),
+    });
     const sinks: ObservationSink[] = [
       { name: 'window-index', write: (batch) => this.index.add(batch) },
       {
@@ -63,13 +71,24 @@ export class RuntimeAgent {
         flush: () => deps.exporter.flush(),
         close: () => deps.exporter.close(),
       },
-      { name: `store:${deps.store.name}`, write: (batch) => deps.store.append(batch), close: () => deps.store.close() },
+      {
+        // The writer batches at max_batch_size and retries with backoff while the store is down;
+        // it never blocks the pipeline (no flush per interval), and what it cannot keep within its
+        // bound is counted as observations_dropped{reason="store_error"}.
+        name: `store:${deps.store.name}`,
+        write: (batch) => this.storeWriter.write(batch),
+        close: async () => {
+          await this.storeWriter.close();
+          await deps.store.close();
+        },
+      },
       { name: 'spans', write: (batch) => telemetry.recordObservationSpans(batch) },
     ];
     this.pipeline = new ObservationPipeline(sinks, {
       maxBytes: agentConfig.buffer.maxBytes,
       flushIntervalMs: agentConfig.export.flushIntervalMs,
       logger: this.logger,
+      downstreamBytes: () => this.storeWriter.approxBytes(),
       events: {
         dropped: (reason, count) => telemetry.countDropped(reason, count),
         bufferFull: (full) => telemetry.setBufferFull(full),

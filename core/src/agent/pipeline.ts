@@ -30,6 +30,11 @@ export interface PipelineOptions {
   flushIntervalMs: number;
   logger: Logger;
   events: PipelineEvents;
+  /**
+   * Observation bytes held downstream that count against the same budget (the store writer's
+   * queue while the store is down), so the whole agent, not each part, stays under `maxBytes`.
+   */
+  downstreamBytes?: () => number;
 }
 
 /**
@@ -46,14 +51,11 @@ export class ObservationPipeline {
   private timer: NodeJS.Timeout | undefined;
   private flushing: Promise<void> = Promise.resolve();
   private closed = false;
-  private readonly maxRecords: number;
 
   constructor(
     private readonly sinks: ObservationSink[],
     private readonly options: PipelineOptions,
-  ) {
-    this.maxRecords = Math.max(1, Math.floor(options.maxBytes / OBSERVATION_HEAP_BYTES));
-  }
+  ) {}
 
   start(): void {
     this.timer = setInterval(() => void this.flush(), this.options.flushIntervalMs);
@@ -63,7 +65,8 @@ export class ObservationPipeline {
   /** Called by probes (through the plugin context). Never throws, never blocks. */
   emit(batch: Observation[]): void {
     if (this.closed || batch.length === 0) return;
-    const room = this.maxRecords - this.queue.length;
+    const budget = this.options.maxBytes - (this.options.downstreamBytes?.() ?? 0);
+    const room = Math.floor(budget / OBSERVATION_HEAP_BYTES) - this.queue.length;
     const accepted = room >= batch.length ? batch : batch.slice(0, Math.max(0, room));
     for (const observation of accepted) this.queue.push(observation);
     this.queuedBytes += accepted.length * OBSERVATION_HEAP_BYTES;

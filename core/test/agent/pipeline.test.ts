@@ -110,3 +110,22 @@ describe('ObservationPipeline', () => {
     expect(closed).toBe(1);
   });
 });
+
+describe('ObservationPipeline budget shared downstream', () => {
+  it('counts bytes a downstream queue holds (a store writer during an outage) against the same limit', () => {
+    let downstream = 3 * OBSERVATION_HEAP_BYTES;
+    let dropped = 0;
+    const pipeline = new ObservationPipeline([], {
+      maxBytes: 5 * OBSERVATION_HEAP_BYTES,
+      flushIntervalMs: 60_000,
+      logger: quiet,
+      downstreamBytes: () => downstream,
+      events: { dropped: (_r, n) => void (dropped += n), bufferFull: () => {}, accepted: () => {} },
+    });
+    pipeline.emit([obs(1), obs(2), obs(3)]);
+    expect(dropped).toBe(1);
+    downstream = 0;
+    pipeline.emit([obs(4), obs(5), obs(6), obs(7)]);
+    expect(dropped).toBe(2);
+  });
+});
