@@ -3,11 +3,12 @@
  * Test helpers around Prometheus: parsing the text exposition format of a real scrape, and
  * (below) starting a real Prometheus server from the machine's /usr/bin/prometheus.
  */
+
 import { spawn } from 'node:child_process';
 import { copyFileSync, existsSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
-import { createServer } from 'node:net';
 import { tmpdir } from 'node:os';
 import { basename, join } from 'node:path';
+import { freePort } from '../../core/src/demo/tls-server.js';
 
 export interface Sample {
   name: string;
@@ -101,17 +102,6 @@ export interface PrometheusServer {
   /** Polls `probe` until it returns non-undefined; the error names `what` and the server log tail. */
   waitFor<T>(probe: () => Promise<T | undefined>, timeoutMs: number, what: string): Promise<T>;
   stop(): Promise<void>;
-}
-
-async function freePort(): Promise<number> {
-  return new Promise((resolve, reject) => {
-    const server = createServer();
-    server.once('error', reject);
-    server.listen(0, '127.0.0.1', () => {
-      const { port } = server.address() as { port: number };
-      server.close(() => resolve(port));
-    });
-  });
 }
 
 export async function startPrometheus(options: PrometheusServerOptions): Promise<PrometheusServer> {

@@ -7,10 +7,11 @@
  */
 import { type ChildProcess, execFile, spawn } from 'node:child_process';
 import { existsSync, promises as fs, readdirSync, readFileSync } from 'node:fs';
-import net from 'node:net';
 import os from 'node:os';
 import path from 'node:path';
 import { promisify } from 'node:util';
+
+import { freePort } from '../../core/src/demo/tls-server.js';
 
 const run = promisify(execFile);
 
@@ -49,17 +50,7 @@ export interface StartOptions {
   durable?: boolean;
 }
 
-export async function freePort(): Promise<number> {
-  return new Promise((resolve, reject) => {
-    const srv = net.createServer();
-    srv.unref();
-    srv.on('error', reject);
-    srv.listen(0, '127.0.0.1', () => {
-      const { port } = srv.address() as net.AddressInfo;
-      srv.close(() => resolve(port));
-    });
-  });
-}
+export { freePort };
 
 function findPostgresBinDir(): string | undefined {
   if (process.env.STELLA_PG_BINDIR && existsSync(path.join(process.env.STELLA_PG_BINDIR, 'postgres')))
