@@ -200,10 +200,12 @@ export class VerificationAccumulator {
       return 'out-of-window';
     }
     let obs: Observation | undefined;
-    const state =
-      nodeHash !== undefined
-        ? this.byNodeHash.get(nodeHash)
-        : this.byFunctionBinary.get(fnKey((obs = details()).function, obs.binaryPath));
+    let state: CallState | undefined;
+    if (nodeHash !== undefined) state = this.byNodeHash.get(nodeHash);
+    else {
+      obs = details();
+      state = this.byFunctionBinary.get(fnKey(obs.function, obs.binaryPath));
+    }
     if (state) {
       state.hits += hits;
       if (ms < state.firstMs) state.firstMs = ms;
