@@ -47,6 +47,27 @@ class LineScanner {
   private text = '';
   /** Where the last key search ended: the agent writes fields in one order, so search onwards. */
   private pos = 0;
+  /** `YYYY-MM-DDTHH:MM:SS` of the last canonical time and its ms: neighbouring lines share it. */
+  private secondText = '';
+  private secondMs = Number.NaN;
+
+  /** ms of the canonical time at `at`; only the milliseconds are read when the second repeats. */
+  private time(at: number): number {
+    const t = this.text;
+    if (this.secondText !== '' && t.startsWith(this.secondText, at)) {
+      const a = t.charCodeAt(at + 20) - 48;
+      const b = t.charCodeAt(at + 21) - 48;
+      const c = t.charCodeAt(at + 22) - 48;
+      if (a >= 0 && a <= 9 && b >= 0 && b <= 9 && c >= 0 && c <= 9) return this.secondMs + a * 100 + b * 10 + c;
+      return Number.NaN;
+    }
+    const ms = parseCanonicalTime(t, at);
+    if (!Number.isNaN(ms)) {
+      this.secondText = t.slice(at, at + 19);
+      this.secondMs = ms - (ms % 1000);
+    }
+    return ms;
+  }
 
   reset(text: string): void {
     this.text = text;
@@ -126,7 +147,7 @@ class LineScanner {
       service: t.slice(service[0], service[1]),
       observedAt: t.slice(observedAt[0], observedAt[1]),
       // Other ISO-8601 forms are left to the accumulator (Date.parse).
-      observedAtMs: canonical ? parseCanonicalTime(t, observedAt[0]) : undefined,
+      observedAtMs: canonical ? this.time(observedAt[0]) : undefined,
       nodeHash: nodeHash ? t.slice(nodeHash[0], nodeHash[1]) : undefined,
       hitCount,
       pid,
