@@ -20,7 +20,9 @@ import { parseArgs } from 'node:util';
 
 const here = dirname(fileURLToPath(import.meta.url));
 const repo = join(here, '..');
-const { values } = parseArgs({ options: { calls: { type: 'string', default: '200000' }, rounds: { type: 'string', default: '5' } } });
+const { values } = parseArgs({
+  options: { calls: { type: 'string', default: '200000' }, rounds: { type: 'string', default: '5' } },
+});
 const CALLS = Number(values.calls);
 const ROUNDS = Number(values.rounds);
 const LIBSSL = '/usr/lib/x86_64-linux-gnu/libssl.so.3';
@@ -31,16 +33,40 @@ execFileSync('gcc', ['-O2', '-o', loop, join(here, 'tls-uprobe/ssl_loop.c'), '-l
 const { nodeHash, pathHash } = await import(join(repo, 'core/dist/function-map/index.js'));
 const purl = 'pkg:deb/debian/libssl3?arch=amd64';
 const entry = { symbol: 'main', purl: 'pkg:generic/bench@1', nodeHash: nodeHash('pkg:generic/bench@1', 'main') };
-const call = { function: 'tls/SSL_do_handshake', symbol: 'SSL_do_handshake', library: 'libssl.so.3', purl, binaryPath: LIBSSL, probeTypes: ['uprobe'], nodeHash: nodeHash(purl, 'SSL_do_handshake'), optional: false };
+const call = {
+  function: 'tls/SSL_do_handshake',
+  symbol: 'SSL_do_handshake',
+  library: 'libssl.so.3',
+  purl,
+  binaryPath: LIBSSL,
+  probeTypes: ['uprobe'],
+  nodeHash: nodeHash(purl, 'SSL_do_handshake'),
+  optional: false,
+};
 const mapPath = join(work, 'map.json');
-writeFileSync(mapPath, JSON.stringify({
-  _type: 'https://stella.ops/predicates/function-map/v1',
-  subject: { purl: 'pkg:generic/bench@1', digest: { sha256: '2'.repeat(64) } },
-  predicate: {
-    schemaVersion: '1.0.0', service: 'bench', coverage: { minObservationRate: 0.95, windowSeconds: 600, failOnUnexpected: false },
-    expectedPaths: [{ pathId: 'hs', tags: ['tls'], priority: 'crypto', optional: false, entrypoint: entry, expectedCalls: [call], pathHash: pathHash([entry.nodeHash, call.nodeHash]) }],
-  },
-}));
+writeFileSync(
+  mapPath,
+  JSON.stringify({
+    _type: 'https://stella.ops/predicates/function-map/v1',
+    subject: { purl: 'pkg:generic/bench@1', digest: { sha256: '2'.repeat(64) } },
+    predicate: {
+      schemaVersion: '1.0.0',
+      service: 'bench',
+      coverage: { minObservationRate: 0.95, windowSeconds: 600, failOnUnexpected: false },
+      expectedPaths: [
+        {
+          pathId: 'hs',
+          tags: ['tls'],
+          priority: 'crypto',
+          optional: false,
+          entrypoint: entry,
+          expectedCalls: [call],
+          pathHash: pathHash([entry.nodeHash, call.nodeHash]),
+        },
+      ],
+    },
+  }),
+);
 
 function waitLine(child, re, stream = 'stdout') {
   return new Promise((resolve, reject) => {
@@ -59,20 +85,27 @@ async function runOnce(mode) {
   await waitLine(target, /^ready/);
   let tracer;
   if (mode === 'bpftrace') {
-    tracer = spawn('bpftrace', ['-e', `uprobe:${LIBSSL}:SSL_do_handshake /pid == ${target.pid}/ { @c = count(); }`], { stdio: ['ignore', 'pipe', 'pipe'] });
+    tracer = spawn('bpftrace', ['-e', `uprobe:${LIBSSL}:SSL_do_handshake /pid == ${target.pid}/ { @c = count(); }`], {
+      stdio: ['ignore', 'pipe', 'pipe'],
+    });
     await waitLine(tracer, /Attaching/);
   } else if (mode.startsWith('agent')) {
     const config = join(work, `${mode}.yaml`);
-    writeFileSync(config, [
-      'runtime_agent:',
-      `  function_maps: [${JSON.stringify(mapPath)}]`,
-      `  targets: [{service: bench, pids: [${target.pid}]}]`,
-      `  export: {flush_interval_ms: 1000, output_path: ${JSON.stringify(join(work, mode))}, aggregation_window_ms: ${mode === 'agent-aggregated' ? 1000 : 0}}`,
-      '  telemetry: {prometheus: {enabled: false}}',
-    ].join('\n'));
-    tracer = spawn(process.execPath, [join(repo, 'core/bin/stella.js'), 'agent', '--config', config], { stdio: ['ignore', 'pipe', 'pipe'] });
+    writeFileSync(
+      config,
+      [
+        'runtime_agent:',
+        `  function_maps: [${JSON.stringify(mapPath)}]`,
+        `  targets: [{service: bench, pids: [${target.pid}]}]`,
+        `  export: {flush_interval_ms: 1000, output_path: ${JSON.stringify(join(work, mode))}, aggregation_window_ms: ${mode === 'agent-aggregated' ? 1000 : 0}}`,
+        '  telemetry: {prometheus: {enabled: false}}',
+      ].join('\n'),
+    );
+    tracer = spawn(process.execPath, [join(repo, 'core/bin/stella.js'), 'agent', '--config', config], {
+      stdio: ['ignore', 'pipe', 'pipe'],
+    });
     // The agent logs "ready" once every probe is attached; timing before that measures nothing.
-    await waitLine(tracer, /\bready\b/, 'stderr');
+    await waitLine(tracer, /\bready metrics=/, 'stderr');
   }
   const done = waitLine(target, /^\d+$/);
   target.stdin.write('go\n');
@@ -93,12 +126,16 @@ for (let round = 0; round < ROUNDS; round++) {
 const median = (xs) => [...xs].sort((a, b) => a - b)[Math.floor(xs.length / 2)];
 const base = median(samples.none);
 const bpftraceAdded = median(samples.bpftrace) - base;
-console.log(`\nSSL_do_handshake, ${CALLS} calls per run, ${ROUNDS} interleaved rounds, medians (kernel ${execFileSync('uname', ['-r']).toString().trim()})\n`);
+console.log(
+  `\nSSL_do_handshake, ${CALLS} calls per run, ${ROUNDS} interleaved rounds, medians (kernel ${execFileSync('uname', ['-r']).toString().trim()})\n`,
+);
 console.log('| mode | ns/call | added ns/call | added vs bpftrace count() |');
 console.log('|---|---:|---:|---:|');
 for (const mode of modes) {
   const m = median(samples[mode]);
   const added = m - base;
-  console.log(`| ${mode} | ${m.toFixed(0)} | ${mode === 'none' ? '—' : added.toFixed(0)} | ${mode === 'none' ? '—' : (added / bpftraceAdded).toFixed(2) + '×'} |`);
+  console.log(
+    `| ${mode} | ${m.toFixed(0)} | ${mode === 'none' ? '—' : added.toFixed(0)} | ${mode === 'none' ? '—' : (added / bpftraceAdded).toFixed(2) + '×'} |`,
+  );
 }
 rmSync(work, { recursive: true, force: true });

@@ -126,8 +126,8 @@ describe.skipIf(!canBpf)('agent on libssl, end to end (real uprobes, real TLS, r
     await line(bpftrace, 'Attaching');
 
     const agent = startStella(['agent', '--config', configPath]);
-    await agent.waitFor(/\bready\b/);
-    client.stdin?.write('go\n');
+    await agent.waitFor(/\bready metrics=/);
+    client.stdin?.end('go\n');
     await line(client, 'done');
     await new Promise((resolve) => client.once('exit', resolve));
 

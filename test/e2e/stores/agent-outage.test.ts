@@ -1,0 +1,158 @@
+// SPDX-License-Identifier: Apache-2.0
+import { type ChildProcess, spawn } from 'node:child_process';
+import { mkdtemp, readdir, readFile, rm, writeFile } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { gunzipSync } from 'node:zlib';
+import type { Observation } from '@stella/sdk';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { startOpensslServer, type TlsServer } from '../../../core/src/demo/tls-server.js';
+import { nodeHash, pathHash } from '../../../core/src/function-map/index.js';
+import { runStella, startStella } from '../../support/cli.js';
+import { startValkey, type ValkeyServer } from '../../support/servers.js';
+
+const LIBSSL = '/usr/lib/x86_64-linux-gnu/libssl.so.3';
+const PURL = 'pkg:deb/debian/libssl3@3.0.19-1~deb12u2?arch=amd64';
+const canBpf = process.getuid?.() === 0;
+if (!canBpf) console.warn('[skip] agent store outage e2e: needs root for BPF');
+
+/** Resolves on the n-th line equal to `text` the child prints. */
+function nthLine(child: ChildProcess, text: string, n: number): Promise<void> {
+  return new Promise((resolve, reject) => {
+    let seen = 0;
+    let buffered = '';
+    const onData = (d: Buffer) => {
+      buffered += String(d);
+      const lines = buffered.split('\n');
+      buffered = lines.pop() ?? '';
+      seen += lines.filter((l) => l.trim() === text).length;
+      if (seen >= n) {
+        child.stdout?.off('data', onData);
+        resolve();
+      }
+    };
+    child.stdout?.on('data', onData);
+    child.once('exit', (code) => reject(new Error(`client exited ${code} before "${text}" #${n}`)));
+  });
+}
+
+async function ndjsonHits(dir: string, fn: string, pid: number): Promise<number> {
+  let hits = 0;
+  for (const name of await readdir(dir)) {
+    if (!/\.ndjson(\.gz)?$/.test(name)) continue;
+    const raw = await readFile(join(dir, name));
+    const text = name.endsWith('.gz') ? gunzipSync(raw).toString('utf8') : raw.toString('utf8');
+    for (const l of text.split('\n')) {
+      if (!l.trim()) continue;
+      const o = JSON.parse(l) as Observation;
+      if (o.function === fn && o.pid === pid) hits += o.hitCount;
+    }
+  }
+  return hits;
+}
+
+describe.skipIf(!canBpf)('agent with the Valkey store going down mid-run', () => {
+  let dir: string;
+  let tls: TlsServer;
+  let valkey: ValkeyServer | undefined;
+
+  beforeAll(async () => {
+    dir = await mkdtemp(join(tmpdir(), 'stella-e2e-outage-'));
+    tls = await startOpensslServer(dir);
+    valkey = await startValkey({ name: 'agent-outage', durable: true });
+  });
+  afterAll(async () => {
+    await tls?.stop();
+    await valkey?.stop();
+    await rm(dir, { recursive: true, force: true });
+  });
+
+  it('keeps observing and exporting while the store is down, and the store holds every call once it is back', async () => {
+    if (!valkey) throw new Error('valkey-server is not installed: run scripts/setup.sh');
+    const rounds = [12, 9, 7];
+    const client = spawn(
+      'python3',
+      [join(import.meta.dirname, '../agent/fixtures/tls_client.py'), String(tls.port), tls.certPath, '0'],
+      { stdio: ['pipe', 'pipe', 'inherit'] },
+    );
+    await nthLine(client, 'ready', 1);
+    const pid = client.pid!;
+    const subject = 'pkg:generic/outage-e2e@1';
+    const entry = { symbol: 'main', purl: subject, nodeHash: nodeHash(subject, 'main') };
+    const call = {
+      function: 'tls/SSL_do_handshake',
+      symbol: 'SSL_do_handshake',
+      library: 'libssl.so.3',
+      purl: PURL,
+      binaryPath: LIBSSL,
+      probeTypes: ['uprobe'],
+      nodeHash: nodeHash(PURL, 'SSL_do_handshake'),
+      optional: false,
+    };
+    const mapPath = join(dir, 'map.json');
+    await writeFile(
+      mapPath,
+      JSON.stringify({
+        _type: 'https://stella.ops/predicates/function-map/v1',
+        subject: { purl: subject, digest: { sha256: '3'.repeat(64) } },
+        predicate: {
+          schemaVersion: '1.0.0',
+          service: 'outage-e2e',
+          coverage: { minObservationRate: 0.95, windowSeconds: 600, failOnUnexpected: false },
+          expectedPaths: [
+            {
+              pathId: 'hs',
+              tags: ['tls'],
+              priority: 'crypto',
+              optional: false,
+              entrypoint: entry,
+              expectedCalls: [call],
+              pathHash: pathHash([entry.nodeHash, call.nodeHash]),
+            },
+          ],
+        },
+      }),
+    );
+    const outDir = join(dir, 'observations');
+    const configPath = join(dir, 'stella.yaml');
+    await writeFile(
+      configPath,
+      [
+        'runtime_agent:',
+        `  function_maps: [${JSON.stringify(mapPath)}]`,
+        `  targets: [{service: outage-e2e, pids: [${pid}]}]`,
+        `  observation_store: {type: valkey, max_batch_size: 5, valkey: {url: ${JSON.stringify(valkey.url)}}}`,
+        `  export: {flush_interval_ms: 200, output_path: ${JSON.stringify(outDir)}}`,
+        '  telemetry: {prometheus: {enabled: false}}',
+      ].join('\n'),
+    );
+
+    const agent = startStella(['agent', '--config', configPath]);
+    await agent.waitFor(/\bready metrics=/);
+    client.stdin?.write(`${rounds[0]}\n`);
+    await nthLine(client, 'done', 1);
+    await new Promise((r) => setTimeout(r, 600)); // one flush: round 1 reaches the store while it is up
+
+    await valkey.stop();
+    client.stdin?.write(`${rounds[1]}\n`);
+    await nthLine(client, 'done', 1);
+    await new Promise((r) => setTimeout(r, 600)); // round 2 is exported while the store is down
+    await valkey.start();
+
+    client.stdin?.end(`${rounds[2]}\n`);
+    await nthLine(client, 'done', 1);
+    agent.child.kill('SIGTERM');
+    expect(await agent.exited).toBe(0);
+    // The outage was noticed, and the writer held the batches and retried until the store came back.
+    expect(agent.stderr()).toMatch(/store unavailable; holding observations and retrying/);
+    expect(agent.stderr()).toMatch(/store available again/);
+
+    const total = rounds.reduce((a, b) => a + b, 0);
+    expect(await ndjsonHits(outDir, 'tls/SSL_do_handshake', pid)).toBe(total);
+    const query = await runStella(['observations', 'query', '--config', configPath, '--summary', '--format', 'json']);
+    expect(query.code, query.stderr).toBe(0);
+    const summary = JSON.parse(query.stdout) as { function: string; hitCount: number }[];
+    const handshakes = summary.filter((s) => s.function === 'tls/SSL_do_handshake');
+    expect(handshakes.reduce((n, s) => n + s.hitCount, 0)).toBe(total);
+  });
+});
