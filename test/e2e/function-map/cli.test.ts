@@ -328,6 +328,21 @@ describe('stella function-map verify --offline', () => {
     });
   });
 
+  it('without --offline it reads the configured store, and says why a memory store cannot be read', async () => {
+    const cfg = join(dir, 'stella.yaml');
+    await writeFile(
+      cfg,
+      'runtime_agent:\n  observation_store: {type: memory, retention_hours: 72, max_batch_size: 1000}\n',
+    );
+    const r = stella('function-map', 'verify', '--function-map', mapFile, '--config', cfg);
+    expect(r.code).toBe(2);
+    expect(r.stderr).toMatch(
+      new RegExp(
+        `^stella: ${cfg.replace(/[.*+?^${}()|[\]\\]/g, '\\$&')}: runtime_agent.observation_store.type is "memory", which lives inside the running agent; verify its NDJSON export with --offline --observations `,
+      ),
+    );
+  });
+
   it('--bundle reads the map and observations from an air-gap bundle', async () => {
     const obsDir = join(dir, 'bundle-obs');
     await import('node:fs/promises').then((fs) => fs.mkdir(obsDir, { recursive: true }));

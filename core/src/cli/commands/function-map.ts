@@ -1,14 +1,18 @@
 // SPDX-License-Identifier: Apache-2.0
 import { mkdir, writeFile } from 'node:fs/promises';
 import { dirname } from 'node:path';
-import type { CatalogueEntry, Priority } from '@stella/sdk';
+import type { CatalogueEntry, ObservationStore, Priority } from '@stella/sdk';
+import { isStoreUnavailableError } from '@stella/stores';
 import type { Command } from 'commander';
 import { openBundle } from '../../bundle/index.js';
-import { InputError, VerificationFailedError } from '../../errors.js';
+import { loadConfig } from '../../config/load.js';
+import { InputError, UnavailableError, VerificationFailedError } from '../../errors.js';
+import { openConfiguredStore } from '../../export/open-store.js';
 import { generateFunctionMap, PRIORITY_RANK, serializeFunctionMap } from '../../function-map/generate.js';
 import { readFunctionMap } from '../../function-map/parse.js';
 import { readSbom } from '../../function-map/sbom.js';
 import { readStaticAnalysis } from '../../function-map/static-analysis.js';
+import { createLogger } from '../../logger.js';
 import { parseTimeArg } from '../../time.js';
 import { VerificationAccumulator } from '../../verify/accumulator.js';
 import { formatReport, parseReportFormat, summaryLine } from '../../verify/format.js';
@@ -65,6 +69,31 @@ async function writeOutput(path: string | undefined, text: string): Promise<void
   await writeFile(path, text);
 }
 
+/** Without --offline/--bundle: the store the agent writes to (`runtime_agent.observation_store`). */
+async function readFromConfiguredStore(configPath: string | undefined, acc: VerificationAccumulator): Promise<void> {
+  const { config, source } = await loadConfig(configPath ? { configPath } : {});
+  if (config.runtimeAgent.observationStore.type === 'memory') {
+    throw new InputError(
+      `${source}: runtime_agent.observation_store.type is "memory", which lives inside the running agent; verify its NDJSON export with --offline --observations ${config.runtimeAgent.export.outputPath}, or configure postgres or valkey`,
+    );
+  }
+  const store: ObservationStore = await openConfiguredStore(config, {
+    logger: createLogger({ level: 'warn' }, { scope: 'store' }),
+    source,
+  });
+  try {
+    const { service } = acc.map.predicate;
+    for await (const obs of store.query({ service, from: acc.window.from, to: acc.window.to })) acc.add(obs);
+  } catch (error) {
+    if (isStoreUnavailableError(error)) {
+      throw new UnavailableError(`observation store: ${(error as Error).message}`, { cause: error });
+    }
+    throw error;
+  } finally {
+    await store.close().catch(() => {});
+  }
+}
+
 interface GenerateFlags {
   sbom: string;
   service: string;
@@ -88,6 +117,7 @@ interface VerifyFlags {
   observations?: string[];
   bundle?: string;
   key?: string;
+  config?: string;
   format: string;
   output?: string;
 }
@@ -170,6 +200,7 @@ export function register(program: Command): void {
     .option('--observations <paths...>', 'NDJSON files, directories or globs (.gz read transparently)')
     .option('--bundle <tgz>', 'air-gap bundle (stella bundle create): function map and observations')
     .option('--key <file>', 'public key to check the bundle signature with')
+    .option('--config <file>', 'agent configuration naming the observation store (default: searched as the agent does)')
     .option('--format <format>', 'json, table, markdown or junit', 'json')
     .option('--output <file>', 'write the report here instead of stdout')
     .action(async (flags: VerifyFlags) => {
@@ -182,11 +213,8 @@ export function register(program: Command): void {
         cleanup = opened.cleanup;
         functionMapPath ??= opened.functionMapPath;
         observationArgs = [...opened.observationPaths, ...observationArgs];
-      } else if (observationArgs.length === 0) {
-        if (flags.offline) throw new InputError('--offline needs --observations <files, directories or globs>');
-        throw new InputError(
-          'reading observations from the configured store is not available yet; use --offline --observations <files> or --bundle <tgz>',
-        );
+      } else if (observationArgs.length === 0 && flags.offline) {
+        throw new InputError('--offline needs --observations <files, directories or globs>');
       }
       try {
         if (functionMapPath === undefined)
@@ -203,9 +231,12 @@ export function register(program: Command): void {
             `--from ${from.toISOString()} is not before --to ${to.toISOString()}: the window is empty`,
           );
         }
-        const files = await expandObservationInputs(observationArgs);
         const acc = new VerificationAccumulator(map, { from, to });
-        await readObservationFiles(files, acc);
+        if (observationArgs.length > 0) {
+          await readObservationFiles(await expandObservationInputs(observationArgs), acc);
+        } else {
+          await readFromConfiguredStore(flags.config, acc);
+        }
         const report = acc.report();
         await writeOutput(flags.output, formatReport(report, format));
         if (flags.output !== undefined) process.stderr.write(`stella: ${summaryLine(report)} → ${flags.output}\n`);
