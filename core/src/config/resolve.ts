@@ -136,6 +136,7 @@ export function probeTuningOf(config: ResolvedConfig): ProbeTuning {
     maxConcurrent: probes.maxConcurrent,
     attachTimeoutMs: probes.attachTimeoutMs,
     defaultTypes: [...probes.defaultTypes],
+    sensitivePaths: [...probes.sensitivePaths],
   };
 }
 

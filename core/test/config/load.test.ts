@@ -67,6 +67,7 @@ describe('the runbook YAML', () => {
       maxConcurrent: 256,
       attachTimeoutMs: 5000,
       defaultTypes: ['uprobe', 'kprobe'],
+      sensitivePaths: expect.arrayContaining(['/etc/shadow', '/etc/ssh/']),
     });
     expect(storeSettingsOf(config)).toEqual({ retentionHours: 72, maxBatchSize: 1000 });
   });

@@ -1,6 +1,7 @@
 // SPDX-License-Identifier: Apache-2.0
 
 export { defineProbePlugin, defineStorePlugin, isProbePlugin, isStorePlugin } from './define.js';
+export { type ElfSymbolFile, readElfSymbols } from './elf.js';
 export {
   createEventHeader,
   createMonotonicClock,
@@ -13,6 +14,33 @@ export {
   SERVICE_NONE,
 } from './event.js';
 export { isLibrary, type MappedFile, mappedFiles } from './proc-maps.js';
+export { attachTargetTracker, commOf, reportKernelDrops } from './session-common.js';
+export {
+  detectSyscallMechanisms,
+  detectSyscallPlugin,
+  type MechanismVerdict,
+  mechanismOrder,
+  planSyscalls,
+  SYSCALL_MECHANISM_CHAIN,
+  SYSCALL_PROGRAM_PREFIX,
+  type SyscallMechanism,
+  type SyscallMechanismAvailability,
+  type SyscallPlan,
+  type SyscallProbe,
+  syscallPrograms,
+} from './syscall-plan.js';
+export {
+  type SyscallAttachment,
+  type SyscallSession,
+  type SyscallSessionOptions,
+  startSyscallSession,
+} from './syscall-session.js';
 export { populateTargetMaps, samplingThreshold } from './targets.js';
 export type * from './types.js';
-export { DEFAULT_RINGBUF_BYTES, startUprobeCallSession, type UprobeCallSessionOptions } from './uprobe-session.js';
+export {
+  DEFAULT_RINGBUF_BYTES,
+  EVENT_KIND_LIBRARY_LOADED,
+  PER_PID_ATTACH_LIMIT,
+  startUprobeCallSession,
+  type UprobeCallSessionOptions,
+} from './uprobe-session.js';

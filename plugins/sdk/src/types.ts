@@ -197,6 +197,8 @@ export interface ProbeTuning {
   attachTimeoutMs: number;
   /** Probe types the operator allows, best first (config `probes.default_types`). */
   defaultTypes: ProbeType[];
+  /** Path prefixes the file probes watch, compared in the kernel (config `probes.sensitive_paths`). */
+  sensitivePaths?: string[];
 }
 
 /**

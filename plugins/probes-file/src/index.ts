@@ -1,0 +1,5 @@
+// SPDX-License-Identifier: Apache-2.0
+export { catalogue } from './catalogue.js';
+export { type FileProbesOptions, fileProbes } from './plugin.js';
+export { DEFAULT_SENSITIVE_PATHS } from './prefixes.js';
+export { FILE_REQUIRES, FILE_SYMBOL_SYSCALLS, FILE_SYSCALLS } from './syscalls.js';

@@ -1,0 +1,158 @@
+// SPDX-License-Identifier: Apache-2.0
+/**
+ * The net probes against real loopback traffic from a python3 child: exact counts per function
+ * for the target pid, nothing for a process that is not a target, the kprobe → fentry →
+ * tracepoint decision with its reasons, and one probe that cannot attach not stopping the others.
+ */
+import { createBpf } from '@stella/bpf';
+import type { SyscallSession } from '@stella/sdk';
+import { afterAll, describe, expect, it } from 'vitest';
+import { netProbes } from '../src/index.js';
+import { bpfUnavailableReason, countsFor, faultyBpf, libcRequest, ScriptWorkload, testContext } from './helpers.js';
+
+const NET_SCRIPT = `
+import socket, sys
+print('ready', flush=True)
+sys.stdin.readline()
+u1 = socket.socket(socket.AF_INET, socket.SOCK_DGRAM); u1.bind(('127.0.0.1', 0)); addr = u1.getsockname()
+u2 = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
+for _ in range(3): u2.sendto(b'x', addr)
+for _ in range(3): u1.recvfrom(16)
+for _ in range(2): u2.sendmsg([b'y'], [], 0, addr)
+for _ in range(2): u1.recvmsg(16)
+lst = socket.socket(); lst.bind(('127.0.0.1', 0)); lst.listen(4)
+cli = socket.socket(); cli.connect(lst.getsockname())
+conn, _ = lst.accept()
+print('done', flush=True)
+sys.stdin.readline()
+`;
+
+/** Python's socket.accept() enters the kernel as accept4; `accept` is carried by both. */
+const EXPECTED = {
+  'net/connect': 1,
+  'net/accept': 1,
+  'net/accept4': 1,
+  'net/sendto': 3,
+  'net/recvfrom': 3,
+  'net/sendmsg': 2,
+  'net/recvmsg': 2,
+};
+const SYMBOLS = ['connect', 'accept', 'accept4', 'sendto', 'recvfrom', 'sendmsg', 'recvmsg'];
+const SERVICE = 'net-svc';
+
+const skip = bpfUnavailableReason();
+const workloads: ScriptWorkload[] = [];
+afterAll(async () => {
+  for (const w of workloads) if (w.child.exitCode === null) w.child.kill();
+});
+
+async function startWorkloads(n: number): Promise<ScriptWorkload[]> {
+  const started = Array.from({ length: n }, () => new ScriptWorkload(NET_SCRIPT));
+  workloads.push(...started);
+  await Promise.all(started.map((w) => w.ready()));
+  return started;
+}
+
+describe.skipIf(skip)('net probes on loopback', () => {
+  const bpf = createBpf();
+  const requests = SYMBOLS.map((s) => libcRequest(SERVICE, 'net', s));
+
+  it('detects tracepoints here and says why kprobe and fentry were passed over', async () => {
+    const detection = await netProbes().detect({ bpf, logger: testContext(bpf, SERVICE, []).ctx.logger });
+    expect(detection.available).toBe(true);
+    expect(detection.mechanisms).toEqual({ net: 'tracepoint' });
+    const notes = detection.notes?.join('\n') ?? '';
+    expect(notes).toMatch(/kprobe: the kernel has no kprobes/);
+    expect(notes).toMatch(/fentry: trial load of an fentry program failed: .*EPERM/);
+  });
+
+  it('counts every call of the target pid exactly, and nothing of a process that is not a target', async () => {
+    const [target, bystander] = await startWorkloads(2);
+    const t = testContext(bpf, SERVICE, [target!.pid]);
+    const session = (await netProbes().start(t.ctx, requests)) as SyscallSession;
+    await Promise.all([target!.go(), bystander!.go()]);
+    await session.stop();
+    await Promise.all([target!.exit(), bystander!.exit()]);
+
+    expect(countsFor(t.observations, target!.pid)).toEqual(EXPECTED);
+    expect(t.observations.filter((o) => o.pid === bystander!.pid)).toEqual([]);
+    expect(t.observations.every((o) => o.pid === target!.pid)).toBe(true);
+
+    const sample = t.observations.find((o) => o.function === 'net/connect')!;
+    expect(sample).toMatchObject({
+      service: SERVICE,
+      symbol: 'connect',
+      probeType: 'tracepoint',
+      binaryPath: '/usr/lib/x86_64-linux-gnu/libc.so.6',
+      purl: 'pkg:deb/debian/libc6@2.36-9',
+      nodeHash: 'sha256:test-net-connect',
+      comm: 'python3.11',
+      nodeName: 'test-node',
+      hitCount: 1,
+    });
+    expect(sample.tid).toBe(target!.pid);
+    expect(Number(sample.cgroupId)).toBeGreaterThan(0);
+
+    // The mechanism, and why: in the statuses, the session, and one log line.
+    expect(t.statuses).toHaveLength(SYMBOLS.length);
+    for (const status of t.statuses) {
+      expect(status).toMatchObject({ state: 'attached', probeType: 'tracepoint', plugin: '@stella/probes-net' });
+      expect(status.detail).toMatch(/kprobe: the kernel has no kprobes.*fentry: trial load .*tracepoint: attached tp_/);
+    }
+    expect(session.attachments.get('connect')?.mechanism).toBe('tracepoint');
+    expect(t.logs.some((l) => /info net probes: connect, accept, accept4, .* via tracepoint/.test(l))).toBe(true);
+  });
+
+  it('falls back kprobe → tracepoint at attach time, and one probe that cannot attach does not stop the others', async () => {
+    const [target] = await startWorkloads(1);
+    // Claim kprobes exist: the kprobe programs load, their attach fails (ENOENT) as on any kernel
+    // without CONFIG_KPROBES, and the chain moves on. sendmsg's tracepoint is made to fail too.
+    const faulty = faultyBpf(bpf, { kprobes: true, failAttach: (program) => program === 'tp_sendmsg' });
+    const t = testContext(faulty, SERVICE, [target!.pid], { defaultTypes: ['uprobe', 'kprobe'] });
+    const session = (await netProbes().start(t.ctx, requests)) as SyscallSession;
+    await target!.go();
+    await session.stop();
+    await target!.exit();
+
+    const connect = t.statuses.find((s) => s.functionId === 'net/connect')!;
+    expect(connect.state).toBe('attached');
+    expect(connect.probeType).toBe('tracepoint');
+    expect(connect.detail).toMatch(
+      /kprobe: failed to attach program kp_connect .*ENOENT.*tracepoint: attached tp_connect/,
+    );
+    const sendmsg = t.statuses.find((s) => s.functionId === 'net/sendmsg')!;
+    expect(sendmsg).toMatchObject({ state: 'failed', reason: 'kernel-feature-missing' });
+    expect(sendmsg.detail).toMatch(/kp_sendmsg.*ENOENT.*tp_sendmsg.*ENOENT/);
+    expect(t.statuses.filter((s) => s.state === 'failed')).toHaveLength(1);
+    expect(session.attachments.get('sendmsg')?.mechanism).toBeUndefined();
+
+    const { 'net/sendmsg': _missing, ...others } = EXPECTED;
+    expect(countsFor(t.observations, target!.pid)).toEqual(others);
+  });
+
+  it('keeps exact counts in BPF maps while per-call events are sampled at 1 %', async () => {
+    const [target] = await startWorkloads(1);
+    const t = testContext(bpf, SERVICE, [target!.pid], { aggregationWindowMs: 200, samplingRate: 0.01 });
+    const session = await netProbes().start(t.ctx, requests);
+    await target!.go();
+    await session.stop();
+    await target!.exit();
+    const aggregated = t.observations.filter((o) => o.windowStart !== undefined);
+    expect(countsFor(aggregated, target!.pid)).toEqual(EXPECTED);
+    expect(aggregated.every((o) => o.probeType === 'tracepoint' && o.windowEnd !== undefined)).toBe(true);
+  });
+
+  it('reports a symbol no syscall carries, without stopping the rest', async () => {
+    const t = testContext(bpf, SERVICE, [process.pid]);
+    const session = await netProbes().start(t.ctx, [
+      libcRequest(SERVICE, 'net', 'getaddrinfo'),
+      libcRequest(SERVICE, 'net', 'connect'),
+    ]);
+    await session.stop();
+    expect(t.statuses.find((s) => s.functionId === 'net/getaddrinfo')).toMatchObject({
+      state: 'failed',
+      reason: 'symbol-missing',
+    });
+    expect(t.statuses.find((s) => s.functionId === 'net/connect')?.state).toBe('attached');
+  });
+});

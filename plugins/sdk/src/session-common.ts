@@ -1,0 +1,50 @@
+// SPDX-License-Identifier: Apache-2.0
+/** Pieces every probe session shares: the in-kernel target tracker, drop counter, comm lookup. */
+import { readFileSync } from 'node:fs';
+import { join } from 'node:path';
+import type { BpfLink, BpfObjectHandle, Logger, PluginContext } from './types.js';
+
+/**
+ * The exec/fork/exit programs of target.bpf.h claim new processes in the kernel. Without them
+ * (a kernel lacking tp_btf) the agent still filters the processes its /proc scan found, and says
+ * that short-lived processes will be missed.
+ */
+export function attachTargetTracker(handle: BpfObjectHandle, filtering: boolean, log: Logger): BpfLink[] {
+  const links: BpfLink[] = [];
+  if (!filtering) return links;
+  for (const program of ['stella_track_exec', 'stella_track_fork', 'stella_track_exit']) {
+    if (!handle.programNames().includes(program)) continue;
+    try {
+      links.push(handle.attachAuto(program));
+    } catch (error) {
+      log.warn('in-kernel process tracking unavailable: processes started after a /proc scan may be missed', {
+        program,
+        error: (error as Error).message,
+      });
+    }
+  }
+  return links;
+}
+
+/** Sums the per-CPU `stella_drops` counter (ringbuf.bpf.h) and reports it to the agent. */
+export function reportKernelDrops(handle: BpfObjectHandle, ctx: PluginContext, plugin: string, log: Logger): void {
+  try {
+    const values = handle.mapLookupPerCpu('stella_drops', new Uint8Array(4));
+    if (values)
+      ctx.reportKernelDrops(
+        plugin,
+        values.reduce((sum, v) => sum + v.readBigUInt64LE(0), 0n),
+      );
+  } catch (error) {
+    log.debug('reading the drop counter failed', { error: (error as Error).message });
+  }
+}
+
+/** `/proc/PID/comm`, or '' when the process is gone (aggregated records outlive processes). */
+export function commOf(pid: number): string {
+  try {
+    return readFileSync(join('/proc', String(pid), 'comm'), 'utf8').trim();
+  } catch {
+    return '';
+  }
+}
