@@ -97,7 +97,7 @@ function formatTable(r: VerificationReport): string {
   return out.join('\n') + '\n';
 }
 
-const mdCell = (s: string) => s.replace(/\|/g, '\\|');
+const mdCell = (s: string) => s.replace(/\|/g, '\\|').replace(/</g, '&lt;').replace(/>/g, '&gt;');
 
 function formatMarkdown(r: VerificationReport): string {
   const out: string[] = [

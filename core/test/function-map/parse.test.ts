@@ -8,6 +8,10 @@ import { functionMapDigest } from '../../src/function-map/hash.js';
 import { FunctionMapInvalidError, parseFunctionMap, readFunctionMap } from '../../src/function-map/parse.js';
 import { call, LIBSSL, makeMap, path } from './helpers.js';
 
+// Tests poke at arbitrary JSON shapes on purpose.
+// biome-ignore lint/suspicious/noExplicitAny: free-form JSON under test
+type Json = Record<string, any>;
+
 const camelMap = () =>
   makeMap(
     [path('tls-handshake', ['tls'], [call('tls/SSL_connect', LIBSSL, '/usr/lib/x86_64-linux-gnu/libssl.so.3')])],
@@ -29,7 +33,7 @@ function toSnake(value: unknown, keysAreData = false): unknown {
 
 describe('parseFunctionMap', () => {
   it('accepts the camelCase form and fills defaults', () => {
-    const doc = camelMap() as unknown as Record<string, any>;
+    const doc = camelMap() as unknown as Json;
     delete doc.predicate.coverage.failOnUnexpected;
     delete doc.predicate.expectedPaths[0].optional;
     const map = parseFunctionMap(doc, 'fm.json');
@@ -38,7 +42,7 @@ describe('parseFunctionMap', () => {
   });
 
   it('accepts the snake_case Stella form and the short _type; both spellings have one digest', () => {
-    const snake = toSnake(camelMap()) as Record<string, any>;
+    const snake = toSnake(camelMap()) as Json;
     expect(snake.predicate.expected_paths[0].expected_calls[0].node_hash).toMatch(/^sha256:/);
     expect(snake.predicate.coverage.per_tag).toEqual({ tls: 0.99 });
     const fromSnake = parseFunctionMap(snake, 'snake.json');
@@ -50,7 +54,7 @@ describe('parseFunctionMap', () => {
   });
 
   it('names the JSON path of every problem at once (camelCase)', () => {
-    const doc = camelMap() as unknown as Record<string, any>;
+    const doc = camelMap() as unknown as Json;
     doc.predicate.colour = 'red';
     doc.predicate.expectedPaths[0].expectedCalls[0].nodeHash = 'md5:abc';
     delete doc.predicate.service;
@@ -73,7 +77,7 @@ describe('parseFunctionMap', () => {
   });
 
   it('names paths as written in a snake_case document', () => {
-    const doc = toSnake(camelMap()) as Record<string, any>;
+    const doc = toSnake(camelMap()) as Json;
     doc.predicate.expected_paths[0].expected_calls[0].probe_types = ['magic'];
     doc.predicate.expected_paths[0].bogus_field = 1;
     delete doc.predicate.expected_paths[0].path_hash;
@@ -91,7 +95,7 @@ describe('parseFunctionMap', () => {
     expect(() => parseFunctionMap({ ...camelMap(), _type: 'x' }, 'a.json')).toThrow(
       'invalid function map a.json: 1 problem\n  - $._type: must be one of "https://stella.ops/predicates/function-map/v1", "stella.ops/functionMap@v1"',
     );
-    const clash = camelMap() as unknown as Record<string, any>;
+    const clash = camelMap() as unknown as Json;
     clash.predicate.build_id = 'other';
     expect(() => parseFunctionMap(clash, 'b.json')).toThrow(
       '  - $.predicate.build_id: duplicates field "buildId" (give one spelling)',
