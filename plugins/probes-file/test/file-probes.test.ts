@@ -1,0 +1,98 @@
+// SPDX-License-Identifier: Apache-2.0
+/**
+ * The file probes against a python3 child: opens, reads and writes of a file under a sensitive
+ * prefix counted exactly, the same calls on a file outside the prefixes (in a sibling directory
+ * whose name merely starts like the prefix, reusing the closed descriptor's number) not reported.
+ */
+import { mkdirSync, mkdtempSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { createBpf } from '@stella/bpf';
+import { afterAll, describe, expect, it } from 'vitest';
+import {
+  bpfUnavailableReason,
+  countsFor,
+  libcRequest,
+  ScriptWorkload,
+  testContext,
+} from '../../probes-net/test/helpers.js';
+import { fileProbes } from '../src/index.js';
+
+const FILE_SCRIPT = `
+import os, sys
+sensitive, other = sys.argv[1], sys.argv[2]
+print('ready', flush=True)
+sys.stdin.readline()
+fd = os.open(os.path.join(sensitive, 'key.pem'), os.O_RDWR | os.O_CREAT, 0o600)
+for _ in range(4): os.write(fd, b'abc')
+os.lseek(fd, 0, 0)
+for _ in range(3): os.read(fd, 3)
+os.close(fd)
+fd2 = os.open(os.path.join(other, 'notes.txt'), os.O_RDWR | os.O_CREAT, 0o600)
+for _ in range(5): os.write(fd2, b'x')
+os.lseek(fd2, 0, 0)
+for _ in range(5): os.read(fd2, 1)
+os.close(fd2)
+print('reused fd' if fd2 == fd else 'new fd', flush=True)
+print('done', flush=True)
+sys.stdin.readline()
+`;
+
+const SERVICE = 'file-svc';
+const skip = bpfUnavailableReason();
+const root = mkdtempSync(join(tmpdir(), 'stella-file-'));
+const sensitive = join(root, 'secrets');
+const other = join(root, 'secrets-other');
+afterAll(() => rmSync(root, { recursive: true, force: true }));
+
+describe.skipIf(skip)('file probes on sensitive prefixes', () => {
+  const bpf = createBpf();
+  const requests = ['open', 'openat', 'read', 'write'].map((s) => libcRequest(SERVICE, 'file', s));
+
+  it('counts open/read/write under the prefix exactly and nothing outside it or from other processes', async () => {
+    rmSync(sensitive, { recursive: true, force: true });
+    rmSync(other, { recursive: true, force: true });
+    mkdirSync(sensitive);
+    mkdirSync(other);
+    const target = new ScriptWorkload(FILE_SCRIPT, [sensitive, other]);
+    const bystander = new ScriptWorkload(FILE_SCRIPT, [sensitive, other]);
+    try {
+      await Promise.all([target.ready(), bystander.ready()]);
+      // The prefix comes from the agent's probes.sensitive_paths (tuning), with a trailing slash.
+      const t = testContext(bpf, SERVICE, [target.pid], { sensitivePaths: [`${sensitive}/`, '/etc/shadow'] });
+      const session = await fileProbes().start(t.ctx, requests);
+      for (const w of [target, bystander]) {
+        w.child.stdin.write('go\n');
+        expect(await w.nextLine()).toBe('reused fd'); // the outside file got the closed descriptor's number
+        expect(await w.nextLine()).toBe('done');
+      }
+      await session.stop();
+
+      // glibc's open() enters the kernel as openat: one openat carries both declared functions.
+      expect(countsFor(t.observations, target.pid)).toEqual({
+        'file/open': 1,
+        'file/openat': 1,
+        'file/write': 4,
+        'file/read': 3,
+      });
+      expect(t.observations.filter((o) => o.pid !== target.pid)).toEqual([]);
+      expect(t.observations.every((o) => o.probeType === 'tracepoint' && o.service === SERVICE)).toBe(true);
+      for (const status of t.statuses) expect(status).toMatchObject({ state: 'attached', probeType: 'tracepoint' });
+      expect(
+        t.logs.some((l) => l.includes('sensitive path prefixes compared in the kernel') && l.includes(sensitive)),
+      ).toBe(true);
+      expect(t.logs.some((l) => /info file probes: .*openat.* via tracepoint/.test(l))).toBe(true);
+    } finally {
+      await Promise.all([target.exit(), bystander.exit()]);
+    }
+  });
+
+  it('ignores prefixes the kernel cannot compare, with a warning, and keeps the rest', async () => {
+    const t = testContext(bpf, SERVICE, [process.pid]);
+    const plugin = fileProbes({ sensitivePaths: ['relative/path', `/${'x'.repeat(200)}`, `${sensitive}/`] });
+    const session = await plugin.start(t.ctx, [libcRequest(SERVICE, 'file', 'openat')]);
+    await session.stop();
+    expect(t.logs.filter((l) => l.startsWith('warn sensitive path ignored'))).toHaveLength(2);
+    expect(t.statuses).toEqual([expect.objectContaining({ state: 'attached', functionId: 'file/openat' })]);
+  });
+});
