@@ -1,5 +1,5 @@
 // SPDX-License-Identifier: Apache-2.0
-import { type ChildProcess, spawn } from 'node:child_process';
+import { spawn } from 'node:child_process';
 import { mkdtemp, readdir, readFile, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -7,25 +7,13 @@ import { gunzipSync } from 'node:zlib';
 import type { Observation } from '@stella/sdk';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { startOpensslServer, type TlsServer } from '../../../core/src/demo/tls-server.js';
-import { nodeHash, pathHash } from '../../../core/src/function-map/index.js';
+import { nodeHash } from '../../../core/src/function-map/index.js';
 import { startStella } from '../../support/cli.js';
+import { LIBSSL, libsslCallMap, LIBSSL_PURL as PURL, stdoutLines } from '../../support/maps.js';
 
-const LIBSSL = '/usr/lib/x86_64-linux-gnu/libssl.so.3';
 const HANDSHAKES = 25;
-const PURL = 'pkg:deb/debian/libssl3@3.0.19-1~deb12u2?arch=amd64';
 const canBpf = process.getuid?.() === 0;
 if (!canBpf) console.warn('[skip] tls-handshakes e2e: needs root for BPF (CAP_BPF/CAP_PERFMON)');
-
-function line(child: ChildProcess, text: string): Promise<void> {
-  return new Promise((resolve, reject) => {
-    let out = '';
-    child.stdout?.on('data', (d) => {
-      out += String(d);
-      if (out.includes(text)) resolve();
-    });
-    child.once('exit', (code) => reject(new Error(`exited ${code} before "${text}"`)));
-  });
-}
 
 async function readNdjson(dir: string): Promise<Observation[]> {
   const out: Observation[] = [];
@@ -36,42 +24,6 @@ async function readNdjson(dir: string): Promise<Observation[]> {
     for (const l of text.split('\n')) if (l.trim()) out.push(JSON.parse(l) as Observation);
   }
   return out;
-}
-
-function testMap(): unknown {
-  const subject = 'pkg:generic/tls-e2e@1.0.0';
-  const entry = { symbol: 'main', purl: subject, nodeHash: nodeHash(subject, 'main') };
-  const call = (symbol: string) => ({
-    function: `tls/${symbol}`,
-    symbol,
-    library: 'libssl.so.3',
-    purl: PURL,
-    binaryPath: LIBSSL,
-    probeTypes: ['uprobe'],
-    nodeHash: nodeHash(PURL, symbol),
-    optional: false,
-  });
-  const handshake = call('SSL_do_handshake');
-  return {
-    _type: 'https://stella.ops/predicates/function-map/v1',
-    subject: { purl: subject, digest: { sha256: '1'.repeat(64) } },
-    predicate: {
-      schemaVersion: '1.0.0',
-      service: 'tls-e2e',
-      coverage: { minObservationRate: 0.95, windowSeconds: 600, failOnUnexpected: false },
-      expectedPaths: [
-        {
-          pathId: 'tls-handshake',
-          tags: ['tls'],
-          priority: 'crypto',
-          optional: false,
-          entrypoint: entry,
-          expectedCalls: [handshake],
-          pathHash: pathHash([entry.nodeHash, handshake.nodeHash]),
-        },
-      ],
-    },
-  };
 }
 
 describe.skipIf(!canBpf)('agent on libssl, end to end (real uprobes, real TLS, real CLI)', () => {
@@ -95,10 +47,10 @@ describe.skipIf(!canBpf)('agent on libssl, end to end (real uprobes, real TLS, r
         stdio: ['pipe', 'pipe', 'inherit'],
       },
     );
-    await line(client, 'ready');
+    await stdoutLines(client, 'ready');
     const pid = client.pid!;
     const mapPath = join(dir, 'map.json');
-    await writeFile(mapPath, JSON.stringify(testMap()));
+    await writeFile(mapPath, JSON.stringify(libsslCallMap('tls-e2e')));
     const outDir = join(dir, 'observations');
     const configPath = join(dir, 'stella.yaml');
     await writeFile(
@@ -123,12 +75,12 @@ describe.skipIf(!canBpf)('agent on libssl, end to end (real uprobes, real TLS, r
     bpftrace.stdout?.on('data', (d) => {
       bpftraceOut += String(d);
     });
-    await line(bpftrace, 'Attaching');
+    await stdoutLines(bpftrace, /^Attaching/);
 
     const agent = startStella(['agent', '--config', configPath]);
     await agent.waitFor(/\bready metrics=/);
     client.stdin?.end('go\n');
-    await line(client, 'done');
+    await stdoutLines(client, 'done');
     await new Promise((resolve) => client.once('exit', resolve));
 
     agent.child.kill('SIGTERM');

@@ -1,5 +1,5 @@
 // SPDX-License-Identifier: Apache-2.0
-import { type ChildProcess, spawn } from 'node:child_process';
+import { spawn } from 'node:child_process';
 import { mkdtemp, readdir, readFile, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -7,34 +7,12 @@ import { gunzipSync } from 'node:zlib';
 import type { Observation } from '@stella/sdk';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { startOpensslServer, type TlsServer } from '../../../core/src/demo/tls-server.js';
-import { nodeHash, pathHash } from '../../../core/src/function-map/index.js';
 import { runStella, startStella } from '../../support/cli.js';
+import { LIBSSL, libsslCallMap, stdoutLines } from '../../support/maps.js';
 import { startValkey, type ValkeyServer } from '../../support/servers.js';
 
-const LIBSSL = '/usr/lib/x86_64-linux-gnu/libssl.so.3';
-const PURL = 'pkg:deb/debian/libssl3@3.0.19-1~deb12u2?arch=amd64';
 const canBpf = process.getuid?.() === 0;
 if (!canBpf) console.warn('[skip] agent store outage e2e: needs root for BPF');
-
-/** Resolves on the n-th line equal to `text` the child prints. */
-function nthLine(child: ChildProcess, text: string, n: number): Promise<void> {
-  return new Promise((resolve, reject) => {
-    let seen = 0;
-    let buffered = '';
-    const onData = (d: Buffer) => {
-      buffered += String(d);
-      const lines = buffered.split('\n');
-      buffered = lines.pop() ?? '';
-      seen += lines.filter((l) => l.trim() === text).length;
-      if (seen >= n) {
-        child.stdout?.off('data', onData);
-        resolve();
-      }
-    };
-    child.stdout?.on('data', onData);
-    child.once('exit', (code) => reject(new Error(`client exited ${code} before "${text}" #${n}`)));
-  });
-}
 
 async function ndjsonHits(dir: string, fn: string, pid: number): Promise<number> {
   let hits = 0;
@@ -75,44 +53,10 @@ describe.skipIf(!canBpf)('agent with the Valkey store going down mid-run', () =>
       [join(import.meta.dirname, '../agent/fixtures/tls_client.py'), String(tls.port), tls.certPath, '0'],
       { stdio: ['pipe', 'pipe', 'inherit'] },
     );
-    await nthLine(client, 'ready', 1);
+    await stdoutLines(client, 'ready', 1);
     const pid = client.pid!;
-    const subject = 'pkg:generic/outage-e2e@1';
-    const entry = { symbol: 'main', purl: subject, nodeHash: nodeHash(subject, 'main') };
-    const call = {
-      function: 'tls/SSL_do_handshake',
-      symbol: 'SSL_do_handshake',
-      library: 'libssl.so.3',
-      purl: PURL,
-      binaryPath: LIBSSL,
-      probeTypes: ['uprobe'],
-      nodeHash: nodeHash(PURL, 'SSL_do_handshake'),
-      optional: false,
-    };
     const mapPath = join(dir, 'map.json');
-    await writeFile(
-      mapPath,
-      JSON.stringify({
-        _type: 'https://stella.ops/predicates/function-map/v1',
-        subject: { purl: subject, digest: { sha256: '3'.repeat(64) } },
-        predicate: {
-          schemaVersion: '1.0.0',
-          service: 'outage-e2e',
-          coverage: { minObservationRate: 0.95, windowSeconds: 600, failOnUnexpected: false },
-          expectedPaths: [
-            {
-              pathId: 'hs',
-              tags: ['tls'],
-              priority: 'crypto',
-              optional: false,
-              entrypoint: entry,
-              expectedCalls: [call],
-              pathHash: pathHash([entry.nodeHash, call.nodeHash]),
-            },
-          ],
-        },
-      }),
-    );
+    await writeFile(mapPath, JSON.stringify(libsslCallMap('outage-e2e')));
     const outDir = join(dir, 'observations');
     const configPath = join(dir, 'stella.yaml');
     await writeFile(
@@ -130,17 +74,17 @@ describe.skipIf(!canBpf)('agent with the Valkey store going down mid-run', () =>
     const agent = startStella(['agent', '--config', configPath]);
     await agent.waitFor(/\bready metrics=/);
     client.stdin?.write(`${rounds[0]}\n`);
-    await nthLine(client, 'done', 1);
+    await stdoutLines(client, 'done', 1);
     await new Promise((r) => setTimeout(r, 600)); // one flush: round 1 reaches the store while it is up
 
     await valkey.stop();
     client.stdin?.write(`${rounds[1]}\n`);
-    await nthLine(client, 'done', 1);
+    await stdoutLines(client, 'done', 1);
     await new Promise((r) => setTimeout(r, 600)); // round 2 is exported while the store is down
     await valkey.start();
 
     client.stdin?.end(`${rounds[2]}\n`);
-    await nthLine(client, 'done', 1);
+    await stdoutLines(client, 'done', 1);
     agent.child.kill('SIGTERM');
     expect(await agent.exited).toBe(0);
     // The outage was noticed, and the writer held the batches and retried until the store came back.

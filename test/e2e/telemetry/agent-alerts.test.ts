@@ -13,16 +13,15 @@ import { tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { freePort, startOpensslServer, type TlsServer } from '../../../core/src/demo/tls-server.js';
-import { nodeHash, pathHash } from '../../../core/src/function-map/index.js';
+import { nodeHash } from '../../../core/src/function-map/index.js';
 import { type RunningCli, startStella } from '../../support/cli.js';
+import { LIBSSL, libsslCallMap, LIBSSL_PURL as PURL, stdoutLines } from '../../support/maps.js';
 import { type OtlpReceiver, type ReceivedPoint, startOtlpReceiver } from '../../support/otlp-receiver.js';
 import { type PromAlert, type PrometheusServer, scrape, startPrometheus } from '../../support/prometheus.js';
 
 const repo = resolve(import.meta.dirname, '../../..');
 const RULES = join(repo, 'otel-collector/rules/stella-alerts.yaml');
 const TLS_CLIENT = join(repo, 'test/e2e/agent/fixtures/tls_client.py');
-const LIBSSL = '/usr/lib/x86_64-linux-gnu/libssl.so.3';
-const PURL = 'pkg:deb/debian/libssl3@3.0.19-1~deb12u2?arch=amd64';
 const HANDSHAKES = 5;
 /** Does TLS, but more than its map declares. */
 const CLIENT_SERVICE = 'tls-client';
@@ -32,53 +31,6 @@ const NODE = 'alerts-e2e-node';
 
 const canBpf = process.getuid?.() === 0;
 if (!canBpf) console.warn('[skip] agent-alerts e2e: needs root for BPF (CAP_BPF/CAP_PERFMON)');
-
-/** A map whose one required path is `tls/SSL_do_handshake` in libssl.so.3. */
-function handshakeOnlyMap(service: string): unknown {
-  const subject = `pkg:generic/${service}@1.0.0`;
-  const entry = { symbol: 'main', purl: subject, nodeHash: nodeHash(subject, 'main') };
-  const handshake = {
-    function: 'tls/SSL_do_handshake',
-    symbol: 'SSL_do_handshake',
-    library: 'libssl.so.3',
-    purl: PURL,
-    binaryPath: LIBSSL,
-    probeTypes: ['uprobe'],
-    nodeHash: nodeHash(PURL, 'SSL_do_handshake'),
-    optional: false,
-  };
-  return {
-    _type: 'https://stella.ops/predicates/function-map/v1',
-    subject: { purl: subject, digest: { sha256: '2'.repeat(64) } },
-    predicate: {
-      schemaVersion: '1.0.0',
-      service,
-      coverage: { minObservationRate: 0.95, windowSeconds: 600, failOnUnexpected: false },
-      expectedPaths: [
-        {
-          pathId: 'tls-handshake',
-          tags: ['tls'],
-          priority: 'crypto',
-          optional: false,
-          entrypoint: entry,
-          expectedCalls: [handshake],
-          pathHash: pathHash([entry.nodeHash, handshake.nodeHash]),
-        },
-      ],
-    },
-  };
-}
-
-function waitForLine(child: ChildProcess, text: string): Promise<void> {
-  return new Promise((resolve, reject) => {
-    let out = '';
-    child.stdout?.on('data', (d) => {
-      out += String(d);
-      if (out.includes(text)) resolve();
-    });
-    child.once('exit', (code) => reject(new Error(`${child.spawnargs.join(' ')} exited ${code} before "${text}"`)));
-  });
-}
 
 async function stopChild(child: ChildProcess | undefined): Promise<void> {
   if (!child || child.exitCode !== null || child.signalCode !== null) return;
@@ -117,15 +69,15 @@ describe.skipIf(!canBpf)('alerts from a running agent (real BPF, real Prometheus
     client = spawn('python3', [TLS_CLIENT, String(server.port), server.certPath, String(HANDSHAKES)], {
       stdio: ['pipe', 'pipe', 'inherit'],
     });
-    await waitForLine(client, 'ready');
+    await stdoutLines(client, 'ready');
     clientPid = client.pid as number;
     idle = spawn('sleep', ['600'], { stdio: 'ignore' });
     idlePid = idle.pid as number;
 
     const clientMap = join(dir, `${CLIENT_SERVICE}.json`);
     const idleMap = join(dir, `${IDLE_SERVICE}.json`);
-    await writeFile(clientMap, JSON.stringify(handshakeOnlyMap(CLIENT_SERVICE)));
-    await writeFile(idleMap, JSON.stringify(handshakeOnlyMap(IDLE_SERVICE)));
+    await writeFile(clientMap, JSON.stringify(libsslCallMap(CLIENT_SERVICE)));
+    await writeFile(idleMap, JSON.stringify(libsslCallMap(IDLE_SERVICE)));
     const port = await freePort();
     metricsUrl = `http://127.0.0.1:${port}/metrics`;
     const configPath = join(dir, 'stella.yaml');
@@ -152,7 +104,7 @@ describe.skipIf(!canBpf)('alerts from a running agent (real BPF, real Prometheus
     expect(ready).toContain(metricsUrl);
 
     client.stdin?.write('go\n');
-    await waitForLine(client, 'done');
+    await stdoutLines(client, 'done');
 
     // Prometheus starts once the verifier has counted the workload, so no alert below can come
     // from the agent's first moments (coverage 0 before the first handshake).
