@@ -8,7 +8,7 @@ import type { Observation } from '@stella/sdk';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { startOpensslServer, type TlsServer } from '../../../core/src/demo/tls-server.js';
 import { runStella, startStella } from '../../support/cli.js';
-import { LIBSSL, libsslCallMap, stdoutLines } from '../../support/maps.js';
+import { libsslCallMap, stdoutLines } from '../../support/maps.js';
 import { startValkey, type ValkeyServer } from '../../support/servers.js';
 
 const canBpf = process.getuid?.() === 0;
