@@ -80,6 +80,7 @@ export interface AgentSetup {
   probes?: string;
   aggregationWindowMs?: number;
   extraMaps?: { service: string; calls: CallSpec[] }[];
+  extraTargets?: string[];
 }
 
 export async function startAgent(setup: AgentSetup): Promise<AgentRun> {
@@ -98,7 +99,7 @@ export async function startAgent(setup: AgentSetup): Promise<AgentRun> {
       'runtime_agent:',
       '  node_name: probes-e2e',
       `  function_maps: ${JSON.stringify(maps)}`,
-      `  targets: [${setup.targets.join(', ')}]`,
+      `  targets: [${[...setup.targets, ...(setup.extraTargets ?? [])].join(', ')}]`,
       '  observation_store: {type: memory}',
       `  probes: ${setup.probes ?? '{max_concurrent: 256, attach_timeout_ms: 5000, sampling_rate: 1.0}'}`,
       `  export: {flush_interval_ms: 200, output_path: ${JSON.stringify(outDir)}, aggregation_window_ms: ${setup.aggregationWindowMs ?? 0}}`,
