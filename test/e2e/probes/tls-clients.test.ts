@@ -151,10 +151,6 @@ describe.skipIf(!canBpf)('TLS clients: libssl (curl, python ssl), node static Op
     console.log(
       '[tls-clients] agent',
       of('tls/SSL_do_handshake', 'curl'),
-      hits(
-        observations.filter((o) => pidsBy.openssl!.has(o.pid)),
-        'tls/SSL_do_handshake',
-      ),
       of('tls/gnutls_handshake', 'gnutls-cli'),
       of('tls/SSL_set_connect_state', undefined, node.pid),
     );
@@ -162,12 +158,6 @@ describe.skipIf(!canBpf)('TLS clients: libssl (curl, python ssl), node static Op
     expect(counts.python).toBe(N);
     expect(counts.curl).toBeGreaterThanOrEqual(N);
     expect(of('tls/SSL_do_handshake', 'curl')).toBe(counts.curl);
-    expect(
-      hits(
-        observations.filter((o) => pidsBy.openssl!.has(o.pid)),
-        'tls/SSL_do_handshake',
-      ),
-    ).toBe(counts.sclient);
     expect(of('tls/SSL_set_connect_state', undefined, node.pid)).toBe(N);
     expect(counts.node).toBe(N);
     expect(counts.gnutls).toBeGreaterThanOrEqual(N);
