@@ -1,0 +1,204 @@
+// SPDX-License-Identifier: Apache-2.0
+/**
+ * The runbook's "Probe Attachment Failures" checklist, automated: kernel version, BTF,
+ * capabilities, probe types, tracefs, the map's binary paths and build-ids, SELinux/AppArmor, and a
+ * real trial attach per plugin (its object loaded, one uprobe attached to libc and detached).
+ */
+import { existsSync, readFileSync } from 'node:fs';
+import { detectKernelFeatures } from '@stella/bpf';
+import { type BpfApi, type ProbePlugin, readElfSymbols } from '@stella/sdk';
+import type { FunctionMap } from '../function-map/index.js';
+
+export type CheckStatus = 'pass' | 'warn' | 'fail';
+export interface DoctorCheck {
+  check: string;
+  status: CheckStatus;
+  detail: string;
+}
+
+const CAPS = { CAP_SYS_ADMIN: 21, CAP_PERFMON: 38, CAP_BPF: 39 } as const;
+
+export function capabilityCheck(statusText = readFileSync('/proc/self/status', 'utf8')): DoctorCheck {
+  const eff = BigInt(`0x${/^CapEff:\s*([0-9a-f]+)/m.exec(statusText)?.[1] ?? '0'}`);
+  const has = (bit: number) => (eff >> BigInt(bit)) & 1n;
+  const held = Object.entries(CAPS)
+    .filter(([, bit]) => has(bit))
+    .map(([name]) => name);
+  const ok = held.includes('CAP_SYS_ADMIN') || (held.includes('CAP_BPF') && held.includes('CAP_PERFMON'));
+  return {
+    check: 'capabilities',
+    status: ok ? 'pass' : 'fail',
+    detail: ok
+      ? `effective: ${held.join(', ')}`
+      : `need CAP_BPF + CAP_PERFMON (or CAP_SYS_ADMIN); have: ${held.join(', ') || 'none'}`,
+  };
+}
+
+export function kernelVersionCheck(release: string): DoctorCheck {
+  const [major = 0, minor = 0] = release.split(/[.-]/).map(Number);
+  const ok = major > 5 || (major === 5 && minor >= 8);
+  return { check: 'kernel version', status: ok ? 'pass' : 'fail', detail: `${release} (need ≥ 5.8: ring buffer, BTF)` };
+}
+
+function lsmChecks(): DoctorCheck[] {
+  const out: DoctorCheck[] = [];
+  const selinux = existsSync('/sys/fs/selinux/enforce')
+    ? readFileSync('/sys/fs/selinux/enforce', 'utf8').trim()
+    : undefined;
+  out.push({
+    check: 'SELinux',
+    status: selinux === '1' ? 'warn' : 'pass',
+    detail:
+      selinux === undefined
+        ? 'not enabled'
+        : selinux === '1'
+          ? 'enforcing: a policy may deny bpf()/perf_event_open'
+          : 'permissive',
+  });
+  const apparmor = existsSync('/sys/module/apparmor/parameters/enabled')
+    ? readFileSync('/sys/module/apparmor/parameters/enabled', 'utf8').trim()
+    : 'N';
+  out.push({
+    check: 'AppArmor',
+    status: 'pass',
+    detail: apparmor === 'Y' ? 'enabled (the agent runs unconfined unless a profile says otherwise)' : 'not enabled',
+  });
+  const lockdown = existsSync('/sys/kernel/security/lockdown')
+    ? readFileSync('/sys/kernel/security/lockdown', 'utf8').trim()
+    : '';
+  if (lockdown)
+    out.push({ check: 'lockdown', status: /\[confidentiality\]/.test(lockdown) ? 'warn' : 'pass', detail: lockdown });
+  return out;
+}
+
+/** Binary paths named by the maps exist here, and their GNU build-ids match the map's. */
+export function binaryPathChecks(maps: FunctionMap[]): DoctorCheck[] {
+  const seen = new Map<string, string | undefined>();
+  for (const map of maps)
+    for (const path of map.predicate.expectedPaths)
+      for (const call of path.expectedCalls)
+        if (!seen.has(call.binaryPath) || call.buildId) seen.set(call.binaryPath, call.buildId);
+  const out: DoctorCheck[] = [];
+  for (const [binaryPath, buildId] of seen) {
+    if (!existsSync(binaryPath)) {
+      out.push({
+        check: `binary ${binaryPath}`,
+        status: 'fail',
+        detail: 'missing on this node (is the map for this deployment?)',
+      });
+      continue;
+    }
+    try {
+      const elf = readElfSymbols(binaryPath);
+      if (buildId && elf.buildId && buildId.toLowerCase() !== elf.buildId)
+        out.push({
+          check: `binary ${binaryPath}`,
+          status: 'fail',
+          detail: `build-id ${elf.buildId}, map expects ${buildId}: regenerate the map`,
+        });
+      else
+        out.push({
+          check: `binary ${binaryPath}`,
+          status: 'pass',
+          detail: `present${elf.buildId ? `, build-id ${elf.buildId}` : ''}`,
+        });
+    } catch (error) {
+      out.push({ check: `binary ${binaryPath}`, status: 'fail', detail: (error as Error).message });
+    }
+  }
+  return out;
+}
+
+/** Loads each plugin's objects and, for uprobe objects, attaches the call program to libc's getpid. */
+export function trialAttach(bpf: BpfApi, plugins: ProbePlugin<unknown>[]): DoctorCheck[] {
+  const out: DoctorCheck[] = [];
+  const libc = ['/usr/lib/x86_64-linux-gnu/libc.so.6', '/lib/x86_64-linux-gnu/libc.so.6', '/lib64/libc.so.6'].find(
+    existsSync,
+  );
+  for (const plugin of plugins) {
+    for (const objectPath of plugin.bpfObjects) {
+      const check = `trial attach ${plugin.name}`;
+      if (!existsSync(objectPath)) {
+        out.push({ check, status: 'fail', detail: `${objectPath} missing: run npm run build:bpf` });
+        continue;
+      }
+      let handle: ReturnType<BpfApi['open']> | undefined;
+      try {
+        handle = bpf.open(objectPath, { name: `doctor:${plugin.name}` });
+        handle.load();
+        if (handle.programNames().includes('stella_uprobe_call') && libc) {
+          const offset = readElfSymbols(libc).offsetOf('getpid');
+          handle.attachUprobe({ program: 'stella_uprobe_call', binaryPath: libc, offset, pid: process.pid }).destroy();
+          out.push({
+            check,
+            status: 'pass',
+            detail: `loaded ${objectPath}; uprobe attached to ${libc}:getpid and detached`,
+          });
+        } else
+          out.push({
+            check,
+            status: 'pass',
+            detail: `loaded ${objectPath} (${handle.programNames().length} programs)`,
+          });
+      } catch (error) {
+        out.push({ check, status: 'fail', detail: (error as Error).message });
+      } finally {
+        handle?.close();
+      }
+    }
+  }
+  return out;
+}
+
+export function runDoctor(opts: { bpf: BpfApi; plugins: ProbePlugin<unknown>[]; maps: FunctionMap[] }): DoctorCheck[] {
+  const f = detectKernelFeatures({ trialLoadFentry: true });
+  const checks: DoctorCheck[] = [
+    kernelVersionCheck(f.kernelRelease),
+    {
+      check: 'BTF',
+      status: f.btf ? 'pass' : 'fail',
+      detail: f.btf ? '/sys/kernel/btf/vmlinux' : 'no /sys/kernel/btf/vmlinux',
+    },
+    capabilityCheck(),
+    {
+      check: 'tracefs',
+      status: f.tracefsPath ? 'pass' : 'warn',
+      detail: f.tracefsPath ?? 'not mounted: mount -t tracefs nodev /sys/kernel/tracing',
+    },
+    {
+      check: 'uprobe',
+      status: f.uprobes ? 'pass' : 'fail',
+      detail: f.uprobes ? 'available (crypto, tls, auth)' : 'missing',
+    },
+    {
+      check: 'kprobe',
+      status: f.kprobes ? 'pass' : 'warn',
+      detail: f.kprobes ? 'available' : 'missing (CONFIG_KPROBES off): net/file fall back',
+    },
+    {
+      check: 'fentry',
+      status: f.fentry ? 'pass' : 'warn',
+      detail: f.fentry ? 'trial load ok' : 'trial load failed: net/file fall back to tracepoints',
+    },
+    {
+      check: 'syscall tracepoints',
+      status: f.syscallTracepoints ? 'pass' : 'warn',
+      detail: f.syscallTracepoints ? 'available' : 'missing',
+    },
+    {
+      check: 'ring buffer',
+      status: f.ringbuf ? 'pass' : 'fail',
+      detail: f.ringbuf ? 'available' : 'missing (Linux ≥ 5.8)',
+    },
+    ...lsmChecks(),
+    ...binaryPathChecks(opts.maps),
+    ...trialAttach(opts.bpf, opts.plugins),
+  ];
+  return checks;
+}
+
+export function formatChecks(checks: DoctorCheck[]): string {
+  const width = Math.max(...checks.map((c) => c.check.length));
+  const mark = { pass: 'PASS', warn: 'WARN', fail: 'FAIL' } as const;
+  return `${checks.map((c) => `${mark[c.status]}  ${c.check.padEnd(width)}  ${c.detail}`).join('\n')}\n`;
+}

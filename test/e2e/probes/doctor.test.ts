@@ -1,0 +1,61 @@
+// SPDX-License-Identifier: Apache-2.0
+import { rm, writeFile } from 'node:fs/promises';
+import { join } from 'node:path';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { startStella } from '../../support/cli.js';
+import { canBpf, functionMap, LIBDIR, tempDir } from './support.js';
+
+describe.skipIf(!canBpf)('stella doctor and stella plugins list (real CLI)', () => {
+  let dir: string;
+  beforeAll(async () => {
+    dir = await tempDir('stella-doctor-');
+  });
+  afterAll(async () => {
+    await rm(dir, { recursive: true, force: true });
+  });
+
+  it('doctor --format json: checklist passes here except a map binary whose build-id differs (exit 1)', async () => {
+    const mapPath = join(dir, 'map.json');
+    const call = {
+      library: 'libsodium.so.23',
+      binaryPath: `${LIBDIR}/libsodium.so.23`,
+      purl: 'pkg:deb/debian/libsodium23@1',
+    };
+    await writeFile(
+      mapPath,
+      JSON.stringify(
+        functionMap('doc', [
+          { ...call, function: 'crypto/crypto_sign', buildId: 'ab'.repeat(20) },
+          { ...call, function: 'crypto/sodium_init', binaryPath: '/nonexistent/libx.so' },
+        ]),
+      ),
+    );
+    const cli = startStella(['doctor', '--function-map', mapPath, '--format', 'json']);
+    expect(await cli.exited).toBe(1);
+    const { checks, failed } = JSON.parse(cli.stdout()) as {
+      checks: { check: string; status: string; detail: string }[];
+      failed: number;
+    };
+    const by = (name: string) => checks.find((c) => c.check === name);
+    expect(by('kernel version')?.status).toBe('pass');
+    expect(by('BTF')?.status).toBe('pass');
+    expect(by('capabilities')?.status).toBe('pass');
+    expect(by('uprobe')?.status).toBe('pass');
+    expect(by('kprobe')?.status).toBe('warn'); // this kernel has no kprobes (MACHINE.md)
+    expect(by(`binary ${LIBDIR}/libsodium.so.23`)).toMatchObject({ status: 'fail' });
+    expect(by(`binary ${LIBDIR}/libsodium.so.23`)?.detail).toContain('regenerate the map');
+    expect(by('binary /nonexistent/libx.so')?.status).toBe('fail');
+    expect(checks.filter((c) => c.check.startsWith('trial attach')).every((c) => c.status === 'pass')).toBe(true);
+    expect(failed).toBe(2);
+  });
+
+  it('plugins list --format json names each plugin with categories, objects and attach support', async () => {
+    const cli = startStella(['plugins', 'list', '--format', 'json']);
+    expect(await cli.exited).toBe(0);
+    const { plugins } = JSON.parse(cli.stdout()) as {
+      plugins: { name: string; available: boolean; categories: string[] }[];
+    };
+    const crypto = plugins.find((p) => p.name === '@stella/probes-crypto');
+    expect(crypto).toMatchObject({ available: true, categories: ['crypto', 'tls'] });
+  });
+});
