@@ -4,8 +4,10 @@ import { register as registerAgent } from './agent.js';
 import { register as registerAttest } from './attest.js';
 import { register as registerBundle } from './bundle.js';
 import { register as registerDemo } from './demo.js';
+import { register as registerDoctor } from './doctor.js';
 import { register as registerFunctionMap } from './function-map.js';
 import { register as registerObservations } from './observations.js';
+import { register as registerPlugins } from './plugins.js';
 
 /**
  * Each command group lives in its own file (`function-map.ts`, `observations.ts`, `attest.ts`,
@@ -17,6 +19,8 @@ export function registerCommandGroups(program: Command): void {
   registerAttest(program);
   registerBundle(program);
   registerDemo(program);
+  registerDoctor(program);
   registerFunctionMap(program);
+  registerPlugins(program);
   registerObservations(program);
 }
