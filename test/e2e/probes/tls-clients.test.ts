@@ -132,7 +132,9 @@ describe.skipIf(!canBpf)('TLS clients: libssl (curl, python ssl), node static Op
         '127.0.0.1',
       ]);
     }
+    // One round each; closing stdin then ends the python client (it reads rounds until EOF).
     python.send('go');
+    python.process.stdin?.end();
     node.send('go');
     await python.line('done');
     await node.line('done');
