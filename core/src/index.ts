@@ -1,5 +1,7 @@
 // SPDX-License-Identifier: Apache-2.0
 
+export * from './attest/index.js';
+export * from './bundle/index.js';
 export * from './config/index.js';
 export { ConfigError, InputError, StellaError, UnavailableError, VerificationFailedError } from './errors.js';
 export * from './function-map/index.js';
@@ -19,5 +21,3 @@ export {
 } from './telemetry/index.js';
 export { parseDurationArg, parseDurationMs, parseTimeArg } from './time.js';
 export * from './verify/index.js';
-export * from './attest/index.js';
-export * from './bundle/index.js';

@@ -38,7 +38,9 @@ export async function main(argv: string[] = process.argv): Promise<number> {
       process.stderr.write(`stella: ${error.message}\n`);
       return exitCodeOf(error);
     }
-    process.stderr.write(`stella: internal error: ${error instanceof Error ? (error.stack ?? error.message) : String(error)}\n`);
+    process.stderr.write(
+      `stella: internal error: ${error instanceof Error ? (error.stack ?? error.message) : String(error)}\n`,
+    );
     return exitCodeOf(error);
   }
 }

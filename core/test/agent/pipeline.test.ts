@@ -120,7 +120,13 @@ describe('ObservationPipeline budget shared downstream', () => {
       flushIntervalMs: 60_000,
       logger: quiet,
       downstreamBytes: () => downstream,
-      events: { dropped: (_r, n) => void (dropped += n), bufferFull: () => {}, accepted: () => {} },
+      events: {
+        dropped: (_r, n) => {
+          dropped += n;
+        },
+        bufferFull: () => {},
+        accepted: () => {},
+      },
     });
     pipeline.emit([obs(1), obs(2), obs(3)]);
     expect(dropped).toBe(1);
