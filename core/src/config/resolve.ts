@@ -1,7 +1,9 @@
 // SPDX-License-Identifier: Apache-2.0
 /** Defaults (runbook "Recommended limits") and the snake_case → camelCase mapping. */
+
 import os from 'node:os';
 import path from 'node:path';
+import { DEFAULT_SENSITIVE_PATHS } from '@stella/probes-file';
 import type { ProbeTuning, StoreSettings, TargetSpec } from '@stella/sdk';
 import { parseByteSize } from './byte-size.js';
 import { isPluginObject } from './semantic.js';
@@ -9,16 +11,8 @@ import type { PluginModuleSpec, ResolvedConfig, UserConfig, UserTargetSpec } fro
 
 const MIB = 1024 * 1024;
 
-/** Prefixes the file probes watch unless `probes.sensitive_paths` says otherwise. */
-export const DEFAULT_SENSITIVE_PATHS: readonly string[] = [
-  '/etc/shadow',
-  '/etc/gshadow',
-  '/etc/passwd',
-  '/etc/sudoers',
-  '/etc/ssl/private/',
-  '/etc/ssh/',
-  '/root/.ssh/',
-];
+/** Prefixes the file probes watch unless `probes.sensitive_paths` says otherwise (the plugin's list). */
+export { DEFAULT_SENSITIVE_PATHS };
 
 /**
  * Applies every default. `userConfig` must already be valid (`validateUserConfig`).
