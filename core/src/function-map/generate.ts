@@ -93,6 +93,15 @@ export async function generateFunctionMap(options: GenerateOptions): Promise<Gen
   const defaultEntry: PathEntrypoint = { symbol: 'main', purl: subjectPurl, nodeHash: nodeHash(subjectPurl, 'main') };
 
   const entries = options.catalogue.map((entry) => ({ entry, matches: matcher(entry.match) }));
+  const allIds = new Set(options.catalogue.flatMap((e) => e.libraries.flatMap((l) => l.functions.map(functionId))));
+  for (const glob of options.hotFunctions ?? []) {
+    const one = picomatch(glob);
+    if (![...allIds].some((id) => one(id))) {
+      warnings.push(
+        `--hot-functions ${glob} matches no function of the catalogues (function ids look like crypto/EVP_DigestInit_ex, tls/SSL_connect)`,
+      );
+    }
+  }
   const components = [...sbom.components].sort((a, b) => (a.purl < b.purl ? -1 : a.purl > b.purl ? 1 : 0));
   const libraries: LibraryCalls[] = [];
   const seenFiles = new Map<string, string>();

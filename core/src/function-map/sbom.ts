@@ -130,7 +130,8 @@ export function parseSbom(text: string, source: string): ParsedSbom {
   const metadata = (json.metadata ?? {}) as { component?: RawComponent };
   const meta = metadata.component ?? {};
   const subject: ParsedSbom['subject'] = {};
-  if (typeof meta.name === 'string') subject.name = meta.name;
+  // syft names a directory scan's subject by its path ("/"), which says nothing about the service.
+  if (typeof meta.name === 'string' && (meta as { type?: unknown }).type !== 'file') subject.name = meta.name;
   if (typeof meta.purl === 'string' && meta.purl.startsWith('pkg:')) subject.purl = meta.purl;
   const sha =
     sha256Of(meta) ??

@@ -117,6 +117,14 @@ describe('generate from real SBOM shapes (golden maps)', () => {
     expect(warnings).toEqual(['--tag-min-rate ldap: no path carries tag "ldap"']);
   });
 
+  it('warns about a --hot-functions glob that matches nothing', async () => {
+    const { map, warnings } = await gen('trivy-debian.cdx.json', { hotFunctions: ['crypt/*', 'tls/SSL_connect'] });
+    expect(warnings).toEqual([
+      '--hot-functions crypt/* matches no function of the catalogues (function ids look like crypto/EVP_DigestInit_ex, tls/SSL_connect)',
+    ]);
+    expect(map.predicate.hotFunctions).toEqual(['crypt/*', 'tls/SSL_connect']);
+  });
+
   it('an SBOM with no recognised component gives an empty map and a warning naming what was seen', async () => {
     const { map, warnings } = await gen('npm-only.cdx.json');
     expect(map.predicate.expectedPaths).toEqual([]);
