@@ -151,15 +151,35 @@ export class RuntimeAgent {
     });
   }
 
+  /** Counters and statuses per run of identical calls: a batch is mostly runs of one function. */
   private countAccepted(batch: Observation[]): void {
     const counts = new Map<string, { o: Observation; n: number }>();
-    for (const o of batch) {
-      if (o.nodeHash) this.statuses.markObserved(o.service, o.nodeHash);
-      const key = `${o.service}\u0000${o.function}\u0000${o.probeType}`;
+    let head: Observation | undefined;
+    let run = 0;
+    const closeRun = () => {
+      if (!head) return;
+      if (head.nodeHash) this.statuses.markObserved(head.service, head.nodeHash);
+      const key = `${head.service}\u0000${head.function}\u0000${head.probeType}`;
       const entry = counts.get(key);
-      if (entry) entry.n += o.hitCount;
-      else counts.set(key, { o, n: o.hitCount });
+      if (entry) entry.n += run;
+      else counts.set(key, { o: head, n: run });
+    };
+    for (const o of batch) {
+      if (
+        head &&
+        o.nodeHash === head.nodeHash &&
+        o.function === head.function &&
+        o.service === head.service &&
+        o.probeType === head.probeType
+      ) {
+        run += o.hitCount;
+        continue;
+      }
+      closeRun();
+      head = o;
+      run = o.hitCount;
     }
+    closeRun();
     for (const { o, n } of counts.values())
       this.deps.telemetry.countObservations(o.service, o.function, o.probeType, n);
   }

@@ -26,8 +26,15 @@ export class ObservationWindowIndex {
   constructor(private readonly horizonMs: number) {}
 
   add(batch: Observation[]): void {
+    // Records of one batch mostly share their millisecond (the decoder reuses the string).
+    let lastText = '';
+    let lastMs = Number.NaN;
     for (const o of batch) {
-      const t = Date.parse(o.observedAt);
+      if (o.observedAt !== lastText) {
+        lastText = o.observedAt;
+        lastMs = Date.parse(lastText);
+      }
+      const t = lastMs;
       if (Number.isNaN(t)) continue;
       const bucketStart = t - (t % BUCKET_MS);
       let bucket = this.buckets.get(bucketStart);
