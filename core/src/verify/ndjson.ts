@@ -1,5 +1,6 @@
 // SPDX-License-Identifier: Apache-2.0
-import { createReadStream } from 'node:fs';
+import { createReadStream, existsSync } from 'node:fs';
+import { basename, dirname, join } from 'node:path';
 import type { Readable } from 'node:stream';
 import { createGunzip } from 'node:zlib';
 import type { Observation } from '@stella/sdk';
@@ -229,7 +230,8 @@ export async function readObservationFiles(files: readonly string[], acc: Verifi
         }
         if (start < buf.length) carry = Buffer.from(buf.subarray(start));
       }
-      if (carry && carry.length > 0) {
+      // A live segment's last line may still be being written: it is not a record yet.
+      if (carry && carry.length > 0 && !file.endsWith('.partial')) {
         const text = carry.toString('latin1');
         scanner.reset(text);
         handle(carry, text, 0, carry.length);
@@ -237,6 +239,21 @@ export async function readObservationFiles(files: readonly string[], acc: Verifi
     } catch (error) {
       if (error instanceof InputError) throw error;
       const code = (error as NodeJS.ErrnoException).code;
+      if (code === 'ENOENT' && file.endsWith('.partial') && lineNo === 0) {
+        // Rotated between listing and reading: read it under its completed name instead.
+        const rotated = join(
+          dirname(file),
+          basename(file)
+            .replace(/^\./, '')
+            .replace(/\.partial$/, ''),
+        );
+        const completed = [rotated, `${rotated}.gz`].find((f) => existsSync(f));
+        if (completed) {
+          const more = await readObservationFiles([completed], acc);
+          stats.lines += more.lines;
+          continue;
+        }
+      }
       if (code === 'ENOENT') throw new InputError(`cannot read observations ${file}: no such file`);
       if (code === 'Z_DATA_ERROR' || code === 'Z_BUF_ERROR') {
         throw new InputError(`cannot read observations ${file}: not a valid gzip file (${(error as Error).message})`);

@@ -328,18 +328,28 @@ describe('stella function-map verify --offline', () => {
     });
   });
 
-  it('without --offline it reads the configured store, and says why a memory store cannot be read', async () => {
+  it("without --offline and with the memory store, it reads the agent's NDJSON export on this node", async () => {
+    const exportDir = join(dir, 'agent-export');
+    await import('node:fs/promises').then((fs) => fs.mkdir(exportDir, { recursive: true }));
+    const lines = paths.filter((p) => !p.optional).map((p) => agentLine(p.expectedCalls[0]!, recent));
+    // The live segment a running agent is still appending to, with a half-written last line.
+    await writeFile(join(exportDir, '.observations-n-1.ndjson.partial'), `${lines.join('\n')}\n{"observedAt":"20`);
     const cfg = join(dir, 'stella.yaml');
     await writeFile(
       cfg,
-      'runtime_agent:\n  observation_store: {type: memory, retention_hours: 72, max_batch_size: 1000}\n',
+      `runtime_agent:\n  observation_store: {type: memory}\n  export: {output_path: ${JSON.stringify(exportDir)}}\n`,
     );
-    const r = stella('function-map', 'verify', '--function-map', mapFile, '--config', cfg);
-    expect(r.code).toBe(2);
-    expect(r.stderr).toMatch(
-      new RegExp(
-        `^stella: ${cfg.replace(/[.*+?^${}()|[\]\\]/g, '\\$&')}: runtime_agent.observation_store.type is "memory", which lives inside the running agent; verify its NDJSON export with --offline --observations `,
-      ),
+    const r = stella('function-map', 'verify', '--function-map', mapFile, '--config', cfg, '--from', '1h');
+    expect(r.stderr).toContain(
+      `the memory store lives inside the agent; reading its NDJSON export ${exportDir} instead`,
+    );
+    expect(r.code).toBe(0);
+    const missing = join(dir, 'stella-missing.yaml');
+    await writeFile(missing, `runtime_agent:\n  export: {output_path: ${JSON.stringify(join(dir, 'nowhere'))}}\n`);
+    const m = stella('function-map', 'verify', '--function-map', mapFile, '--config', missing);
+    expect(m.code).toBe(2);
+    expect(m.stderr).toContain(
+      `runtime_agent.observation_store.type is "memory" and its NDJSON export ${join(dir, 'nowhere')}`,
     );
   });
 

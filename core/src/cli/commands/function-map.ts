@@ -69,13 +69,25 @@ async function writeOutput(path: string | undefined, text: string): Promise<void
   await writeFile(path, text);
 }
 
-/** Without --offline/--bundle: the store the agent writes to (`runtime_agent.observation_store`). */
+/**
+ * Without --offline/--bundle: the store the agent writes to (`runtime_agent.observation_store`).
+ * The memory store lives inside the running agent, so for it the agent's NDJSON export on this
+ * node (`export.output_path`, the live segment included) is read instead, and the report says so.
+ */
 async function readFromConfiguredStore(configPath: string | undefined, acc: VerificationAccumulator): Promise<void> {
   const { config, source } = await loadConfig(configPath ? { configPath } : {});
   if (config.runtimeAgent.observationStore.type === 'memory') {
-    throw new InputError(
-      `${source}: runtime_agent.observation_store.type is "memory", which lives inside the running agent; verify its NDJSON export with --offline --observations ${config.runtimeAgent.export.outputPath}, or configure postgres or valkey`,
+    const outputPath = config.runtimeAgent.export.outputPath;
+    process.stderr.write(
+      `stella: ${source}: the memory store lives inside the agent; reading its NDJSON export ${outputPath} instead\n`,
     );
+    const files = await expandObservationInputs([outputPath]).catch((error: unknown) => {
+      throw new InputError(
+        `${source}: runtime_agent.observation_store.type is "memory" and its NDJSON export ${outputPath} cannot be read (${(error as Error).message}); run verify on the agent's node, or configure postgres or valkey`,
+      );
+    });
+    await readObservationFiles(files, acc);
+    return;
   }
   const store: ObservationStore = await openConfiguredStore(config, {
     logger: createLogger({ level: 'warn' }, { scope: 'store' }),
