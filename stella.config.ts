@@ -5,7 +5,10 @@
  * a YAML file with the same keys works the same way (see README "Configuration").
  */
 import { defineConfig } from '@stella/core';
+import { authProbes } from '@stella/probes-auth';
 import { cryptoProbes } from '@stella/probes-crypto';
+import { fileProbes } from '@stella/probes-file';
+import { netProbes } from '@stella/probes-net';
 import { memoryStore, postgresStore, valkeyStore } from '@stella/stores';
 
 export default defineConfig({
@@ -24,5 +27,6 @@ export default defineConfig({
     buffer: { max_bytes: '64MiB' },
     telemetry: { prometheus: { enabled: true, host: '127.0.0.1', port: 9464 } },
   },
-  plugins: [cryptoProbes(), memoryStore(), postgresStore(), valkeyStore()],
+  // Probe plugins also supply the catalogues `stella function-map generate` uses.
+  plugins: [cryptoProbes(), authProbes(), netProbes(), fileProbes(), memoryStore(), postgresStore(), valkeyStore()],
 });

@@ -8,19 +8,16 @@ import {
   type Logger,
   type ObservationStore,
   type ProbePlugin,
-  type StellaPlugin,
-  type StorePlugin,
 } from '@stella/sdk';
 import { type DependencyContainer, container as rootContainer } from 'tsyringe';
 import { type LoadedConfig, loadConfig } from '../config/load.js';
-import { resolvePluginSpecs } from '../config/plugins.js';
 import { storeSettingsOf } from '../config/resolve.js';
 import { assertStoreTypeServed } from '../config/stores.js';
 import type { ResolvedConfig } from '../config/types.js';
 import { NdjsonExporter } from '../export/ndjson.js';
 import { type FunctionMap, readFunctionMap } from '../function-map/index.js';
 import { createLogger } from '../logger.js';
-import { builtinPlugins } from '../plugins/builtin.js';
+import { loadPlugins } from '../plugins/load.js';
 import { createTelemetry, type Telemetry } from '../telemetry/index.js';
 import { RuntimeAgent } from './agent.js';
 
@@ -54,21 +51,6 @@ export interface ComposedAgent {
   logger: Logger;
   /** Stops the agent and releases telemetry; idempotent. */
   dispose(): Promise<void>;
-}
-
-/**
- * The config's `plugins` (or every built-in when it names none). Built-in stores stay available
- * unless a listed plugin serves the same type: listing a third-party probe must not lose `memory`.
- */
-export async function loadPlugins(config: ResolvedConfig, logger: Logger): Promise<StellaPlugin[]> {
-  const { plugins, failures } = await resolvePluginSpecs(config.plugins, {
-    baseDir: config.configDir,
-    builtins: builtinPlugins,
-  });
-  for (const failure of failures) logger.error(failure.error.message, { spec: failure.spec });
-  const storeTypes = new Set(plugins.filter(isStorePlugin).map((p) => p.type));
-  const stores = builtinPlugins().filter((p): p is StorePlugin<unknown> => isStorePlugin(p) && !storeTypes.has(p.type));
-  return [...plugins, ...stores];
 }
 
 /**

@@ -149,6 +149,41 @@ describe('stella function-map generate (Debian 12 SBOM of this machine, --rootfs
     expect(bad.code).toBe(2);
     expect(bad.stderr).toBe('stella: --min-rate "95" is not a rate: expected a number from 0 to 1, e.g. 0.95\n');
   });
+
+  it('takes catalogues from the configured probe plugins, so a third-party plugin extends generation', async () => {
+    const plugin = join(dir, 'app-plugin.mjs');
+    await writeFile(
+      plugin,
+      `export default {
+  kind: 'probe', name: 'app-probes', categories: ['app'], bpfObjects: [], options: {},
+  catalogue: [{ name: 'My app', match: { purlType: 'generic', name: 'myapp' },
+    libraries: [{ library: 'libmyapp.so.1', functions: [{ symbol: 'app_authorize', category: 'app' }] }] }],
+  detect: async () => ({ available: false, reason: 'catalogue only' }),
+  start: async () => ({ stop: async () => {} }),
+};
+`,
+    );
+    const cfg = join(dir, 'app.yaml');
+    await writeFile(cfg, `plugins: [${JSON.stringify(plugin)}]\n`);
+    const sbom = join(dir, 'app.cdx.json');
+    await writeFile(
+      sbom,
+      JSON.stringify({
+        bomFormat: 'CycloneDX',
+        specVersion: '1.6',
+        version: 1,
+        components: [{ type: 'library', name: 'myapp', version: '1.0.0', purl: 'pkg:generic/myapp@1.0.0' }],
+      }),
+    );
+    const out = join(dir, 'app-map.json');
+    const r = stella('function-map', 'generate', '--sbom', sbom, '--service', 'app', '--config', cfg, '--output', out);
+    expect(r.code, r.stderr).toBe(0);
+    const map = JSON.parse(await readFile(out, 'utf8')) as {
+      predicate: { expectedPaths: { expectedCalls: MapCall[] }[] };
+    };
+    const calls = map.predicate.expectedPaths.flatMap((p) => p.expectedCalls.map((c) => c.function));
+    expect(calls).toEqual(['app/app_authorize']);
+  });
 });
 
 describe('stella function-map verify --offline', () => {

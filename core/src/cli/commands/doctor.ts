@@ -2,11 +2,11 @@
 import { createBpf } from '@stella/bpf';
 import { isProbePlugin, type ProbePlugin } from '@stella/sdk';
 import type { Command } from 'commander';
-import { loadPlugins } from '../../agent/compose.js';
 import { loadConfig } from '../../config/load.js';
 import { formatChecks, runDoctor } from '../../doctor/checks.js';
 import { type FunctionMap, readFunctionMap } from '../../function-map/index.js';
 import { createLogger } from '../../logger.js';
+import { loadPlugins } from '../../plugins/load.js';
 
 /** `stella doctor`: exit 0 when nothing failed, 1 otherwise (warnings do not fail). */
 export function register(program: Command): void {

@@ -13,6 +13,7 @@ import { readFunctionMap } from '../../function-map/parse.js';
 import { readSbom } from '../../function-map/sbom.js';
 import { readStaticAnalysis } from '../../function-map/static-analysis.js';
 import { createLogger } from '../../logger.js';
+import { cataloguesOf, loadPlugins } from '../../plugins/load.js';
 import { parseTimeArg } from '../../time.js';
 import { VerificationAccumulator } from '../../verify/accumulator.js';
 import { formatReport, parseReportFormat, summaryLine } from '../../verify/format.js';
@@ -42,22 +43,20 @@ function tagRates(pairs: string[]): Record<string, number> {
 }
 
 /**
- * The catalogues of the first-party probe plugins.
- * TODO(plugin-loader): take the catalogues of the plugins the config loads (third-party ones too).
+ * The catalogues of the probe plugins the agent configuration loads (`--config`, else the
+ * cosmiconfig search; the built-ins when none names plugins), so a third-party plugin's
+ * catalogue extends generation exactly as it extends probing.
  */
-async function builtinCatalogue(warn: (msg: string) => void): Promise<CatalogueEntry[]> {
-  const packages = ['@stella/probes-crypto', '@stella/probes-auth', '@stella/probes-net', '@stella/probes-file'];
-  const out: CatalogueEntry[] = [];
-  for (const name of packages) {
-    try {
-      const mod = (await import(name)) as { catalogue?: CatalogueEntry[] };
-      if (Array.isArray(mod.catalogue)) out.push(...mod.catalogue);
-      else warn(`${name} exports no catalogue; its functions are not in the map`);
-    } catch (error) {
-      warn(`${name} could not be loaded (${(error as Error).message}); its functions are not in the map`);
-    }
-  }
-  return out;
+async function configuredCatalogue(
+  configPath: string | undefined,
+  warn: (msg: string) => void,
+): Promise<CatalogueEntry[]> {
+  const { config } = await loadConfig(configPath ? { configPath } : {});
+  const logger = {
+    ...createLogger({ level: 'warn' }),
+    error: (msg: string) => warn(`${msg}; its functions are not in the map`),
+  };
+  return cataloguesOf(await loadPlugins(config, logger));
 }
 
 async function writeOutput(path: string | undefined, text: string): Promise<void> {
@@ -107,6 +106,7 @@ async function readFromConfiguredStore(configPath: string | undefined, acc: Veri
 }
 
 interface GenerateFlags {
+  config?: string;
   sbom: string;
   service: string;
   hotFunctions?: string[];
@@ -158,6 +158,10 @@ export function register(program: Command): void {
     .option('--optional-below <priority>', 'mark paths below this priority optional (crypto > auth > net > general)')
     .option('--fail-on-unexpected', 'fail verification when an undeclared function is observed')
     .requiredOption('--output <file>', 'where to write the map ("-" for stdout)')
+    .option(
+      '--config <file>',
+      'agent configuration whose probe plugins supply the catalogues (default: searched as the agent does)',
+    )
     .action(async (flags: GenerateFlags) => {
       const windowSeconds = Number(flags.window);
       if (!Number.isInteger(windowSeconds) || windowSeconds < 1) {
@@ -174,7 +178,7 @@ export function register(program: Command): void {
       const [sbom, staticAnalysis, catalogue] = await Promise.all([
         readSbom(flags.sbom),
         flags.staticAnalysis ? readStaticAnalysis(flags.staticAnalysis) : Promise.resolve(undefined),
-        builtinCatalogue(warn),
+        configuredCatalogue(flags.config, warn),
       ]);
       const { map, warnings } = await generateFunctionMap({
         sbom,

@@ -3,9 +3,10 @@ import { existsSync } from 'node:fs';
 import { createBpf } from '@stella/bpf';
 import { isProbePlugin, type ProbePlugin } from '@stella/sdk';
 import type { Command } from 'commander';
-import { composeAgent, loadPlugins } from '../../agent/compose.js';
+import { composeAgent } from '../../agent/compose.js';
 import { loadConfig } from '../../config/load.js';
 import { createLogger } from '../../logger.js';
+import { loadPlugins } from '../../plugins/load.js';
 
 /** `stella plugins list`: loaded plugins, categories, BPF objects, attach support; per-probe status with maps. */
 export function register(program: Command): void {
