@@ -18,6 +18,9 @@ const STT_FUNC = 2;
 const STT_GNU_IFUNC = 10;
 const SHN_UNDEF = 0;
 const VERSYM_HIDDEN = 0x8000;
+const STB_GLOBAL = 1;
+const STB_WEAK = 2;
+const STB_GNU_UNIQUE = 10;
 const NT_GNU_BUILD_ID = 3;
 
 export interface ElfSymbolFile {
@@ -27,6 +30,12 @@ export interface ElfSymbolFile {
   hasSymtab: boolean;
   /** Number of defined function symbols found. */
   functionCount: number;
+  /**
+   * The library's exported functions: defined FUNC/IFUNC symbols of `.dynsym` with global, weak
+   * or unique binding, under their default version (`name@@VER`) or unversioned — the names a
+   * uprobe by symbol resolves, and what `generate --rootfs` checks a catalogue against.
+   */
+  dynamicFunctions: ReadonlySet<string>;
   /**
    * File offset of a defined function (what `perf_event_open` wants for a uprobe). Of several
    * versions of one name (`dlopen@GLIBC_2.2.5`, `dlopen@@GLIBC_2.34`) the default one wins.
@@ -62,7 +71,9 @@ export function readElfSymbols(path: string): ElfSymbolFile {
     if (size < 64) throw new Error(`${path} is not an ELF file (${size} bytes)`);
     const eh = read(0, 64);
     if (eh.readUInt32BE(0) !== 0x7f454c46) throw new Error(`${path} is not an ELF file (bad magic)`);
-    if (eh[4] !== 2 || eh[5] !== 1) throw new Error(`${path}: only ELF64 little-endian is supported`);
+    if (eh[4] !== 2 || eh[5] !== 1) {
+      throw new Error(`${path}: only ELF64 little-endian is supported (class ${eh[4]}, data ${eh[5]})`);
+    }
 
     const phoff = Number(eh.readBigUInt64LE(0x20));
     const phentsize = eh.readUInt16LE(0x36);
@@ -126,7 +137,8 @@ export function readElfSymbols(path: string): ElfSymbolFile {
 
     // name -> [offset, isDefaultVersion]
     const functions = new Map<string, { offset: number; preferred: boolean }>();
-    const addTable = (symtab: Section, versym?: Section) => {
+    const dynamicFunctions = new Set<string>();
+    const addTable = (symtab: Section, versym?: Section, exported?: Set<string>) => {
       const strtab = sections[symtab.link];
       if (!strtab || symtab.entsize < 24) return;
       const syms = body(symtab);
@@ -146,6 +158,10 @@ export function readElfSymbols(path: string): ElfSymbolFile {
         const name = strings.toString('latin1', nameOffset, end < 0 ? strings.length : end);
         if (!name) continue;
         const preferred = !versions || (versions.readUInt16LE(i * 2) & VERSYM_HIDDEN) === 0;
+        const bind = info >> 4;
+        if (exported && preferred && (bind === STB_GLOBAL || bind === STB_WEAK || bind === STB_GNU_UNIQUE)) {
+          exported.add(name);
+        }
         const existing = functions.get(name);
         if (existing && (existing.preferred || !preferred)) continue;
         const fileOffset = toFileOffset(value);
@@ -153,7 +169,7 @@ export function readElfSymbols(path: string): ElfSymbolFile {
       }
     };
     const versym = sections.find((s) => s.type === SHT_GNU_VERSYM);
-    for (const s of sections) if (s.type === SHT_DYNSYM) addTable(s, versym);
+    for (const s of sections) if (s.type === SHT_DYNSYM) addTable(s, versym, dynamicFunctions);
     const hasSymtab = sections.some((s) => s.type === SHT_SYMTAB);
     for (const s of sections) if (s.type === SHT_SYMTAB) addTable(s);
 
@@ -161,6 +177,7 @@ export function readElfSymbols(path: string): ElfSymbolFile {
       ...(buildId ? { buildId } : {}),
       hasSymtab,
       functionCount: functions.size,
+      dynamicFunctions,
       offsetOf: (symbol) => functions.get(symbol)?.offset,
     };
   } finally {
