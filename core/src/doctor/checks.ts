@@ -6,7 +6,14 @@
  */
 import { existsSync, readFileSync } from 'node:fs';
 import { detectKernelFeatures } from '@stella/bpf';
-import { type BpfApi, type ProbePlugin, readElfSymbols } from '@stella/sdk';
+import {
+  type BpfApi,
+  type Logger,
+  type ProbePlugin,
+  readElfSymbols,
+  SYSCALL_PROGRAM_PREFIX,
+  type SyscallMechanism,
+} from '@stella/sdk';
 import type { FunctionMap } from '../function-map/index.js';
 
 export type CheckStatus = 'pass' | 'warn' | 'fail';
@@ -109,15 +116,36 @@ export function binaryPathChecks(maps: FunctionMap[]): DoctorCheck[] {
   return out;
 }
 
-/** Loads each plugin's objects and, for uprobe objects, attaches the call program to libc's getpid. */
-export function trialAttach(bpf: BpfApi, plugins: ProbePlugin<unknown>[]): DoctorCheck[] {
+/**
+ * A real trial per plugin: its own detection first (what it would use here, and why not the
+ * better mechanisms), then its object loaded with that mechanism's programs only and one program
+ * attached and detached — a uprobe on libc's getpid for uprobe objects, a syscall program (entry
+ * tracepoint, kprobe or fentry, whichever the plugin picked) for syscall objects.
+ */
+export async function trialAttach(
+  bpf: BpfApi,
+  plugins: ProbePlugin<unknown>[],
+  logger: Logger,
+): Promise<DoctorCheck[]> {
   const out: DoctorCheck[] = [];
   const libc = ['/usr/lib/x86_64-linux-gnu/libc.so.6', '/lib/x86_64-linux-gnu/libc.so.6', '/lib64/libc.so.6'].find(
     existsSync,
   );
   for (const plugin of plugins) {
+    const check = `trial attach ${plugin.name}`;
+    let detection: Awaited<ReturnType<ProbePlugin<unknown>['detect']>>;
+    try {
+      detection = await plugin.detect({ bpf, logger });
+    } catch (error) {
+      out.push({ check, status: 'fail', detail: `detect threw: ${(error as Error).message}` });
+      continue;
+    }
+    if (!detection.available) {
+      out.push({ check, status: 'fail', detail: detection.reason ?? 'not available on this kernel' });
+      continue;
+    }
+    const mechanism = Object.values(detection.mechanisms ?? {})[0];
     for (const objectPath of plugin.bpfObjects) {
-      const check = `trial attach ${plugin.name}`;
       if (!existsSync(objectPath)) {
         out.push({ check, status: 'fail', detail: `${objectPath} missing: run npm run build:bpf` });
         continue;
@@ -125,8 +153,9 @@ export function trialAttach(bpf: BpfApi, plugins: ProbePlugin<unknown>[]): Docto
       let handle: ReturnType<BpfApi['open']> | undefined;
       try {
         handle = bpf.open(objectPath, { name: `doctor:${plugin.name}` });
-        handle.load();
-        if (handle.programNames().includes('stella_uprobe_call') && libc) {
+        const programs = handle.programNames();
+        if (programs.includes('stella_uprobe_call') && libc) {
+          handle.load();
           const offset = readElfSymbols(libc).offsetOf('getpid');
           handle.attachUprobe({ program: 'stella_uprobe_call', binaryPath: libc, offset, pid: process.pid }).destroy();
           out.push({
@@ -134,12 +163,24 @@ export function trialAttach(bpf: BpfApi, plugins: ProbePlugin<unknown>[]): Docto
             status: 'pass',
             detail: `loaded ${objectPath}; uprobe attached to ${libc}:getpid and detached`,
           });
-        } else
-          out.push({
-            check,
-            status: 'pass',
-            detail: `loaded ${objectPath} (${handle.programNames().length} programs)`,
-          });
+          continue;
+        }
+        const prefix =
+          mechanism && mechanism in SYSCALL_PROGRAM_PREFIX
+            ? SYSCALL_PROGRAM_PREFIX[mechanism as SyscallMechanism]
+            : undefined;
+        const chosen = prefix
+          ? programs.filter((p) => p.startsWith(prefix.enter) || p.startsWith(prefix.exit))
+          : programs;
+        for (const program of programs) handle.setAutoload(program, chosen.includes(program));
+        handle.load();
+        const trial = chosen.find((p) => prefix === undefined || p.startsWith(prefix.enter));
+        if (trial) handle.attachAuto(trial).destroy();
+        out.push({
+          check,
+          status: 'pass',
+          detail: `loaded ${objectPath} with its ${mechanism ?? 'default'} programs (${chosen.length})${trial ? `; ${trial} attached and detached` : ''}`,
+        });
       } catch (error) {
         out.push({ check, status: 'fail', detail: (error as Error).message });
       } finally {
@@ -150,7 +191,12 @@ export function trialAttach(bpf: BpfApi, plugins: ProbePlugin<unknown>[]): Docto
   return out;
 }
 
-export function runDoctor(opts: { bpf: BpfApi; plugins: ProbePlugin<unknown>[]; maps: FunctionMap[] }): DoctorCheck[] {
+export async function runDoctor(opts: {
+  bpf: BpfApi;
+  plugins: ProbePlugin<unknown>[];
+  maps: FunctionMap[];
+  logger: Logger;
+}): Promise<DoctorCheck[]> {
   const f = detectKernelFeatures({ trialLoadFentry: true });
   const checks: DoctorCheck[] = [
     kernelVersionCheck(f.kernelRelease),
@@ -192,7 +238,7 @@ export function runDoctor(opts: { bpf: BpfApi; plugins: ProbePlugin<unknown>[]; 
     },
     ...lsmChecks(),
     ...binaryPathChecks(opts.maps),
-    ...trialAttach(opts.bpf, opts.plugins),
+    ...(await trialAttach(opts.bpf, opts.plugins, opts.logger)),
   ];
   return checks;
 }

@@ -25,7 +25,7 @@ export function register(program: Command): void {
       const maps: FunctionMap[] = [];
       for (const path of [...loaded.config.runtimeAgent.functionMaps, ...(opts.functionMap ?? [])])
         maps.push(await readFunctionMap(path));
-      const checks = runDoctor({ bpf: createBpf(), plugins, maps });
+      const checks = await runDoctor({ bpf: createBpf(), plugins, maps, logger });
       const failed = checks.filter((c) => c.status === 'fail').length;
       process.stdout.write(
         opts.format === 'json' ? `${JSON.stringify({ checks, failed }, null, 2)}\n` : formatChecks(checks),
