@@ -1,6 +1,8 @@
 // SPDX-License-Identifier: Apache-2.0
 import type { Command } from 'commander';
 import { composeAgent } from '../../agent/compose.js';
+import { describeConfig } from '../../config/describe.js';
+import { loadConfig } from '../../config/load.js';
 
 /** `stella agent --config F` (also the `stella-runtime-agent` binary). */
 export function register(program: Command): void {
@@ -9,7 +11,13 @@ export function register(program: Command): void {
     .description('run the runtime agent: attach probes per the function maps, record, export, verify continuously')
     .option('-c, --config <file>', 'configuration file (default: cosmiconfig search for "stella")')
     .option('--duration <seconds>', 'stop by itself after this many seconds (smoke tests, demos)', Number)
-    .action(async (opts: { config?: string; duration?: number }) => {
+    .option('--print-config', 'print the resolved configuration (secrets redacted) and exit')
+    .action(async (opts: { config?: string; duration?: number; printConfig?: boolean }) => {
+      if (opts.printConfig) {
+        const { config, source } = await loadConfig({ configPath: opts.config });
+        process.stdout.write(`# ${source}\n${JSON.stringify(describeConfig(config), null, 2)}\n`);
+        return;
+      }
       const composed = await composeAgent({ configPath: opts.config });
       const { agent, logger, telemetry, config } = composed;
       await agent.start();
