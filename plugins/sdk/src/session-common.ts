@@ -1,5 +1,5 @@
 // SPDX-License-Identifier: Apache-2.0
-/** Pieces every probe session shares: the in-kernel target tracker, drop counter, comm lookup. */
+/** Pieces every probe session shares: the in-kernel target tracker, drop counter, aggregates, comm lookup. */
 import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import type { BpfLink, BpfObjectHandle, Logger, PluginContext } from './types.js';
@@ -47,4 +47,35 @@ export function commOf(pid: number): string {
   } catch {
     return '';
   }
+}
+
+/** One `stella_agg` entry read and cleared: its raw key (each session's own layout) and the sums. */
+export interface DrainedAggregate {
+  key: Buffer;
+  /** Calls counted on all CPUs since the last drain. */
+  count: number;
+  /** Latest bpf_ktime_get_ns() of a counted call, on any CPU. */
+  lastTsNs: number;
+}
+
+/**
+ * Reads and clears the per-CPU `stella_agg` hash (aggregate.bpf.h): per key, counts summed over
+ * CPUs and the latest call time. Entries with no calls are skipped.
+ */
+export function drainAggregates(handle: BpfObjectHandle): DrainedAggregate[] {
+  const out: DrainedAggregate[] = [];
+  for (const key of handle.mapKeys('stella_agg')) {
+    const values = handle.mapLookupPerCpu('stella_agg', key);
+    handle.mapDelete('stella_agg', key);
+    if (!values) continue;
+    let count = 0;
+    let lastTsNs = 0;
+    for (const v of values) {
+      count += Number(v.readBigUInt64LE(0));
+      const ts = Number(v.readBigUInt64LE(8));
+      if (ts > lastTsNs) lastTsNs = ts;
+    }
+    if (count > 0) out.push({ key, count, lastTsNs });
+  }
+  return out;
 }

@@ -8,7 +8,7 @@ import {
   readCString,
   SERVICE_NONE,
 } from './event.js';
-import { attachTargetTracker, commOf, reportKernelDrops } from './session-common.js';
+import { attachTargetTracker, commOf, drainAggregates, reportKernelDrops } from './session-common.js';
 import {
   detectSyscallMechanisms,
   mechanismOrder,
@@ -329,22 +329,12 @@ export async function startSyscallSession(
     const out: Observation[] = [];
     const windowStart = new Date(windowStartMs).toISOString();
     const windowEnd = new Date(windowEndMs).toISOString();
-    for (const key of handle.mapKeys('stella_agg')) {
-      const values = handle.mapLookupPerCpu('stella_agg', key);
-      handle.mapDelete('stella_agg', key);
-      if (!values) continue;
-      let count = 0;
-      let lastTs = 0;
-      for (const v of values) {
-        count += Number(v.readBigUInt64LE(0));
-        const ts = Number(v.readBigUInt64LE(8));
-        if (ts > lastTs) lastTs = ts;
-      }
+    for (const { key, count, lastTsNs: lastTs } of drainAggregates(handle)) {
       const syscallId = key.readUInt32LE(0);
       const service = key.readUInt32LE(4);
       const pid = key.readUInt32LE(8);
       const targets = fanOut.get(service * IDS_PER_SERVICE + syscallId);
-      if (!targets || count === 0 || !probeById.has(syscallId)) continue;
+      if (!targets || !probeById.has(syscallId)) continue;
       const probeType = mechanismById.get(syscallId) ?? 'tracepoint';
       const observedAt = new Date(clock(lastTs)).toISOString();
       const comm = commOf(pid);

@@ -11,7 +11,7 @@ import {
 } from './event.js';
 import { type LibraryFile, LibraryFileCache, resolveRequest } from './library-files.js';
 import { isLibrary, mappedFiles } from './proc-maps.js';
-import { attachTargetTracker, commOf, reportKernelDrops } from './session-common.js';
+import { attachTargetTracker, commOf, drainAggregates, reportKernelDrops } from './session-common.js';
 import { populateTargetMaps, samplingThreshold } from './targets.js';
 import type {
   BpfLink,
@@ -416,21 +416,11 @@ export async function startUprobeCallSession(
   const flushAggregates = () => {
     const windowEndMs = Date.now();
     const out: Observation[] = [];
-    for (const key of handle.mapKeys('stella_agg')) {
-      const values = handle.mapLookupPerCpu('stella_agg', key);
-      handle.mapDelete('stella_agg', key);
-      if (!values) continue;
-      let count = 0;
-      let lastTs = 0;
-      for (const v of values) {
-        count += Number(v.readBigUInt64LE(0));
-        const ts = Number(v.readBigUInt64LE(8));
-        if (ts > lastTs) lastTs = ts;
-      }
+    for (const { key, count, lastTsNs: lastTs } of drainAggregates(handle)) {
       const index = Number(key.readBigUInt64LE(0));
       const pid = key.readUInt32LE(8);
       const request = requests[index];
-      if (!request || count === 0) continue;
+      if (!request) continue;
       out.push({
         observedAt: new Date(clock(lastTs)).toISOString(),
         service: request.service,
