@@ -37,6 +37,7 @@ export {
 } from './syscall-session.js';
 export { populateTargetMaps, samplingThreshold } from './targets.js';
 export type * from './types.js';
+export { defineUprobePlugin, type UprobePluginDefinition, type UprobePluginOptions } from './uprobe-plugin.js';
 export {
   DEFAULT_RINGBUF_BYTES,
   EVENT_KIND_LIBRARY_LOADED,
