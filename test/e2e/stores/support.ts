@@ -2,6 +2,10 @@
 import type { Logger, Observation, ObservationStore } from '@stella/sdk';
 import { expect, it } from 'vitest';
 import { StoreWriter } from '../../../core/src/export/store-writer.js';
+import { observation } from '../../../plugins/stores/test/support.js';
+
+/** The store tests' deterministic observation, shared with the package's own tests. */
+export { observation };
 
 export const silent: Logger = { debug() {}, info() {}, warn() {}, error() {}, child: () => silent };
 
@@ -20,27 +24,6 @@ export function capturingLogger(lines: string[] = []): Logger & { lines: string[
     };
   };
   return Object.assign(make({}), { lines });
-}
-
-export function observation(i: number, at: Date | number, over: Partial<Observation> = {}): Observation {
-  const fns = ['tls/SSL_do_handshake', 'crypto/EVP_DigestInit_ex', 'crypto/EVP_EncryptInit_ex', 'net/connect'];
-  const fn = fns[i % fns.length]!;
-  return {
-    observedAt: new Date(at).toISOString(),
-    service: i % 5 === 0 ? 'billing' : 'checkout',
-    function: fn,
-    symbol: fn.split('/')[1]!,
-    purl: 'pkg:deb/debian/libssl3@3.0.15',
-    binaryPath: '/usr/lib/x86_64-linux-gnu/libssl.so.3',
-    nodeHash: `sha256:${(i % fns.length).toString(16).padStart(64, '0')}`,
-    probeType: 'uprobe',
-    pid: 1000 + (i % 7),
-    tid: 2000 + i,
-    comm: 'node',
-    nodeName: 'node-a',
-    hitCount: 1 + (i % 3),
-    ...over,
-  };
 }
 
 export async function collect(it: AsyncIterable<Observation>): Promise<Observation[]> {
