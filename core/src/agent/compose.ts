@@ -20,6 +20,7 @@ import { createLogger } from '../logger.js';
 import { loadPlugins } from '../plugins/load.js';
 import { createTelemetry, type Telemetry } from '../telemetry/index.js';
 import { RuntimeAgent } from './agent.js';
+import { DeferredStore } from './deferred-store.js';
 
 /** Injection tokens of the one composition root. Plugins never see the container. */
 export const TOKENS = {
@@ -76,9 +77,12 @@ export async function composeAgent(options: ComposeOptions = {}): Promise<Compos
 
   assertStoreTypeServed(config, plugins, loaded.source);
   const storePlugin = plugins.filter(isStorePlugin).find((p) => p.type === agentConfig.observationStore.type)!;
-  const store: ObservationStore = await storePlugin.create(storeSettingsOf(config), {
-    logger: logger.child({ scope: `store:${storePlugin.type}` }),
-  });
+  const storeLogger = logger.child({ scope: `store:${storePlugin.type}` });
+  const store: ObservationStore = await DeferredStore.open(
+    storePlugin.type,
+    () => storePlugin.create(storeSettingsOf(config), { logger: storeLogger }),
+    storeLogger,
+  );
   const telemetry = await createTelemetry({
     nodeName: agentConfig.nodeName,
     prometheus: agentConfig.telemetry.prometheus,
