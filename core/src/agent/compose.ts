@@ -14,6 +14,7 @@ import { type LoadedConfig, loadConfig } from '../config/load.js';
 import { storeSettingsOf } from '../config/resolve.js';
 import { assertStoreTypeServed } from '../config/stores.js';
 import type { ResolvedConfig } from '../config/types.js';
+import { UnavailableError } from '../errors.js';
 import { NdjsonExporter } from '../export/ndjson.js';
 import { type FunctionMap, readFunctionMap } from '../function-map/index.js';
 import { createLogger } from '../logger.js';
@@ -89,6 +90,13 @@ export async function composeAgent(options: ComposeOptions = {}): Promise<Compos
     // OTLP only when an endpoint is configured: the embedded default has no collector to talk to.
     otlp: agentConfig.telemetry.otlp.endpoint ? agentConfig.telemetry.otlp : undefined,
     logger: logger.child({ scope: 'telemetry' }),
+  }).catch(async (error: unknown) => {
+    await store.close().catch(() => {});
+    // A taken port is the node's state, not a bug: say which setting to change.
+    throw new UnavailableError(
+      `${(error as Error).message} (runtime_agent.telemetry.prometheus.host/port in ${loaded.source})`,
+      { cause: error },
+    );
   });
   const exporter = new NdjsonExporter({
     outputPath: agentConfig.export.outputPath,

@@ -1,11 +1,12 @@
 // SPDX-License-Identifier: Apache-2.0
 import { mkdtemp, rm, writeFile } from 'node:fs/promises';
+import { type AddressInfo, createServer } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, describe, expect, it } from 'vitest';
 import { runStella } from '../../support/cli.js';
 
-describe('stella agent --print-config', () => {
+describe('stella agent: configuration and start-up errors', () => {
   let dir: string | undefined;
   afterAll(async () => {
     if (dir) await rm(dir, { recursive: true, force: true });
@@ -31,5 +32,27 @@ describe('stella agent --print-config', () => {
     expect(printed.runtimeAgent.buffer.maxBytes).toBe(64 * 1024 * 1024);
     expect(r.stdout).toContain('postgres://stella:***@db:5432/obs');
     expect(r.stdout + r.stderr).not.toContain('hunter2');
+  });
+
+  it('a taken metrics port ends the agent with exit 3 and one sentence naming the setting', async () => {
+    const taken = createServer();
+    await new Promise<void>((resolve) => taken.listen(0, '127.0.0.1', resolve));
+    const port = (taken.address() as AddressInfo).port;
+    try {
+      dir ??= await mkdtemp(join(tmpdir(), 'stella-print-'));
+      const cfg = join(dir, 'port.yaml');
+      await writeFile(
+        cfg,
+        `runtime_agent:\n  telemetry: {prometheus: {enabled: true, port: ${port}}}\n  export: {output_path: ${JSON.stringify(join(dir, 'out'))}}\n`,
+      );
+      const r = await runStella(['agent', '--config', cfg, '--duration', '1']);
+      expect(r.code).toBe(3);
+      expect(r.stderr).toContain(
+        `stella: failed to listen for Prometheus on 127.0.0.1:${port}: listen EADDRINUSE: address already in use 127.0.0.1:${port} (runtime_agent.telemetry.prometheus.host/port in ${cfg})`,
+      );
+      expect(r.stderr).not.toContain('internal error');
+    } finally {
+      taken.close();
+    }
   });
 });
