@@ -28,7 +28,7 @@ import type {
 /** Ring buffer size: MACHINE.md measured heavy drops at 256 KiB under contention, < 3 % at 4 MiB. */
 export const DEFAULT_RINGBUF_BYTES = 4 * 1024 * 1024;
 
-/** Record kind of `stella_library_loaded` (plugins' library_load.bpf.h): a target returned from dlopen. */
+/** Record kind of `stella_library_loaded` (`stella/library_load.bpf.h`): a target returned from dlopen. */
 export const EVENT_KIND_LIBRARY_LOADED = 190;
 
 /** Program that reports dlopen returns; optional in an object (then only the periodic rescan finds late libraries). */

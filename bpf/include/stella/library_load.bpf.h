@@ -6,7 +6,8 @@
  * modules, NSS modules and ctypes libraries all arrive this way. dlopen is rare, so the trap is
  * cheap. The record is never sampled: it is control, not data.
  *
- * Candidate for bpf/include/stella (shared by every uprobe plugin): kept per package until then.
+ * Include it beside stella/uprobe_call.bpf.h in a plugin's <probe>.bpf.c; the SDK's uprobe session
+ * attaches `stella_library_loaded` when the object has it.
  */
 #ifndef __STELLA_LIBRARY_LOAD_BPF_H
 #define __STELLA_LIBRARY_LOAD_BPF_H
