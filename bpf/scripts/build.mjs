@@ -2,8 +2,8 @@
 /**
  * CO-RE build of @stella/bpf and every probe plugin (root `npm run build:bpf`):
  *   1. bpf/vmlinux/vmlinux.h from the running kernel's BTF (bpftool),
- *   2. every plugins/<pkg>/bpf/*.bpf.c, bpf/probes/*.bpf.c and bpf/test/fixtures/*.bpf.c into a
- *      .bpf.o beside it (clang -target bpf),
+ *   2. every plugins/<pkg>/bpf/*.bpf.c, examples/<pkg>/bpf/*.bpf.c (out-of-tree plugin examples),
+ *      bpf/probes/*.bpf.c and bpf/test/fixtures/*.bpf.c into a .bpf.o beside it (clang -target bpf),
  *   3. the N-API addon with node-gyp, linked against the shared libbpf.so.1 (>= 1.4),
  *   4. the test fixture programs into bpf/build/fixtures/.
  * Incremental: an output newer than all of its inputs is skipped. Safe to run concurrently (lock).
@@ -139,9 +139,10 @@ function buildVmlinux() {
 
 function bpfSources() {
   const dirs = [join(bpfDir, 'probes'), join(bpfDir, 'test', 'fixtures')];
-  const pluginsDir = join(repoDir, 'plugins');
-  if (existsSync(pluginsDir)) {
-    for (const pkg of readdirSync(pluginsDir)) dirs.push(join(pluginsDir, pkg, 'bpf'));
+  for (const parent of ['plugins', 'examples']) {
+    const parentDir = join(repoDir, parent);
+    if (!existsSync(parentDir)) continue;
+    for (const pkg of readdirSync(parentDir)) dirs.push(join(parentDir, pkg, 'bpf'));
   }
   return dirs.flatMap((d) => listFiles(d, '.bpf.c'));
 }
