@@ -39,6 +39,18 @@ interface UnexpectedState {
   processes: Map<number, ObservedProcess>;
 }
 
+/** What one accumulator saw, in a form that crosses a worker_threads boundary (structured clone). */
+export interface AccumulatorState {
+  /** Per expected call (nodeHash): hits, first and last time seen (ms). */
+  calls: [nodeHash: string, hits: number, firstMs: number, lastMs: number][];
+  unexpected: [key: string, state: Omit<UnexpectedState, 'processes'> & { processes: ObservedProcess[] }][];
+  read: number;
+  malformed: number;
+  outOfWindow: number;
+  otherService: number;
+  malformedSamples: MalformedSample[];
+}
+
 const DIGIT_OFFSETS = [0, 1, 2, 3, 5, 6, 8, 9, 11, 12, 14, 15, 17, 18, 20, 21, 22];
 const DAYS_IN_MONTH = [31, 29, 31, 30, 31, 30, 31, 31, 30, 31, 30, 31];
 
@@ -243,6 +255,54 @@ export class VerificationAccumulator {
       u.processes.set(pid, p);
     }
     return 'unexpected';
+  }
+
+  /** This accumulator's counts, to merge into another one (parallel readers, one per worker). */
+  exportState(): AccumulatorState {
+    const calls: AccumulatorState['calls'] = [];
+    for (const [hash, s] of this.byNodeHash) if (s.hits > 0) calls.push([hash, s.hits, s.firstMs, s.lastMs]);
+    return {
+      calls,
+      unexpected: [...this.unexpected].map(([key, u]) => [key, { ...u, processes: [...u.processes.values()] }]),
+      read: this.read,
+      malformed: this.malformed,
+      outOfWindow: this.outOfWindow,
+      otherService: this.otherService,
+      malformedSamples: this.malformedSamples,
+    };
+  }
+
+  /** Adds what another accumulator over the same map and window counted. */
+  mergeState(state: AccumulatorState): void {
+    for (const [hash, hits, firstMs, lastMs] of state.calls) {
+      const s = this.byNodeHash.get(hash);
+      if (!s) continue; // not this map's call: cannot happen for the same map
+      s.hits += hits;
+      if (firstMs < s.firstMs) s.firstMs = firstMs;
+      if (lastMs > s.lastMs) s.lastMs = lastMs;
+    }
+    for (const [key, other] of state.unexpected) {
+      let u = this.unexpected.get(key);
+      if (!u) {
+        u = { ...other, hits: 0, firstMs: other.firstMs, lastMs: other.lastMs, processes: new Map() };
+        this.unexpected.set(key, u);
+      }
+      u.hits += other.hits;
+      if (other.firstMs < u.firstMs) u.firstMs = other.firstMs;
+      if (other.lastMs > u.lastMs) u.lastMs = other.lastMs;
+      for (const p of other.processes) {
+        if (u.processes.size >= MAX_PROCESSES) break;
+        if (!u.processes.has(p.pid)) u.processes.set(p.pid, p);
+      }
+    }
+    this.read += state.read;
+    this.malformed += state.malformed;
+    this.outOfWindow += state.outOfWindow;
+    this.otherService += state.otherService;
+    for (const sample of state.malformedSamples) {
+      if (this.malformedSamples.length >= MAX_MALFORMED_SAMPLES) break;
+      this.malformedSamples.push(sample);
+    }
   }
 
   /** Counts a record that could not be read (it also counts as read); keeps the first 20 reasons. */

@@ -2,7 +2,8 @@
 export { VerificationAccumulator, verifyObservations } from './accumulator.js';
 export { formatReport, parseReportFormat, REPORT_FORMATS, type ReportFormat, summaryLine } from './format.js';
 export { expandObservationInputs } from './inputs.js';
-export { observationProblem, type ReadStats, readObservationFiles } from './ndjson.js';
+export { type ObservationSlice, observationProblem, type ReadStats, readObservationFiles } from './ndjson.js';
+export { MIN_BYTES_PER_WORKER, planSlices, readObservationFilesParallel } from './parallel.js';
 export type {
   AddResult,
   MalformedSample,

@@ -25,10 +25,21 @@ export interface ReadStats {
   lines: number;
 }
 
-function open(file: string): Readable {
+/**
+ * Part of a plain (not gzipped) file for a parallel reader: the lines that *start* in
+ * [start, end). Reading begins one byte early, and the first segment (the tail of a line owned by
+ * the previous slice, or empty when that byte is a newline) is skipped.
+ */
+export interface ObservationSlice {
+  file: string;
+  start: number;
+  end: number;
+}
+
+function open(file: string, from = 0): Readable {
   // 512 KiB reads: below the size (~1 MB) at which Node makes latin1 strings external, which
   // String#charCodeAt reads several times slower.
-  const raw = createReadStream(file, { highWaterMark: 1 << 19 });
+  const raw = createReadStream(file, { highWaterMark: 1 << 19, start: from });
   return file.endsWith('.gz') ? raw.pipe(createGunzip({ chunkSize: 1 << 19 })) : raw;
 }
 
@@ -170,13 +181,26 @@ interface ScannedFields {
  * Blank lines are ignored; a line that is not JSON or not an observation record is counted as
  * malformed with `file:line` and the reason. A file that cannot be opened is an InputError.
  */
-export async function readObservationFiles(files: readonly string[], acc: VerificationAccumulator): Promise<ReadStats> {
+export async function readObservationFiles(
+  files: readonly (string | ObservationSlice)[],
+  acc: VerificationAccumulator,
+): Promise<ReadStats> {
   const stats: ReadStats = { files: 0, lines: 0 };
   const scanner = new LineScanner();
-  for (const file of files) {
+  for (const item of files) {
+    const slice = typeof item === 'string' ? undefined : item;
+    const file = typeof item === 'string' ? item : item.file;
     stats.files++;
     let lineNo = 0;
     let carry: Buffer | undefined;
+    // A slice after the first reads from one byte early and drops its first segment (see above);
+    // it stops at the first line that starts at or after `end`. Its samples say the byte offset.
+    const from = slice && slice.start > 0 ? slice.start - 1 : 0;
+    let skipFirst = slice !== undefined && slice.start > 0;
+    let carryPos = from;
+    let past = false;
+    const where = (lineStart: number) => (slice && slice.start > 0 ? `${file}@${lineStart}` : `${file}:${lineNo}`);
+    let lineStartPos = 0;
     const slow = (buf: Buffer, s: number, e: number) => {
       const line = buf.toString('utf8', s, e);
       if (line.trim().length === 0) return;
@@ -184,15 +208,15 @@ export async function readObservationFiles(files: readonly string[], acc: Verifi
       try {
         value = JSON.parse(line);
       } catch (error) {
-        acc.skipMalformed(`not JSON (${(error as Error).message})`, `${file}:${lineNo}`);
+        acc.skipMalformed(`not JSON (${(error as Error).message})`, where(lineStartPos));
         return;
       }
       const problem = observationProblem(value);
       if (problem !== undefined) {
-        acc.skipMalformed(problem, `${file}:${lineNo}`);
+        acc.skipMalformed(problem, where(lineStartPos));
         return;
       }
-      if (acc.add(value as Observation) === 'malformed') acc.relabelLastMalformed(`${file}:${lineNo}`);
+      if (acc.add(value as Observation) === 'malformed') acc.relabelLastMalformed(where(lineStartPos));
     };
     // The map's service as the latin1 view of its UTF-8 bytes, to compare with scanned text.
     const service = acc.map.predicate.service;
@@ -215,23 +239,41 @@ export async function readObservationFiles(files: readonly string[], acc: Verifi
         () => JSON.parse(buf.toString('utf8', s, e)) as Observation,
         f.observedAtMs,
       );
-      if (result === 'malformed') acc.relabelLastMalformed(`${file}:${lineNo}`);
+      if (result === 'malformed') acc.relabelLastMalformed(where(lineStartPos));
     };
     try {
-      for await (const chunk of open(file) as AsyncIterable<Buffer>) {
+      for await (const chunk of open(file, from) as AsyncIterable<Buffer>) {
         const buf = carry ? Buffer.concat([carry, chunk]) : chunk;
+        const bufPos = carryPos; // file offset of buf[0]
         carry = undefined;
         const text = buf.toString('latin1');
         scanner.reset(text);
         let start = 0;
         for (let nl = text.indexOf('\n', start); nl !== -1; nl = text.indexOf('\n', start)) {
-          handle(buf, text, start, nl);
+          if (skipFirst) skipFirst = false;
+          else if (slice && bufPos + start >= slice.end) {
+            past = true;
+            break;
+          } else {
+            lineStartPos = bufPos + start;
+            handle(buf, text, start, nl);
+          }
           start = nl + 1;
         }
+        if (past) break;
+        carryPos = bufPos + start;
         if (start < buf.length) carry = Buffer.from(buf.subarray(start));
       }
       // A live segment's last line may still be being written: it is not a record yet.
-      if (carry && carry.length > 0 && !file.endsWith('.partial')) {
+      if (
+        carry &&
+        carry.length > 0 &&
+        !file.endsWith('.partial') &&
+        !past &&
+        !skipFirst &&
+        !(slice && carryPos >= slice.end)
+      ) {
+        lineStartPos = carryPos;
         const text = carry.toString('latin1');
         scanner.reset(text);
         handle(carry, text, 0, carry.length);

@@ -19,6 +19,7 @@ import { VerificationAccumulator } from '../../verify/accumulator.js';
 import { formatReport, parseReportFormat, summaryLine } from '../../verify/format.js';
 import { expandObservationInputs } from '../../verify/inputs.js';
 import { readObservationFiles } from '../../verify/ndjson.js';
+import { readObservationFilesParallel } from '../../verify/parallel.js';
 // Used only inside actions, so the import cycle with main.ts is harmless.
 import { VERSION } from '../main.js';
 
@@ -132,6 +133,7 @@ interface VerifyFlags {
   config?: string;
   format: string;
   output?: string;
+  workers?: string;
 }
 
 export function register(program: Command): void {
@@ -219,6 +221,7 @@ export function register(program: Command): void {
     .option('--config <file>', 'agent configuration naming the observation store (default: searched as the agent does)')
     .option('--format <format>', 'json, table, markdown or junit', 'json')
     .option('--output <file>', 'write the report here instead of stdout')
+    .option('--workers <n>', 'parallel readers for large offline inputs (default: one per CPU; 1 = sequential)')
     .action(async (flags: VerifyFlags) => {
       const format = parseReportFormat(flags.format);
       let functionMapPath = flags.functionMap;
@@ -249,7 +252,11 @@ export function register(program: Command): void {
         }
         const acc = new VerificationAccumulator(map, { from, to });
         if (observationArgs.length > 0) {
-          await readObservationFiles(await expandObservationInputs(observationArgs), acc);
+          const workers = flags.workers === undefined ? undefined : Number(flags.workers);
+          if (workers !== undefined && !(Number.isInteger(workers) && workers >= 1)) {
+            throw new InputError(`--workers "${flags.workers}" is not a count: expected a whole number ≥ 1`);
+          }
+          await readObservationFilesParallel(await expandObservationInputs(observationArgs), acc, { workers });
         } else {
           await readFromConfiguredStore(flags.config, acc);
         }
