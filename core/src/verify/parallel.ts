@@ -63,7 +63,7 @@ export async function readObservationFilesParallel(
           const worker = new Worker(WORKER, {
             // Each reader's heap stays small (chunks are 512 KiB, state is per distinct call): keep
             // the whole verify under 200 MB however many CPUs read.
-            resourceLimits: { maxOldGenerationSizeMb: 64, maxYoungGenerationSizeMb: 16 },
+            resourceLimits: { maxOldGenerationSizeMb: 48, maxYoungGenerationSizeMb: 16 },
             workerData: { map: acc.map, from: acc.window.from.getTime(), to: acc.window.to.getTime(), items },
           });
           worker.once(
