@@ -88,7 +88,7 @@ export class RuntimeAgent {
       maxBytes: agentConfig.buffer.maxBytes,
       flushIntervalMs: agentConfig.export.flushIntervalMs,
       logger: this.logger,
-      downstreamBytes: () => this.storeWriter.approxBytes(),
+      downstreamBytes: () => this.storeWriter.approxBytes() + deps.exporter.stats().bufferedBytes,
       events: {
         dropped: (reason, count) => telemetry.countDropped(reason, count),
         bufferFull: (full) => telemetry.setBufferFull(full),

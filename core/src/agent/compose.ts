@@ -107,6 +107,7 @@ export async function composeAgent(options: ComposeOptions = {}): Promise<Compos
     retentionHours: agentConfig.export.retentionHours,
     nodeName: agentConfig.nodeName,
     logger: logger.child({ scope: 'export' }),
+    onDrop: (count) => telemetry.countDropped('export_error', count),
   });
   const bpf = options.overrides?.bpf ?? createBpf();
 

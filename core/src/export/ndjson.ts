@@ -40,6 +40,8 @@ export interface NdjsonExporterOptions {
   logger: Logger;
   /** Lines held in memory at most while the disk refuses writes; beyond it lines are dropped and counted. Default 16 MiB. */
   maxBufferedBytes?: number;
+  /** Told about every line dropped (for `observations_dropped{reason}`): a drop is never silent. */
+  onDrop?: (count: number) => void;
   now?: () => number;
 }
 
@@ -58,7 +60,8 @@ const PARTIAL = '.partial';
 const PREFIX = 'observations-';
 
 export class NdjsonExporter {
-  private readonly o: Required<Omit<NdjsonExporterOptions, 'logger'>>;
+  private readonly o: Required<Omit<NdjsonExporterOptions, 'logger' | 'onDrop'>>;
+  private readonly onDrop: ((count: number) => void) | undefined;
   private readonly logger: Logger;
   private readonly fileStem: string;
   private buffer: string[] = [];
@@ -71,11 +74,14 @@ export class NdjsonExporter {
   private closed = false;
   private readonly background = new Set<Promise<void>>();
   private readonly counters = { written: 0, dropped: 0, filesCompleted: 0, writeErrors: 0 };
+  /** Set by a failed write, cleared by the next good one; the buffer bound applies only then. */
+  private writeFailing = false;
 
   constructor(options: NdjsonExporterOptions) {
     if (!options.outputPath) throw new TypeError('NdjsonExporter: outputPath is required');
     if (!(options.flushIntervalMs > 0)) throw new TypeError('NdjsonExporter: flushIntervalMs must be > 0');
     this.logger = options.logger;
+    this.onDrop = options.onDrop;
     this.o = {
       outputPath: options.outputPath,
       flushIntervalMs: options.flushIntervalMs,
@@ -98,15 +104,35 @@ export class NdjsonExporter {
   /** Buffers a batch; never blocks and never throws for I/O (that happens at flush). */
   write(batch: Observation[]): void {
     if (this.closed) throw new Error('NdjsonExporter: write after close');
+    // The bound holds only while the disk refuses writes: otherwise what is buffered is at most one
+    // flush interval of the agent's pipeline, which its own buffer budget already bounds.
+    let dropped = 0;
     for (const obs of batch) {
       const line = `${JSON.stringify(obs)}\n`;
-      if (this.bufferedBytes + line.length > this.o.maxBufferedBytes) {
-        this.counters.dropped++;
+      if (this.writeFailing && this.bufferedBytes + line.length > this.o.maxBufferedBytes) {
+        dropped++;
         continue;
       }
       this.buffer.push(line);
       this.bufferedBytes += line.length;
     }
+    this.countDropped(dropped);
+  }
+
+  /** Drops the oldest buffered lines beyond the outage bound, counting and reporting them. */
+  private keepWithinBound(): void {
+    let dropped = 0;
+    while (this.bufferedBytes > this.o.maxBufferedBytes && this.buffer.length > 0) {
+      this.bufferedBytes -= this.buffer.shift()!.length;
+      dropped++;
+    }
+    this.countDropped(dropped);
+  }
+
+  private countDropped(count: number): void {
+    if (count <= 0) return;
+    this.counters.dropped += count;
+    this.onDrop?.(count);
   }
 
   /** Writes and syncs everything buffered; rotates when due. Serialised with other flushes. */
@@ -189,7 +215,15 @@ export class NdjsonExporter {
   }
 
   private async flushNow(): Promise<void> {
-    await this.start();
+    try {
+      await this.start();
+    } catch (error) {
+      // The output directory cannot be made or read: the same outage as a failed write.
+      this.counters.writeErrors++;
+      this.writeFailing = true;
+      this.keepWithinBound();
+      throw error;
+    }
     if (this.buffer.length > 0) {
       const lines = this.buffer;
       const bytes = this.bufferedBytes;
@@ -208,15 +242,14 @@ export class NdjsonExporter {
         }
         seg.size += data.length;
         this.counters.written += lines.length;
+        this.writeFailing = false;
       } catch (error) {
         this.counters.writeErrors++;
+        this.writeFailing = true;
         // Keep the lines for the next flush, within the bound.
         this.buffer = lines.concat(this.buffer);
         this.bufferedBytes += bytes;
-        while (this.bufferedBytes > this.o.maxBufferedBytes && this.buffer.length > 0) {
-          this.bufferedBytes -= this.buffer.shift()!.length;
-          this.counters.dropped++;
-        }
+        this.keepWithinBound();
         this.logger.error('export: writing observations failed; will retry', { dir: this.o.outputPath, error });
         throw error;
       }

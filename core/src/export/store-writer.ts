@@ -218,6 +218,9 @@ export class StoreWriter {
   }
 
   private enforceBound(): void {
+    // While the store takes batches, the backlog is at most what the pipeline handed over in one
+    // flush, and the agent's buffer budget already counts it; the bound is for outages.
+    if (this.storeAvailable) return;
     let dropped = 0;
     // The oldest queued observations go first; the in-flight batch is left to finish.
     while (this.approxBytes() > this.o.maxPendingBytes && this.head < this.queue.length) {

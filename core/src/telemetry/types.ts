@@ -3,7 +3,8 @@ import type { Meter, Tracer } from '@opentelemetry/api';
 import type { Logger, Observation } from '@stella/sdk';
 
 /** Why an observation never reached the store. Bounded: these are the only label values. */
-export type DropReason = 'buffer_full' | 'ringbuf' | 'store_error';
+/** Why observations were lost: SPEC's three, plus the NDJSON export's bound while the disk fails. */
+export type DropReason = 'buffer_full' | 'ringbuf' | 'store_error' | 'export_error';
 
 export interface PrometheusOptions {
   enabled: boolean;

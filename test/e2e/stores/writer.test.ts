@@ -62,6 +62,12 @@ describe('StoreWriter', () => {
     });
     await server.stop();
     try {
+      // The bound is for outages: it applies once a write has found the store down.
+      writer.write([observation(0, Date.now() - 6000, { tid: -1 })]);
+      for (const deadline = Date.now() + 10_000; !logger.lines.some((l) => /store unavailable/.test(l)); ) {
+        if (Date.now() > deadline) throw new Error('the writer never found the store down');
+        await new Promise((r) => setTimeout(r, 10));
+      }
       for (let b = 0; b < 20; b++)
         writer.write(
           Array.from({ length: 100 }, (_, i) => observation(i, Date.now() - 5000 + b * 100 + i, { tid: b * 100 + i })),
@@ -76,7 +82,7 @@ describe('StoreWriter', () => {
     await writer.close(20_000);
     const stats = writer.stats();
     const rows = await collect(store.query({}));
-    expect(rows.length + stats.dropped.store_error).toBe(2000);
+    expect(rows.length + stats.dropped.store_error).toBe(2001);
     // The newest were kept: drops took the oldest first.
     expect(Math.max(...rows.map((o) => o.tid!))).toBe(1999);
     expect(logger.lines.some((l) => /warn observations dropped .*store_error/.test(l))).toBe(true);
