@@ -28,6 +28,7 @@ function harness(maxRecords: number, sinks: ObservationSink[]) {
     maxBytes: maxRecords * OBSERVATION_HEAP_BYTES,
     flushIntervalMs: 60_000,
     logger: quiet,
+    earlyFlushBytes: Number.POSITIVE_INFINITY,
     events: {
       dropped: (_reason, n) => {
         events.dropped += n;
@@ -120,6 +121,7 @@ describe('ObservationPipeline budget shared downstream', () => {
       flushIntervalMs: 60_000,
       logger: quiet,
       downstreamBytes: () => downstream,
+      earlyFlushBytes: Number.POSITIVE_INFINITY,
       events: {
         dropped: (_r, n) => {
           dropped += n;
@@ -133,5 +135,23 @@ describe('ObservationPipeline budget shared downstream', () => {
     downstream = 0;
     pipeline.emit([obs(4), obs(5), obs(6), obs(7)]);
     expect(dropped).toBe(2);
+  });
+});
+
+describe('ObservationPipeline early flush', () => {
+  it('hands records on before the timer once the queue passes the early-flush size', async () => {
+    const seen: Observation[] = [];
+    const pipeline = new ObservationPipeline([{ name: 's', write: (batch) => void seen.push(...batch) }], {
+      maxBytes: 100 * OBSERVATION_HEAP_BYTES,
+      flushIntervalMs: 60_000,
+      logger: quiet,
+      events: { dropped: () => {}, bufferFull: () => {}, accepted: () => {} },
+    });
+    pipeline.emit(Array.from({ length: 5 }, (_, i) => obs(i))); // below 100/8 records: waits for the timer
+    await new Promise((r) => setImmediate(r));
+    expect(seen).toHaveLength(0);
+    pipeline.emit(Array.from({ length: 10 }, (_, i) => obs(5 + i))); // 15 ≥ 12.5 records: flushes now
+    await new Promise((r) => setImmediate(r));
+    expect(seen).toHaveLength(15);
   });
 });
