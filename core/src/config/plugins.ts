@@ -79,13 +79,27 @@ async function resolveOne(spec: PluginSpec, index: number, baseDir: string): Pro
   }
 }
 
-/** Relative and absolute specifiers are files next to the config; bare ones are packages resolved from there. */
+/**
+ * Relative and absolute specifiers are files next to the config; bare ones are packages resolved
+ * from there, then from Stella's own installation (so `@stella/probes-crypto` works from a config
+ * in /etc/stella, where no node_modules is).
+ */
 async function importPluginModule(specifier: string, baseDir: string): Promise<unknown> {
   const isPath = specifier.startsWith('.') || path.isAbsolute(specifier);
   const target = isPath ? path.resolve(baseDir, specifier) : specifier;
   // jiti: TypeScript plugins work too, and bare names resolve from the config's directory.
   const jiti = createJiti(pathToFileURL(path.join(baseDir, '_')).href, { fsCache: false, interopDefault: true });
-  const namespace = (await jiti.import(target)) as Record<string, unknown> | undefined;
+  let namespace: Record<string, unknown> | undefined;
+  try {
+    namespace = (await jiti.import(target)) as Record<string, unknown> | undefined;
+  } catch (error) {
+    const notFound =
+      (error as NodeJS.ErrnoException).code === 'MODULE_NOT_FOUND' ||
+      /Cannot find (module|package)/.test(String(error));
+    if (isPath || !notFound) throw error;
+    const own = createJiti(import.meta.url, { fsCache: false, interopDefault: true });
+    namespace = (await own.import(target)) as Record<string, unknown> | undefined;
+  }
   const value = namespace && 'default' in namespace ? namespace.default : namespace;
   return isPlainObject(value) && !isPluginObject(value) && 'default' in value ? value.default : value;
 }

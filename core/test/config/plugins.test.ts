@@ -49,3 +49,24 @@ describe('resolvePluginSpecs', () => {
     expect(failures).toHaveLength(1);
   });
 });
+
+describe('first-party plugins named in YAML', () => {
+  it('resolve by package name from a config directory with no node_modules (Stella’s own install)', async () => {
+    const { mkdtemp, rm } = await import('node:fs/promises');
+    const { tmpdir } = await import('node:os');
+    const { join } = await import('node:path');
+    const dir = await mkdtemp(join(tmpdir(), 'stella-etc-'));
+    try {
+      const { plugins, failures } = await resolvePluginSpecs(['@stella/probes-net', '@stella/no-such-plugin'], {
+        baseDir: dir,
+        builtins: [],
+      });
+      expect(plugins.map((p) => (p as ProbePlugin).name)).toEqual(['@stella/probes-net']);
+      expect(failures.map((f) => f.error.message)).toEqual([
+        `plugin "@stella/no-such-plugin" failed to load: Cannot find module '@stella/no-such-plugin'`,
+      ]);
+    } finally {
+      await rm(dir, { recursive: true, force: true });
+    }
+  });
+});

@@ -1,3 +1,4 @@
 // SPDX-License-Identifier: Apache-2.0
 export { catalogue } from './catalogue.js';
-export { type AuthProbesOptions, authProbes } from './plugin.js';
+/** YAML/JSON configs name the package: `plugins: ["@stella/probes-auth"]` calls this factory. */
+export { type AuthProbesOptions, authProbes, authProbes as default } from './plugin.js';
