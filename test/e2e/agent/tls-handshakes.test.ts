@@ -65,17 +65,23 @@ describe.skipIf(!canBpf)('agent on libssl, end to end (real uprobes, real TLS, r
         '  telemetry: {prometheus: {enabled: false}, verify_interval_ms: 500}',
       ].join('\n'),
     );
-    // An independent count on the same symbol and process.
+    // An independent count on the same symbol and process. bpftrace prints "Attaching" before the
+    // probes are in; BEGIN runs once they are, so "armed" is the line to wait for.
     const bpftrace = spawn(
       'bpftrace',
-      ['-e', `uprobe:${LIBSSL}:SSL_do_handshake /pid == ${pid}/ { @calls = count(); }`],
+      [
+        '-B',
+        'line',
+        '-e',
+        `uprobe:${LIBSSL}:SSL_do_handshake /pid == ${pid}/ { @calls = count(); }\nBEGIN { printf("armed\\n"); }`,
+      ],
       { stdio: ['ignore', 'pipe', 'pipe'] },
     );
     let bpftraceOut = '';
     bpftrace.stdout?.on('data', (d) => {
       bpftraceOut += String(d);
     });
-    await stdoutLines(bpftrace, /^Attaching/);
+    await stdoutLines(bpftrace, 'armed');
 
     const agent = startStella(['agent', '--config', configPath]);
     await agent.waitFor(/\bready metrics=/);
