@@ -85,10 +85,10 @@ async function runOnce(mode) {
   await waitLine(target, /^ready/);
   let tracer;
   if (mode === 'bpftrace') {
-    tracer = spawn('bpftrace', ['-e', `uprobe:${LIBSSL}:SSL_do_handshake /pid == ${target.pid}/ { @c = count(); }`], {
-      stdio: ['ignore', 'pipe', 'pipe'],
-    });
-    await waitLine(tracer, /Attaching/);
+    // "Attaching" is printed before the probe is in; BEGIN runs once it is.
+    const program = `uprobe:${LIBSSL}:SSL_do_handshake /pid == ${target.pid}/ { @c = count(); }\nBEGIN { printf("armed\\n"); }`;
+    tracer = spawn('bpftrace', ['-B', 'line', '-e', program], { stdio: ['ignore', 'pipe', 'pipe'] });
+    await waitLine(tracer, /^armed$/);
   } else if (mode.startsWith('agent')) {
     const config = join(work, `${mode}.yaml`);
     writeFileSync(

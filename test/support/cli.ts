@@ -14,6 +14,12 @@ export interface RunningCli {
   exited: Promise<number | null>;
 }
 
+/** CLI subprocesses still running; killed when the test process exits, even after a failure. */
+const running = new Set<ChildProcess>();
+process.once('exit', () => {
+  for (const child of running) child.kill('SIGKILL');
+});
+
 /** Runs the compiled `stella` CLI as a subprocess, the way users and CI run it. */
 export function startStella(args: string[], options: { env?: NodeJS.ProcessEnv; cwd?: string } = {}): RunningCli {
   const child = spawn(process.execPath, [STELLA_BIN, ...args], {
@@ -21,6 +27,8 @@ export function startStella(args: string[], options: { env?: NodeJS.ProcessEnv; 
     env: { ...process.env, ...options.env },
     stdio: ['ignore', 'pipe', 'pipe'],
   });
+  running.add(child);
+  child.once('exit', () => running.delete(child));
   let out = '';
   let err = '';
   const waiters: { pattern: RegExp; resolve: (line: string) => void }[] = [];

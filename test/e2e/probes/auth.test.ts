@@ -6,7 +6,7 @@ import { setTimeout as sleep } from 'node:timers/promises';
 import { promisify } from 'node:util';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { freePort } from '../../../core/src/demo/tls-server.js';
-import { bpftraceCount, canBpf, hits, LIBDIR, startAgent, tempDir } from './support.js';
+import { bpftraceCount, canBpf, hits, LIBDIR, startAgent, stopDriven, tempDir } from './support.js';
 
 const run = promisify(execFile);
 const PAM_PURL = 'pkg:deb/debian/libpam0g@1.5.2-6?arch=amd64';
@@ -43,6 +43,7 @@ describe.skipIf(!canBpf)('auth plugin on real PAM and LDAP workloads', () => {
     );
   });
   afterAll(async () => {
+    await stopDriven();
     await rm(`/etc/pam.d/${PAM_SERVICE}`, { force: true });
     await run('userdel', [USER]).catch(() => undefined);
   });

@@ -3,7 +3,7 @@ import { copyFile, rename, rm } from 'node:fs/promises';
 import { join } from 'node:path';
 import { readElfSymbols } from '@stella/sdk';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { canBpf, drive, hits, LIBDIR, startAgent, tempDir, until } from './support.js';
+import { canBpf, drive, hits, LIBDIR, startAgent, stopDriven, tempDir, until } from './support.js';
 
 const SODIUM = `${LIBDIR}/libsodium.so.23`;
 const PURL = 'pkg:deb/debian/libsodium23@1.0.18-1?arch=amd64';
@@ -22,6 +22,7 @@ describe.skipIf(!canBpf)('libsodium through the auth/crypto uprobe session', () 
     dir = await tempDir('stella-sodium-');
   });
   afterAll(async () => {
+    await stopDriven();
     await rm(dir, { recursive: true, force: true });
   });
 

@@ -149,8 +149,31 @@ export interface Driven {
   output(): string;
 }
 
+/**
+ * Children still running. A test that fails or times out must not leave a bpftrace or a client
+ * behind: a leftover bpftrace keeps its uprobes in every later test's libssl (seen: it tripled the
+ * TLS benchmark's baseline and slowed the next suite until it timed out).
+ */
+const driven = new Set<ChildProcess>();
+process.once('exit', () => {
+  for (const child of driven) child.kill('SIGKILL');
+});
+
+/** Kills every child `drive` started that is still running, and waits for them. */
+export async function stopDriven(): Promise<void> {
+  await Promise.all(
+    [...driven].map(async (child) => {
+      const gone = new Promise((resolve) => child.once('exit', resolve));
+      child.kill('SIGKILL');
+      await gone;
+    }),
+  );
+}
+
 export function drive(command: string, args: string[], env?: NodeJS.ProcessEnv): Driven {
   const child = spawn(command, args, { stdio: ['pipe', 'pipe', 'pipe'], env: { ...process.env, ...env } });
+  driven.add(child);
+  child.once('exit', () => driven.delete(child));
   let out = '';
   const waiters: { text: string; resolve: () => void }[] = [];
   const onData = (d: Buffer) => {

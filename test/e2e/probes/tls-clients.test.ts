@@ -5,7 +5,7 @@ import { join } from 'node:path';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { startOpensslServer, type TlsServer } from '../../../core/src/demo/tls-server.js';
-import { canBpf, drive, hits, LIBDIR, startAgent, tempDir } from './support.js';
+import { canBpf, drive, hits, LIBDIR, startAgent, stopDriven, tempDir } from './support.js';
 
 const LIBSSL = `${LIBDIR}/libssl.so.3`;
 const GNUTLS = `${LIBDIR}/libgnutls.so.30`;
@@ -48,6 +48,7 @@ describe.skipIf(!canBpf)('TLS clients: libssl (curl, python ssl), node static Op
     server = await startOpensslServer(dir);
   });
   afterAll(async () => {
+    await stopDriven();
     await server?.stop();
     await rm(dir, { recursive: true, force: true });
   });
