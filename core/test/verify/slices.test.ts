@@ -56,7 +56,12 @@ describe('verify split into byte slices and merged', () => {
     await readObservationFiles([file], whole);
     const size = (await stat(file)).size;
     const firstNewline = (await import('node:fs')).readFileSync(file, 'latin1').indexOf('\n');
-    const cutSets = [[size / 2], [1, firstNewline, firstNewline + 1, 1000, 1001], [size / 3, (2 * size) / 3], [size - 1]];
+    const cutSets = [
+      [size / 2],
+      [1, firstNewline, firstNewline + 1, 1000, 1001],
+      [size / 3, (2 * size) / 3],
+      [size - 1],
+    ];
     for (const cuts of cutSets) {
       const points = [0, ...cuts.map(Math.floor), size];
       const merged = new VerificationAccumulator(map, window);
