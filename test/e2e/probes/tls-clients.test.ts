@@ -104,12 +104,32 @@ describe.skipIf(!canBpf)('TLS clients: libssl (curl, python ssl), node static Op
     });
     const mine = new Set<number>([python.pid, node.pid]);
     const pidsBy: Record<string, Set<number>> = { curl: new Set(), openssl: new Set(), 'gnutls-cli': new Set() };
-    const spawnRun = (cmd: string, args: string[]) => {
+    /**
+     * Runs a client to completion, feeding it `input`. Bounded: a client that does not finish in
+     * 30 s is killed and the test fails naming it and what it printed (never a silent hang).
+     */
+    const spawnRun = (cmd: string, args: string[], input = '') => {
       const child = execFile(cmd, args);
-      child.stdin?.end();
+      let output = '';
+      child.stdout?.on('data', (d) => {
+        output += String(d);
+      });
+      child.stderr?.on('data', (d) => {
+        output += String(d);
+      });
+      child.stdin?.end(input);
       mine.add(child.pid!);
       pidsBy[cmd]?.add(child.pid!);
-      return new Promise<void>((resolve) => child.once('exit', () => resolve()));
+      return new Promise<void>((resolve, reject) => {
+        const timer = setTimeout(() => {
+          child.kill('SIGKILL');
+          reject(new Error(`${cmd} did not finish in 30 s; it printed:\n${output}`));
+        }, 30_000);
+        child.once('exit', () => {
+          clearTimeout(timer);
+          resolve();
+        });
+      });
     };
     const curlArgs = [
       '-sS',
@@ -122,16 +142,13 @@ describe.skipIf(!canBpf)('TLS clients: libssl (curl, python ssl), node static Op
     ];
     for (let i = 0; i < N; i++) await spawnRun('curl', [...curlArgs, `https://localhost:${server.port}/`]);
     for (let i = 0; i < N; i++) {
-      // stdin closed: gnutls-cli exits right after the handshake.
-      await spawnRun('gnutls-cli', [
-        '--x509cafile',
-        server.certPath,
-        '--sni-hostname',
-        'localhost',
-        '-p',
-        String(server.port),
-        '127.0.0.1',
-      ]);
+      // A request on stdin: s_server -www answers and closes the connection, which ends
+      // gnutls-cli whatever the order of handshake and end of input (an empty stdin raced it).
+      await spawnRun(
+        'gnutls-cli',
+        ['--x509cafile', server.certPath, '--sni-hostname', 'localhost', '-p', String(server.port), '127.0.0.1'],
+        'GET / HTTP/1.0\r\n\r\n',
+      );
     }
     // One round each; closing stdin then ends the python client (it reads rounds until EOF).
     python.send('go');
