@@ -336,6 +336,33 @@ export async function startUprobeCallSession(
   let lastIso = '';
   let lastCgroup = -1n;
   let lastCgroupText = '';
+  /** The record of one call (or count) of `request`: one builder for events and aggregates. */
+  const observationOf = (
+    request: ProbeRequest,
+    observedAt: string,
+    pid: number,
+    comm: string,
+    hitCount: number,
+  ): Observation => ({
+    observedAt,
+    service: request.service,
+    function: request.functionId,
+    symbol: request.symbol,
+    purl: request.purl,
+    binaryPath: request.binaryPath,
+    buildId: request.buildId,
+    nodeHash: request.nodeHash,
+    probeType: 'uprobe',
+    pid,
+    tid: undefined,
+    comm,
+    cgroupId: undefined,
+    nodeName: ctx.nodeName,
+    hitCount,
+    sampleRate: undefined,
+    windowStart: undefined,
+    windowEnd: undefined,
+  });
   const toObservation = (buf: Buffer, offset: number): Observation | undefined => {
     const request = requests[header.cookie];
     if (!request) return undefined;
@@ -351,24 +378,17 @@ export async function startUprobeCallSession(
       lastCgroup = header.cgroupId;
       lastCgroupText = lastCgroup.toString();
     }
-    return {
-      observedAt: lastIso,
-      service: request.service,
-      function: request.functionId,
-      symbol: request.symbol,
-      purl: request.purl,
-      binaryPath: request.binaryPath,
-      buildId: request.buildId,
-      nodeHash: request.nodeHash,
-      probeType: 'uprobe',
-      pid: header.pid,
-      tid: header.tid,
-      comm: readCString(buf, offset + EVENT_HEADER.comm, EVENT_HEADER.commLength),
-      cgroupId: lastCgroupText,
-      nodeName: ctx.nodeName,
-      hitCount: header.hitCount,
-      sampleRate,
-    };
+    const observation = observationOf(
+      request,
+      lastIso,
+      header.pid,
+      readCString(buf, offset + EVENT_HEADER.comm, EVENT_HEADER.commLength),
+      header.hitCount,
+    );
+    observation.tid = header.tid;
+    observation.cgroupId = lastCgroupText;
+    observation.sampleRate = sampleRate;
+    return observation;
   };
 
   resolveAndAttach();
@@ -415,29 +435,17 @@ export async function startUprobeCallSession(
   let windowStartMs = Date.now();
   const flushAggregates = () => {
     const windowEndMs = Date.now();
+    const windowStart = new Date(windowStartMs).toISOString();
+    const windowEnd = new Date(windowEndMs).toISOString();
     const out: Observation[] = [];
-    for (const { key, count, lastTsNs: lastTs } of drainAggregates(handle)) {
-      const index = Number(key.readBigUInt64LE(0));
-      const pid = key.readUInt32LE(8);
-      const request = requests[index];
+    for (const { key, count, lastTsNs } of drainAggregates(handle)) {
+      const request = requests[Number(key.readBigUInt64LE(0))];
       if (!request) continue;
-      out.push({
-        observedAt: new Date(clock(lastTs)).toISOString(),
-        service: request.service,
-        function: request.functionId,
-        symbol: request.symbol,
-        ...(request.purl ? { purl: request.purl } : {}),
-        binaryPath: request.binaryPath,
-        ...(request.buildId ? { buildId: request.buildId } : {}),
-        nodeHash: request.nodeHash,
-        probeType: 'uprobe',
-        pid,
-        comm: commOf(pid),
-        nodeName: ctx.nodeName,
-        hitCount: count,
-        windowStart: new Date(windowStartMs).toISOString(),
-        windowEnd: new Date(windowEndMs).toISOString(),
-      });
+      const pid = key.readUInt32LE(8);
+      const observation = observationOf(request, new Date(clock(lastTsNs)).toISOString(), pid, commOf(pid), count);
+      observation.windowStart = windowStart;
+      observation.windowEnd = windowEnd;
+      out.push(observation);
     }
     windowStartMs = windowEndMs;
     if (out.length > 0) ctx.emit(out);
