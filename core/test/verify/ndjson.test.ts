@@ -3,10 +3,11 @@ import { mkdir, mkdtemp, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { gzipSync } from 'node:zlib';
+import type { Observation } from '@stella/sdk';
 import { describe, expect, it } from 'vitest';
 import { parseCanonicalTime, parseObservedAt, VerificationAccumulator } from '../../src/verify/accumulator.js';
 import { expandObservationInputs } from '../../src/verify/inputs.js';
-import { readObservationFiles } from '../../src/verify/ndjson.js';
+import { observationProblem, readObservationFiles } from '../../src/verify/ndjson.js';
 import { call, LIBSSL, makeMap, obs, path } from '../function-map/helpers.js';
 
 const SSL = '/usr/lib/x86_64-linux-gnu/libssl.so.3';
@@ -70,6 +71,105 @@ describe('readObservationFiles', () => {
     expect(report.observationsSkipped.malformed).toBe(0);
     expect(report.paths.map((p) => p.hitCount)).toEqual([5, 1]);
     expect(report.unexpectedSymbols[0]!.processes).toEqual([{ pid: 77, comm: 'prozeß' }]);
+  });
+
+  it('every lane of the reader decides like JSON.parse + add, line for line (agent shape and its mutations)', async () => {
+    // The agent's key order (what the fast lane reads in place), then mutations that must send a
+    // line down the general path or make it malformed. Reference: JSON.parse each line.
+    const agent = (c: { function: string; binaryPath: string; nodeHash: string }, at: string, more: object = {}) => ({
+      observedAt: at,
+      service: 'checkout',
+      function: c.function,
+      symbol: c.function.split('/')[1],
+      binaryPath: c.binaryPath,
+      nodeHash: c.nodeHash,
+      probeType: 'uprobe',
+      pid: 1000,
+      comm: 'checkout',
+      nodeName: 'node-a',
+      hitCount: 1,
+      ...more,
+    });
+    const rc4 = call('crypto/RC4', LIBSSL, SSL);
+    const variants: ((i: number) => string)[] = [
+      (i) =>
+        line(
+          agent(
+            i % 2 ? sslConnect : sslRead,
+            `2024-05-01T12:${String(i % 60).padStart(2, '0')}:07.${String(i % 1000).padStart(3, '0')}Z`,
+          ),
+        ),
+      (i) => line(agent(sslRead, IN, { hitCount: (i % 97) + 1 })),
+      (i) => line(agent(sslRead, IN, { hitCount: 3, windowStart: IN, windowEnd: IN, sampleRate: i })), // aggregate
+      () => line(agent(sslRead, IN, { service: 'billing' })),
+      () => line(agent(sslRead, IN, { service: 'checkout2' })),
+      () => line(agent(sslRead, IN, { service: 'checkou' })),
+      (i) => line(agent(rc4, IN, { pid: i % 7 })),
+      () => line(agent(sslConnect, '2024-05-01T11:59:59.999Z')),
+      () => line(agent(sslConnect, '2024-05-01T13:00:00.000Z')),
+      () => line(agent(sslConnect, '2024-02-30T12:00:00.000Z')),
+      () => line(agent(sslConnect, '2024-05-01T12:30:00.000+00:00')),
+      () => line(agent(sslConnect, IN, { hitCount: 0 })),
+      () => line(agent(sslConnect, IN, { hitCount: 1.5 })),
+      () => line(agent(sslConnect, IN, { hitCount: -2 })),
+      () => line(agent(sslConnect, IN, { hitCount: '1' })),
+      () => line(agent(sslConnect, IN)).replace('"hitCount":1}', '"hitCount":01}'),
+      () => line(agent(sslConnect, IN)).replace('"hitCount":1}', '"hitCount":1e2}'),
+      () => line(agent(sslConnect, IN)).replace('"hitCount":1}', '"hitCount":12345678901234567890}'),
+      () => line(agent(sslConnect, IN)).replace(',"hitCount":1', ''),
+      () => line(agent(sslConnect, IN)).replace(sslConnect.nodeHash, sslConnect.nodeHash.toUpperCase()),
+      () => line(agent(sslConnect, IN)).replace(sslConnect.nodeHash, `${sslConnect.nodeHash.slice(0, 30)}x`),
+      () =>
+        line(agent(sslConnect, IN)).replace(
+          sslConnect.nodeHash,
+          sslRead.nodeHash.slice(0, 20) + sslConnect.nodeHash.slice(20),
+        ),
+      () => line(agent(sslConnect, IN, { comm: 'a\\"b' })),
+      () => line(agent(sslConnect, IN, { comm: 'prozeß' })),
+      () => line(agent(sslConnect, IN, { extra: { a: 1 } })),
+      () => line(agent(sslConnect, IN)).replace('{', '{ '),
+      () => line(agent(sslConnect, IN)).replace('"service":', '"service": '),
+      () => line(agent(sslConnect, IN)).slice(0, 120),
+      () => line(agent(sslConnect, IN)).slice(0, 150) + line(agent(sslRead, IN)),
+      () => `${line(agent(sslConnect, IN))}\r`,
+      () => '',
+      () => '   ',
+      () => '[1,2]',
+      () => 'null',
+    ];
+    let seed = 7;
+    const pick = () => {
+      seed = (seed * 1103515245 + 12345) & 0x7fffffff;
+      return seed % variants.length;
+    };
+    // About 1.3 MB: several decoded pieces and read chunks.
+    const lines = Array.from({ length: 5000 }, (_, i) => variants[i < variants.length ? i : pick()]!(i));
+    const { report } = await run({ 'mixed.ndjson': `${lines.join('\n')}\n` });
+
+    const reference = new VerificationAccumulator(map, window);
+    for (const text of lines) {
+      if (text.trim() === '') continue;
+      let value: unknown;
+      try {
+        value = JSON.parse(text);
+      } catch (error) {
+        reference.skipMalformed(`not JSON (${(error as Error).message})`);
+        continue;
+      }
+      const problem = observationProblem(value);
+      if (problem !== undefined) reference.skipMalformed(problem);
+      else reference.add(value as Observation);
+    }
+    const expected = reference.report({ generatedAt: new Date(report.generatedAt) });
+    const reasons = (r: typeof report) => r.observationsSkipped.malformedSamples.map((m) => m.reason);
+    expect(reasons(report)).toEqual(reasons(expected));
+    expect({ ...report, observationsSkipped: { ...report.observationsSkipped, malformedSamples: [] } }).toEqual({
+      ...expected,
+      observationsSkipped: { ...expected.observationsSkipped, malformedSamples: [] },
+    });
+    expect(report.observationsSkipped.otherService).toBeGreaterThan(0);
+    expect(report.observationsSkipped.outOfWindow).toBeGreaterThan(0);
+    expect(report.unexpectedSymbols).toHaveLength(4); // RC4 and three altered nodeHashes
   });
 
   it('a service name with non-ASCII characters still matches the map', async () => {
