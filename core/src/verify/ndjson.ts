@@ -1,7 +1,7 @@
 // SPDX-License-Identifier: Apache-2.0
 import { createReadStream, existsSync } from 'node:fs';
+import { open as openFile } from 'node:fs/promises';
 import { basename, dirname, join } from 'node:path';
-import type { Readable } from 'node:stream';
 import { createGunzip } from 'node:zlib';
 import type { Observation } from '@stella/sdk';
 import { InputError } from '../errors.js';
@@ -36,11 +36,42 @@ export interface ObservationSlice {
   end: number;
 }
 
-function open(file: string, from = 0): Readable {
-  // 512 KiB reads: fewer trips through the stream machinery than 64 KiB (each costs more than
-  // decoding the 64 KiB), less garbage than 2 MiB (its peak RSS was 1.7×); decoded in pieces (`lines`).
-  const raw = createReadStream(file, { highWaterMark: 1 << 19, start: from });
-  return file.endsWith('.gz') ? raw.pipe(createGunzip({ chunkSize: 1 << 19 })) : raw;
+const READ_SIZE = 1 << 19;
+
+/**
+ * The bytes of `file` from `from` on, in chunks. A plain file is read with the next read already
+ * in flight while the caller works on the current chunk, into two buffers used in turn: a chunk
+ * stays valid only until the next one is asked for. A stream read ahead only when its buffer
+ * drains, and the reader sat idle ~20 % of the time waiting for it. 512 KiB reads: fewer trips
+ * than 64 KiB (each costs more than decoding the 64 KiB); the text is decoded in pieces (`lines`).
+ */
+async function* chunks(file: string, from = 0): AsyncGenerator<Buffer> {
+  if (file.endsWith('.gz')) {
+    yield* createReadStream(file, { highWaterMark: READ_SIZE, start: from }).pipe(
+      createGunzip({ chunkSize: READ_SIZE }),
+    ) as AsyncIterable<Buffer>;
+    return;
+  }
+  const fh = await openFile(file, 'r');
+  const buffers = [Buffer.allocUnsafe(READ_SIZE), Buffer.allocUnsafe(READ_SIZE)];
+  let turn = 0;
+  let position = from;
+  let next: Promise<{ bytesRead: number; buffer: Buffer }> | undefined;
+  try {
+    next = fh.read(buffers[turn]!, 0, READ_SIZE, position);
+    for (;;) {
+      const { bytesRead, buffer } = await next;
+      next = undefined;
+      if (bytesRead === 0) return;
+      position += bytesRead;
+      turn ^= 1;
+      next = fh.read(buffers[turn]!, 0, READ_SIZE, position);
+      yield buffer.subarray(0, bytesRead);
+    }
+  } finally {
+    await next?.catch(() => undefined); // a reader that stopped early (end of its slice)
+    await fh.close();
+  }
 }
 
 const QUOTE = 0x22;
@@ -79,19 +110,22 @@ class LineScanner {
     const ms = parseCanonicalTime(t, at);
     if (!Number.isNaN(ms)) {
       this.secondText = t.slice(at, at + 19);
+      this.head = `{"observedAt":"${this.secondText}`;
       this.secondMs = ms - (ms % 1000);
     }
     return ms;
   }
 
-  /** `<service>"` as latin1 text: the map's service, compared in place. */
-  private serviceQuoted = '';
+  /** `Z","service":"<service>"` with the map's service as latin1 text: what follows the time. */
+  private afterTime = '';
+  /** `{"observedAt":"` and the second of the last canonical time: how the next line likely starts. */
+  private head = '';
   /** The first 48 bits of each expected sha256 nodeHash → that nodeHash (null: two share them). */
   private readonly byPrefix = new Map<number, string | null>();
 
   constructor(private readonly acc?: VerificationAccumulator) {
     if (!acc) return;
-    this.serviceQuoted = `${Buffer.from(acc.map.predicate.service, 'utf8').toString('latin1')}"`;
+    this.afterTime = `Z","service":"${Buffer.from(acc.map.predicate.service, 'utf8').toString('latin1')}"`;
     for (const hash of acc.expectedNodeHashes()) {
       const prefix = hash.length === 71 && hash.startsWith('sha256:') ? hexPrefix(hash, 7) : -1;
       if (prefix >= 0) this.byPrefix.set(prefix, this.byPrefix.has(prefix) ? null : hash);
@@ -109,27 +143,37 @@ class LineScanner {
   fast(s: number, e: number): boolean {
     const acc = this.acc;
     const t = this.text;
-    if (!acc || !textAt(t, s, '{"observedAt":"') || t.charCodeAt(e - 1) !== CLOSE_BRACE) return false;
-    if (this.hasBackslash(s, e)) return false;
+    if (!acc || t.charCodeAt(e - 1) !== CLOSE_BRACE || this.hasBackslash(s, e)) return false;
     const brace = t.indexOf('{', s + 1);
     if (brace !== -1 && brace < e) return false;
-    const at = s + 15;
-    if (!hasCanonicalShape(t, at) || !textAt(t, at + 24, '","service":"')) return false;
-    const sv = at + 37;
+    const at = s + 15; // the time
+    let ms: number;
+    if (this.head !== '' && textAt(t, s, this.head)) {
+      // The same second as the line before: one compare up to it, then the milliseconds.
+      const a = t.charCodeAt(at + 20) - 48;
+      const b = t.charCodeAt(at + 21) - 48;
+      const c = t.charCodeAt(at + 22) - 48;
+      if (t.charCodeAt(at + 19) !== 0x2e || !(a >= 0 && a <= 9 && b >= 0 && b <= 9 && c >= 0 && c <= 9)) return false;
+      ms = this.secondMs + a * 100 + b * 10 + c;
+    } else {
+      if (!textAt(t, s, '{"observedAt":"') || !hasCanonicalShape(t, at)) return false;
+      ms = this.time(at);
+      if (Number.isNaN(ms)) return false;
+    }
     const hits = this.trailingCount(s, e);
     if (hits < 1) return false;
-    if (!textAt(t, sv, this.serviceQuoted)) {
-      const close = t.indexOf('"', sv);
+    // `Z","service":"<service>"` in one compare: 'Z' ends the time.
+    if (!textAt(t, at + 23, this.afterTime)) {
+      if (!textAt(t, at + 23, 'Z","service":"')) return false;
+      const close = t.indexOf('"', at + 37);
       if (close === -1 || close >= e) return false;
       acc.addOtherService();
       return true;
     }
-    const key = t.indexOf('"nodeHash":"sha256:', sv);
+    const key = t.indexOf('"nodeHash":"sha256:', at + 37);
     if (key === -1 || key + 83 >= e || t.charCodeAt(key + 83) !== QUOTE) return false;
     const hash = this.byPrefix.get(hexPrefix(t, key + 19));
     if (!hash || !textAt(t, key + 12, hash)) return false;
-    const ms = this.time(at);
-    if (Number.isNaN(ms)) return false;
     acc.addExpected(hash, ms, hits);
     return true;
   }
@@ -362,7 +406,7 @@ export async function readObservationFiles(
     };
     try {
       let chunkPos = from; // file offset of the chunk's first byte
-      for await (const chunk of open(file, from) as AsyncIterable<Buffer>) {
+      for await (const chunk of chunks(file, from)) {
         const pos = chunkPos;
         chunkPos += chunk.length;
         let start = 0;
