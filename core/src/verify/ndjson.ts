@@ -120,7 +120,7 @@ class LineScanner {
   private afterTime = '';
   /** `{"observedAt":"` and the second of the last canonical time: how the next line likely starts. */
   private head = '';
-  /** The first 48 bits of each expected sha256 nodeHash → that nodeHash (null: two share them). */
+  /** The first 32 bits of each expected sha256 nodeHash → that nodeHash (null: two share them). */
   private readonly byPrefix = new Map<number, string | null>();
 
   constructor(private readonly acc?: VerificationAccumulator) {
@@ -170,7 +170,14 @@ class LineScanner {
       acc.addOtherService();
       return true;
     }
-    const key = t.indexOf('"nodeHash":"sha256:', at + 37);
+    // A one-char search runs ~6× faster than one for the whole key; 'H' is rare in agent lines.
+    let key = -1;
+    for (let h = t.indexOf('H', at + 37); h !== -1 && h < e; h = t.indexOf('H', h + 1)) {
+      if (textAt(t, h - 5, '"nodeHash":"sha256:')) {
+        key = h - 5;
+        break;
+      }
+    }
     if (key === -1 || key + 83 >= e || t.charCodeAt(key + 83) !== QUOTE) return false;
     const hash = this.byPrefix.get(hexPrefix(t, key + 19));
     if (!hash || !textAt(t, key + 12, hash)) return false;
@@ -288,10 +295,10 @@ function textAt(t: string, at: number, p: string): boolean {
   return t.slice(at, at + p.length) === p;
 }
 
-/** The number in the 12 hex digits at `at` (lower case), or -1 when they are not all hex. */
+/** The number in the 8 hex digits at `at` (lower case), or -1 when they are not all hex. */
 function hexPrefix(t: string, at: number): number {
   let n = 0;
-  for (let i = at; i < at + 12; i++) {
+  for (let i = at; i < at + 8; i++) {
     const c = t.charCodeAt(i);
     const v = c >= 0x30 && c <= 0x39 ? c - 0x30 : c >= 0x61 && c <= 0x66 ? c - 0x57 : -1;
     if (v < 0) return -1;
