@@ -5,6 +5,7 @@
  * `stella.config.ts`; `ResolvedConfig` is what the code uses (camelCase, every default applied).
  */
 import type { ProbeType, StellaPlugin, TargetSpec } from '@stella/sdk';
+import type { PostgresConnectionSettings, ValkeyConnectionSettings } from '@stella/stores';
 
 /** A byte size: a number of bytes, or a string such as `"64MiB"`, `"64MB"`, `"512K"` (1 KB = 1024 B). */
 export type ByteSize = number | string;
@@ -30,29 +31,14 @@ export interface UserTargetSpec {
   all_processes?: boolean;
 }
 
-export interface UserPostgresSettings {
-  /** `postgres://user:password@host:5432/db`; takes precedence over the separate fields. */
-  url?: string;
-  host?: string;
-  port?: number;
-  user?: string;
-  password?: string;
-  database?: string;
-  /** Default `stella`. */
-  schema?: string;
-  ssl?: boolean;
-}
+/** The user's `observation_store.postgres`: the store's own connection settings, as written. */
+export type UserPostgresSettings = PostgresConnectionSettings;
 
-export interface UserValkeySettings {
-  /** `redis://`, `rediss://`, `valkey://` or `valkeys://` URL; takes precedence over the fields. */
-  url?: string;
-  host?: string;
-  port?: number;
-  password?: string;
-  db?: number;
+/** The user's `observation_store.valkey`: the store's connection settings, `key_prefix` in snake_case. */
+export type UserValkeySettings = Omit<ValkeyConnectionSettings, 'keyPrefix'> & {
   /** Default `stella:`. */
   key_prefix?: string;
-}
+};
 
 export interface UserRuntimeAgentConfig {
   /** Default `$NODE_NAME`, else `os.hostname()`. */
