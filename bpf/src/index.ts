@@ -41,13 +41,9 @@ export { BpfObject, LibbpfLink, MapUpdateFlags, type RingBufferOptions } from '.
 export { bpfIncludeDir, buildScript, vmlinuxIncludeDir } from './paths.js';
 export {
   type AggregateEntry,
-  addTargetCgroup,
-  addTargetPid,
   aggregateKey,
   readAggregates,
   readDropCount,
-  removeTargetCgroup,
-  removeTargetPid,
   StellaGlobals,
   StellaMaps,
   samplingThreshold,
