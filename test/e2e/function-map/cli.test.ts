@@ -20,6 +20,11 @@ function stella(...args: string[]) {
   return { code: r.status, stdout: r.stdout, stderr: r.stderr };
 }
 
+/** `stella function-map verify --function-map <map> --offline --observations <observations> ...more`. */
+function verifyOffline(map: string, observations: string, ...more: string[]) {
+  return stella('function-map', 'verify', '--function-map', map, '--offline', '--observations', observations, ...more);
+}
+
 interface MapCall {
   function: string;
   symbol: string;
@@ -201,7 +206,7 @@ describe('stella function-map verify --offline', () => {
     const obsDir = join(dir, 'all');
     await import('node:fs/promises').then((fs) => fs.mkdir(obsDir, { recursive: true }));
     await writeFile(join(obsDir, 'node-a.ndjson'), lines.join('\n') + '\n');
-    const r = stella('function-map', 'verify', '--function-map', mapFile, '--offline', '--observations', obsDir);
+    const r = verifyOffline(mapFile, obsDir);
     expect(r.code, r.stderr).toBe(0);
     const report = JSON.parse(r.stdout);
     expect(report.verdict).toBe('pass');
@@ -227,18 +232,7 @@ describe('stella function-map verify --offline', () => {
     );
     const window = ['--from', '2026-01-15T11:00:00Z', '--to', '2026-01-15T12:00:00Z'];
     const required = paths.filter((p) => !p.optional).length;
-    const json = stella(
-      'function-map',
-      'verify',
-      '--function-map',
-      mapFile,
-      '--offline',
-      '--observations',
-      file,
-      ...window,
-      '--output',
-      join(dir, 'r.json'),
-    );
+    const json = verifyOffline(mapFile, file, ...window, '--output', join(dir, 'r.json'));
     expect(json.code).toBe(1);
     const rate = Math.round((1 / required) * 10000) / 100;
     expect(json.stderr).toContain(
@@ -247,46 +241,13 @@ describe('stella function-map verify --offline', () => {
     const report = JSON.parse(await readFile(join(dir, 'r.json'), 'utf8'));
     expect(report.unexpectedSymbols.map((u: { function: string }) => u.function)).toEqual(['crypto/RC4']);
 
-    const table = stella(
-      'function-map',
-      'verify',
-      '--function-map',
-      mapFile,
-      '--offline',
-      '--observations',
-      file,
-      ...window,
-      '--format',
-      'table',
-    );
+    const table = verifyOffline(mapFile, file, ...window, '--format', 'table');
     expect(table.code).toBe(1);
     expect(table.stdout).toMatch(/^FAIL demo: 1\/\d+ required paths observed/);
     expect(table.stdout).toContain('UNEXPECTED SYMBOLS');
-    const md = stella(
-      'function-map',
-      'verify',
-      '--function-map',
-      mapFile,
-      '--offline',
-      '--observations',
-      file,
-      ...window,
-      '--format',
-      'markdown',
-    );
+    const md = verifyOffline(mapFile, file, ...window, '--format', 'markdown');
     expect(md.stdout).toMatch(/^## Runtime linkage: demo — ❌ fail/);
-    const junit = stella(
-      'function-map',
-      'verify',
-      '--function-map',
-      mapFile,
-      '--offline',
-      '--observations',
-      file,
-      ...window,
-      '--format',
-      'junit',
-    );
+    const junit = verifyOffline(mapFile, file, ...window, '--format', 'junit');
     expect(junit.stdout).toMatch(
       /^<\?xml version="1.0" encoding="UTF-8"\?>\n<testsuites name="stella function-map verify demo" tests="\d+" failures="\d+"/,
     );
@@ -294,45 +255,17 @@ describe('stella function-map verify --offline', () => {
   });
 
   it('bad input exits 2 with one sentence', async () => {
-    const missing = stella(
-      'function-map',
-      'verify',
-      '--function-map',
-      join(dir, 'none.json'),
-      '--offline',
-      '--observations',
-      mapFile,
-    );
+    const missing = verifyOffline(join(dir, 'none.json'), mapFile);
     expect(missing).toMatchObject({
       code: 2,
       stderr: `stella: cannot read function map ${join(dir, 'none.json')}: no such file\n`,
     });
-    const badFrom = stella(
-      'function-map',
-      'verify',
-      '--function-map',
-      mapFile,
-      '--offline',
-      '--observations',
-      mapFile,
-      '--from',
-      'yesterday',
-    );
+    const badFrom = verifyOffline(mapFile, mapFile, '--from', 'yesterday');
     expect(badFrom.stderr).toBe(
       'stella: --from "yesterday" is not a time: expected ISO-8601 (2024-05-01T12:00:00Z) or a duration before now (1h, 30m, 2d)\n',
     );
     expect(badFrom.code).toBe(2);
-    const fmt = stella(
-      'function-map',
-      'verify',
-      '--function-map',
-      mapFile,
-      '--offline',
-      '--observations',
-      mapFile,
-      '--format',
-      'pdf',
-    );
+    const fmt = verifyOffline(mapFile, mapFile, '--format', 'pdf');
     expect(fmt).toMatchObject({
       code: 2,
       stderr: 'stella: --format "pdf" is not a report format: expected one of json, table, markdown, junit\n',
