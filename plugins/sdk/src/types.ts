@@ -120,8 +120,14 @@ export interface ProbeRequest {
   probeTypes: ProbeType[];
 }
 
-/** The life of one expected call on this node: declared → resolvable → attached → observed. */
-export type ProbeState = 'declared' | 'resolvable' | 'attached' | 'observed' | 'failed';
+/**
+ * The life of one expected call on this node: declared → resolvable → attached → observed, or
+ * failed with a reason. `detached` is a report about one attach point only (see
+ * {@link ProbeStatus.attachPoint}): its link was released — the process left, or no target maps
+ * that file any more — so it no longer counts. A call never reads `detached`: it reads attached
+ * through its other points, failed if one failed, else resolvable.
+ */
+export type ProbeState = 'declared' | 'resolvable' | 'attached' | 'observed' | 'failed' | 'detached';
 
 export type ProbeFailureReason =
   | 'library-absent'
@@ -146,6 +152,14 @@ export interface ProbeStatus {
   /** One sentence, e.g. "failed to attach kprobe do_sys_openat2: No such file or directory (ENOENT)". */
   detail?: string;
   pid?: number;
+  /**
+   * A stable id of one place this call is probed, opaque to the agent: e.g. a library file's
+   * `dev:inode`, plus the pid for a per-process link. The agent keeps the latest report of each
+   * point and reads the call as attached while any point is attached, else failed while any point
+   * failed, else resolvable; so a later failure or a `detached` report of a point does downgrade
+   * the call. Reports without it share one implicit point per (plugin, `resolvedPath`, `pid`).
+   */
+  attachPoint?: string;
 }
 
 /** Which processes belong to which service. Filtering happens in the kernel. */

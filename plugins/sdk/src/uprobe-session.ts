@@ -1,14 +1,7 @@
 // SPDX-License-Identifier: Apache-2.0
 import { basename } from 'node:path';
-import {
-  createEventHeader,
-  createMonotonicClock,
-  decodeEventHeader,
-  EVENT_HEADER,
-  forEachRecord,
-  readCString,
-  SERVICE_NONE,
-} from './event.js';
+import { AttachPointStatuses, filePoint, linkPoint, releaseDetail } from './attach-points.js';
+import { createEventHeader, createMonotonicClock, decodeEventHeader, EVENT_HEADER, forEachRecord } from './event.js';
 import { type LibraryFile, LibraryFileCache, resolveRequest } from './library-files.js';
 import { isLibrary, mappedFiles } from './proc-maps.js';
 import { attachTargetTracker, commOf, drainAggregates, reportKernelDrops } from './session-common.js';
@@ -20,10 +13,10 @@ import type {
   PluginContext,
   ProbeRequest,
   ProbeSession,
-  ProbeStatus,
   RingBufferConsumer,
   TargetRules,
 } from './types.js';
+import { createUprobeObservationDecoder } from './uprobe-observations.js';
 
 /** Ring buffer size: MACHINE.md measured heavy drops at 256 KiB under contention, < 3 % at 4 MiB. */
 export const DEFAULT_RINGBUF_BYTES = 4 * 1024 * 1024;
@@ -33,6 +26,9 @@ export const EVENT_KIND_LIBRARY_LOADED = 190;
 
 /** Program that reports dlopen returns; optional in an object (then only the periodic rescan finds late libraries). */
 const LIBRARY_LOADED_PROGRAM = 'stella_library_loaded';
+
+/** The point of a request's library search: `library-absent` until a file is found. */
+const LOOKUP_POINT = { id: 'library-lookup' };
 
 /** With `attachScope: 'auto'`, per-pid attach is used up to this many explicit target pids. */
 export const PER_PID_ATTACH_LIMIT = 16;
@@ -88,7 +84,10 @@ interface Candidate {
  * again on every target change, every `rescanIntervalMs`, and — when the object has the
  * `stella_library_loaded` program — as soon as a target returns from dlopen. A library replaced on
  * disk is a new inode: it is attached as a new file and reported; links to inodes no target maps
- * any more are released. TLS, crypto and auth plugins are this plus their catalogue.
+ * any more, and per-pid links of processes that left, are released and reported `detached`.
+ * Statuses name their attach point: the file's `dev:inode` for its resolve verdict,
+ * `dev:inode@pidN` / `dev:inode@all` for a link. TLS, crypto and auth plugins are this plus their
+ * catalogue.
  */
 export async function startUprobeCallSession(
   ctx: PluginContext,
@@ -116,7 +115,9 @@ export async function startUprobeCallSession(
   const files = new LibraryFileCache();
   const attachments = new Map<string, Attachment>();
   const loaderLinks = new Map<string, BpfLink>();
-  const reportedOnce = new Set<string>();
+  const points = new AttachPointStatuses(ctx, plugin);
+  /** Requests whose library was found at least once: a later absence is processes leaving, not a failure. */
+  const everResolved = new Set<number>();
   /** Host path of each request's binaryPath -> the file key last seen there (replacement detection). */
   const lastAtPath = new Map<string, { key: string; buildId?: string }>();
   /** File key -> one sentence on the file it replaced, for the re-attach status. */
@@ -125,20 +126,6 @@ export async function startUprobeCallSession(
   const header = createEventHeader();
   const fixedService = rules.allProcessesService;
   const scopeOption = options.attachScope ?? 'auto';
-
-  const status = (request: ProbeRequest, fields: Omit<ProbeStatus, 'plugin' | 'service' | 'functionId' | 'nodeHash'>) =>
-    ctx.reportStatus({
-      plugin,
-      service: request.service,
-      functionId: request.functionId,
-      nodeHash: request.nodeHash,
-      ...fields,
-    });
-  const statusOnce = (key: string, request: ProbeRequest, fields: Parameters<typeof status>[1]) => {
-    if (reportedOnce.has(key)) return;
-    reportedOnce.add(key);
-    status(request, fields);
-  };
 
   const perPidScope = (current: TargetRules): boolean => {
     if (scopeOption === 'per-pid') return true;
@@ -155,8 +142,9 @@ export async function startUprobeCallSession(
   const attachOne = (index: number, request: ProbeRequest, file: LibraryFile, offset: number, pid: number) => {
     const key = `${file.key}#${index}#${pid}`;
     if (attachments.has(key)) return true;
+    const point = linkPoint(file, pid);
     if (attachments.size >= tuning.maxConcurrent) {
-      statusOnce(`limit#${key}`, request, {
+      points.report(index, request, point, {
         resolvedPath: file.path,
         state: 'failed',
         reason: 'limit-reached',
@@ -174,7 +162,7 @@ export async function startUprobeCallSession(
       });
       attachments.set(key, { link, fileKey: file.key, pid });
       const replaced = replacements.get(file.key);
-      status(request, {
+      points.report(index, request, point, {
         resolvedPath: file.path,
         probeType: 'uprobe',
         state: 'attached',
@@ -183,7 +171,7 @@ export async function startUprobeCallSession(
       });
     } catch (error) {
       const code = (error as { code?: string }).code;
-      statusOnce(`fail#${key}`, request, {
+      points.report(index, request, point, {
         resolvedPath: file.path,
         probeType: 'uprobe',
         state: 'failed',
@@ -268,7 +256,7 @@ export async function startUprobeCallSession(
         const mismatchAttach =
           !verdict.ok && verdict.reason === 'build-id-mismatch' && options.onBuildIdMismatch === 'attach';
         if (!verdict.ok && !mismatchAttach) {
-          statusOnce(`${verdict.reason}#${file.key}#${index}`, request, {
+          points.report(index, request, filePoint(file), {
             resolvedPath: file.path,
             state: 'failed',
             reason: verdict.reason,
@@ -278,7 +266,7 @@ export async function startUprobeCallSession(
         }
         const offset = verdict.ok ? verdict.offset : file.offsetOf(request.symbol);
         if (offset === undefined) return;
-        statusOnce(`resolvable#${file.key}#${index}`, request, {
+        points.report(index, request, filePoint(file), {
           resolvedPath: file.path,
           probeType: 'uprobe',
           state: 'resolvable',
@@ -307,20 +295,38 @@ export async function startUprobeCallSession(
     if (onlyPids) return;
 
     // Release links to inodes no target maps any more (an upgraded library's old copy after its
-    // last process exited) and per-pid links of processes that left.
+    // last process exited) and per-pid links of processes that left; their points (and those of
+    // files and processes that only ever failed) are reported detached.
+    const gone = (fileKey: string, pid: number) => !candidates.has(fileKey) || (pid >= 0 && !targetPids.has(pid));
     for (const [key, attachment] of attachments) {
-      const candidate = candidates.get(attachment.fileKey);
-      const gone = !candidate || (attachment.pid >= 0 && !targetPids.has(attachment.pid));
-      if (!gone) continue;
+      if (!gone(attachment.fileKey, attachment.pid)) continue;
       destroyQuietly(attachment.link, log);
       attachments.delete(key);
     }
+    points.release(
+      (p) => p.fileKey !== undefined && gone(p.fileKey, p.pid ?? -1),
+      (p) => releaseDetail(p, candidates.has(p.fileKey!)),
+    );
     for (const key of files.keys()) {
       if (!candidates.has(key) && !loaderLinks.has(key)) files.forget(key);
     }
+    reportLookups(resolved);
+  };
+
+  /**
+   * `library-absent` for requests whose library was never found; a library found since clears it
+   * (a stale absence must not outlive the attach it preceded: once that process leaves, the call
+   * reads resolvable, not failed).
+   */
+  const reportLookups = (resolved: Set<number>) => {
+    for (const index of resolved) everResolved.add(index);
+    points.release(
+      (p) => p.id === LOOKUP_POINT.id && resolved.has(p.index),
+      (p) => `${p.request.library} found`,
+    );
     requests.forEach((request, index) => {
-      if (resolved.has(index)) return;
-      statusOnce(`absent#${index}`, request, {
+      if (everResolved.has(index)) return;
+      points.report(index, request, LOOKUP_POINT, {
         state: 'failed',
         reason: 'library-absent',
         detail: `${request.library} is not at ${request.binaryPath} nor mapped by any target process`,
@@ -328,68 +334,15 @@ export async function startUprobeCallSession(
     });
   };
 
-  // Per-event work is kept to field reads and one object of a fixed shape (MACHINE.md: ~1 µs of
-  // per-event object work stalls the loop at high rates): absent optional fields stay undefined,
-  // which JSON omits, and the time and cgroup strings are reused while they repeat.
-  const sampleRate = tuning.samplingRate < 1 ? tuning.samplingRate : undefined;
-  let lastMs = -1;
-  let lastIso = '';
-  let lastCgroup = -1n;
-  let lastCgroupText = '';
-  /** The record of one call (or count) of `request`: one builder for events and aggregates. */
-  const observationOf = (
-    request: ProbeRequest,
-    observedAt: string,
-    pid: number,
-    comm: string,
-    hitCount: number,
-  ): Observation => ({
-    observedAt,
-    service: request.service,
-    function: request.functionId,
-    symbol: request.symbol,
-    purl: request.purl,
-    binaryPath: request.binaryPath,
-    buildId: request.buildId,
-    nodeHash: request.nodeHash,
-    probeType: 'uprobe',
-    pid,
-    tid: undefined,
-    comm,
-    cgroupId: undefined,
+  const decoder = createUprobeObservationDecoder({
+    requests,
+    header,
+    clock,
     nodeName: ctx.nodeName,
-    hitCount,
-    sampleRate: undefined,
-    windowStart: undefined,
-    windowEnd: undefined,
+    samplingRate: tuning.samplingRate,
+    fixedService,
+    services: () => rules.services,
   });
-  const toObservation = (buf: Buffer, offset: number): Observation | undefined => {
-    const request = requests[header.cookie];
-    if (!request) return undefined;
-    const service =
-      header.service === SERVICE_NONE ? (fixedService ?? request.service) : rules.services[header.service];
-    if (service !== undefined && service !== request.service) return undefined; // another service's process
-    const ms = Math.floor(clock(header.tsNs));
-    if (ms !== lastMs) {
-      lastMs = ms;
-      lastIso = new Date(ms).toISOString();
-    }
-    if (header.cgroupId !== lastCgroup) {
-      lastCgroup = header.cgroupId;
-      lastCgroupText = lastCgroup.toString();
-    }
-    const observation = observationOf(
-      request,
-      lastIso,
-      header.pid,
-      readCString(buf, offset + EVENT_HEADER.comm, EVENT_HEADER.commLength),
-      header.hitCount,
-    );
-    observation.tid = header.tid;
-    observation.cgroupId = lastCgroupText;
-    observation.sampleRate = sampleRate;
-    return observation;
-  };
 
   resolveAndAttach();
   const unsubscribe = ctx.onTargetsChanged(() => {
@@ -424,7 +377,7 @@ export async function startUprobeCallSession(
         onLibraryLoaded(header.pid);
         return;
       }
-      const observation = toObservation(buf, offset);
+      const observation = decoder.fromEvent(buf, offset);
       if (observation) out.push(observation);
     });
     if (out.length > 0) ctx.emit(out);
@@ -442,7 +395,8 @@ export async function startUprobeCallSession(
       const request = requests[Number(key.readBigUInt64LE(0))];
       if (!request) continue;
       const pid = key.readUInt32LE(8);
-      const observation = observationOf(request, new Date(clock(lastTsNs)).toISOString(), pid, commOf(pid), count);
+      const observedAt = new Date(clock(lastTsNs)).toISOString();
+      const observation = decoder.observationOf(request, observedAt, pid, commOf(pid), count);
       observation.windowStart = windowStart;
       observation.windowEnd = windowEnd;
       out.push(observation);

@@ -1,9 +1,11 @@
 // SPDX-License-Identifier: Apache-2.0
-import { copyFile, rename, rm } from 'node:fs/promises';
+import { copyFile, mkdir, rename, rm } from 'node:fs/promises';
 import { join } from 'node:path';
-import { readElfSymbols } from '@stella/sdk';
+import { type ProbeStatus, readElfSymbols } from '@stella/sdk';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { canBpf, drive, hits, LIBDIR, startAgent, stopDriven, tempDir, until } from './support.js';
+import { freePort } from '../../../core/src/demo/tls-server.js';
+import { find, scrape } from '../../support/prometheus.js';
+import { canBpf, copyWithBuildId, drive, hits, LIBDIR, startAgent, stopDriven, tempDir, until } from './support.js';
 
 const SODIUM = `${LIBDIR}/libsodium.so.23`;
 const PURL = 'pkg:deb/debian/libsodium23@1.0.18-1?arch=amd64';
@@ -40,9 +42,22 @@ describe.skipIf(!canBpf)('libsodium through the auth/crypto uprobe session', () 
     const latency = await until(() => agent.status('crypto/crypto_sign')?.state === 'attached', 1000, 'attach');
     client.send('go');
     await client.line('done');
+    const pidPoint = (p: ProbeStatus) => p.attachPoint?.endsWith(`@pid${client.pid}`) ?? false;
+    const released: ProbeStatus[] = [];
+    agent.composed.agent.statuses.onReport((s) => {
+      if (s.functionId === 'crypto/crypto_sign' && s.state === 'detached' && pidPoint(s)) released.push(s);
+    });
     client.send('exit');
     await client.exited;
+    // Its per-pid link is released when the process leaves and that point is reported detached (with
+    // no target pid left, `auto` scope then attaches globally: that new point keeps the call attached).
+    await until(() => released.length > 0, 8000, 'the per-pid release');
+    const points = agent.status('crypto/crypto_sign')?.points ?? [];
     const observations = await agent.stop();
+    expect(released[0]).toMatchObject({
+      detail: expect.stringMatching(new RegExp(`^released: process ${client.pid} left the targets`)),
+    });
+    expect(points.some(pidPoint)).toBe(false);
     expect(hits(observations, 'crypto/crypto_sign', client.pid)).toBe(40);
     console.log(`[nacl] attached ${latency} ms after the dlopen finished`);
   });
@@ -195,5 +210,64 @@ describe.skipIf(!canBpf)('libsodium through the auth/crypto uprobe session', () 
     const observations = await agent.stop();
     expect(hits(observations, 'crypto/crypto_generichash', first.pid)).toBe(7);
     expect(hits(observations, 'crypto/crypto_generichash', second.pid)).toBe(11);
+  });
+
+  it('an upgrade to another build (other build-id): once the old copy’s last process exits, the call reads failed build-id-mismatch in statuses, probe health and the failure-rate gauge', async () => {
+    const lib = join(dir, 'rebuilt', 'libsodium.so.23');
+    await mkdir(join(dir, 'rebuilt'));
+    await copyFile(SODIUM, lib);
+    const buildId = readElfSymbols(SODIUM).buildId!;
+    const rebuiltId = 'ab'.repeat(buildId.length / 2);
+    const fn = 'crypto/crypto_generichash';
+    const first = drive(PYTHON, [CLIENT, 'ctypes', lib, '7']);
+    await first.line('ready');
+    const agent = await startAgent({
+      service: 'rebuild',
+      calls: [{ ...generichash, binaryPath: lib, buildId }],
+      targets: ['{service: rebuild, executables: [/usr/bin/python3]}'],
+      metricsPort: await freePort(),
+    });
+    first.send('load');
+    await first.line('loaded');
+    await until(() => agent.status(fn)?.state === 'attached', 5000, 'attach');
+    // The upgrade: another build renamed over the old file, as dpkg does; `first` keeps the old inode.
+    await copyWithBuildId(SODIUM, `${lib}.new`, rebuiltId);
+    await rename(`${lib}.new`, lib);
+    const second = drive(PYTHON, [CLIENT, 'ctypes', lib, '11']);
+    await second.line('ready');
+    second.send('load');
+    await second.line('loaded');
+    await until(
+      () => agent.status(fn)?.points.some((p) => p.reason === 'build-id-mismatch') ?? false,
+      8000,
+      'the new build reported',
+    );
+    // While `first` maps the old copy, its link lives: still attached.
+    const during = agent.status(fn);
+    for (const c of [first, second]) {
+      c.send('go');
+      await c.line('done');
+    }
+    first.send('exit');
+    await first.exited;
+    await until(() => agent.status(fn)?.state === 'failed', 8000, 'the release of the old copy');
+    const after = agent.status(fn);
+    const [report] = agent.composed.agent.verifyNow();
+    const metrics = await scrape(agent.composed.telemetry.prometheusUrl()!);
+    second.send('exit');
+    await second.exited;
+    const observations = await agent.stop();
+
+    expect(during?.state).toBe('attached');
+    expect(after).toMatchObject({ state: 'failed', reason: 'build-id-mismatch', observed: true });
+    expect(after?.detail).toContain(rebuiltId);
+    expect(after?.points.filter((p) => p.state === 'attached')).toEqual([]);
+    expect(report?.probeHealth).toMatchObject({ attached: 0 });
+    expect(report?.probeHealth?.failureRate).toBeGreaterThan(0.05);
+    // The gauge the function-map-probe-failures alert reads (> 0.05).
+    const [rate] = find(metrics, 'stella_probe_attach_failure_rate', { service: 'rebuild' });
+    expect(rate?.value).toBeGreaterThan(0.05);
+    expect(hits(observations, fn, first.pid)).toBe(7);
+    expect(hits(observations, fn, second.pid)).toBe(0); // the other build was never attached
   });
 });

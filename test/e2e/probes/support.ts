@@ -9,8 +9,9 @@ import { mkdtemp, readdir, readFile, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { gunzipSync } from 'node:zlib';
-import type { Observation, ProbeStatus } from '@stella/sdk';
+import { type Observation, readElfSymbols } from '@stella/sdk';
 import { type ComposedAgent, composeAgent } from '../../../core/src/agent/compose.js';
+import type { CallStatus } from '../../../core/src/agent/status.js';
 import { nodeHash, pathHash } from '../../../core/src/function-map/index.js';
 
 export const LIBDIR = '/usr/lib/x86_64-linux-gnu';
@@ -66,8 +67,9 @@ export function functionMap(service: string, calls: CallSpec[]): unknown {
 export interface AgentRun {
   dir: string;
   composed: ComposedAgent;
-  statuses(): ProbeStatus[];
-  status(functionId: string): ProbeStatus | undefined;
+  /** One row per call: its effective state and its attach points. */
+  statuses(): CallStatus[];
+  status(functionId: string): CallStatus | undefined;
   /** Stops the agent (drains the ring buffer, flushes NDJSON) and returns every record on disk. */
   stop(): Promise<Observation[]>;
 }
@@ -81,6 +83,8 @@ export interface AgentSetup {
   aggregationWindowMs?: number;
   extraMaps?: { service: string; calls: CallSpec[] }[];
   extraTargets?: string[];
+  /** Serve Prometheus metrics on 127.0.0.1 at this port (off by default). */
+  metricsPort?: number;
 }
 
 export async function startAgent(setup: AgentSetup): Promise<AgentRun> {
@@ -103,7 +107,9 @@ export async function startAgent(setup: AgentSetup): Promise<AgentRun> {
       '  observation_store: {type: memory}',
       `  probes: ${setup.probes ?? '{max_concurrent: 256, attach_timeout_ms: 5000, sampling_rate: 1.0}'}`,
       `  export: {flush_interval_ms: 200, output_path: ${JSON.stringify(outDir)}, aggregation_window_ms: ${setup.aggregationWindowMs ?? 0}}`,
-      '  telemetry: {prometheus: {enabled: false}, verify_interval_ms: 500}',
+      `  telemetry: {prometheus: ${
+        setup.metricsPort ? `{enabled: true, host: 127.0.0.1, port: ${setup.metricsPort}}` : '{enabled: false}'
+      }, verify_interval_ms: 500}`,
       '  log: {level: warn}',
       '',
     ].join('\n'),
@@ -236,6 +242,21 @@ export async function until(check: () => boolean, timeoutMs = 10_000, what = 'co
     await new Promise((r) => setTimeout(r, 10));
   }
   return Date.now() - started;
+}
+
+/**
+ * Copies an ELF file with its GNU build-id replaced by `buildId` (same length, hex), as a rebuild of
+ * the same source would differ: the note's bytes are rewritten, the code is the same.
+ */
+export async function copyWithBuildId(from: string, to: string, buildId: string): Promise<void> {
+  const current = readElfSymbols(from).buildId;
+  if (!current || current.length !== buildId.length)
+    throw new Error(`${from} has no ${buildId.length / 2}-byte build-id`);
+  const bytes = await readFile(from);
+  const at = bytes.indexOf(Buffer.concat([Buffer.from('GNU\0', 'latin1'), Buffer.from(current, 'hex')]));
+  if (at < 0) throw new Error(`the build-id note of ${from} was not found`);
+  Buffer.from(buildId, 'hex').copy(bytes, at + 4);
+  await writeFile(to, bytes);
 }
 
 export async function tempDir(prefix: string): Promise<string> {
