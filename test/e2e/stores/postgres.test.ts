@@ -44,8 +44,8 @@ describe('postgres store', () => {
 });
 
 describe('postgres store specifics', () => {
-  it('creates a partition per UTC day, across a day boundary', async () => {
-    if (!server) return;
+  it('creates a partition per UTC day, across a day boundary', async (ctx) => {
+    if (!server) return ctx.skip('PostgreSQL is not installed on this machine (see the servers: line above)');
     const schema = `day${process.pid}`;
     const midnight = Date.UTC(2031, 0, 2);
     const store = await openStore(schema, { now: () => midnight + 60_000, retentionHours: 24 * 400 });
@@ -89,8 +89,8 @@ describe('postgres store specifics', () => {
     }
   });
 
-  it('writes the same rows with multi-row INSERT as with COPY', async () => {
-    if (!server) return;
+  it('writes the same rows with multi-row INSERT as with COPY', async (ctx) => {
+    if (!server) return ctx.skip('PostgreSQL is not installed on this machine (see the servers: line above)');
     const store = await openStore(`ins${process.pid}`, { ingest: 'insert', maxBatchSize: 7 });
     try {
       const batch = Array.from({ length: 50 }, (_, i) => observation(i, Date.now() - 1000 + i));
@@ -101,8 +101,8 @@ describe('postgres store specifics', () => {
     }
   });
 
-  it('migrates once and is safe when two agents start together', async () => {
-    if (!server) return;
+  it('migrates once and is safe when two agents start together', async (ctx) => {
+    if (!server) return ctx.skip('PostgreSQL is not installed on this machine (see the servers: line above)');
     const schema = `mig${process.pid}`;
     const stores = await Promise.all([openStore(schema), openStore(schema), openStore(schema)]);
     await Promise.all(stores.map((s) => s.close()));
@@ -115,8 +115,8 @@ describe('postgres store specifics', () => {
     expect(versions.trim()).toBe('1');
   });
 
-  it('reports an unreachable server as StoreUnavailableError, and never logs the password', async () => {
-    if (!server) return;
+  it('reports an unreachable server as StoreUnavailableError, and never logs the password', async (ctx) => {
+    if (!server) return ctx.skip('PostgreSQL is not installed on this machine (see the servers: line above)');
     const logger = capturingLogger();
     const store = await openStore(`pw${process.pid}`, {}, logger);
     await server.stop();
@@ -133,8 +133,8 @@ describe('postgres store specifics', () => {
     expect(logger.lines.join('\n')).toContain('postgres store ready');
   });
 
-  it('uses the indexes for summary and window queries', async () => {
-    if (!server) return;
+  it('uses the indexes for summary and window queries', async (ctx) => {
+    if (!server) return ctx.skip('PostgreSQL is not installed on this machine (see the servers: line above)');
     const schema = `idx${process.pid}`;
     const store = await openStore(schema);
     await store.close();

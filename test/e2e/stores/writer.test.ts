@@ -14,8 +14,8 @@ afterAll(async () => {
 });
 
 describe('StoreWriter', () => {
-  it('batches at max_batch_size', async () => {
-    if (!server) return;
+  it('batches at max_batch_size', async (ctx) => {
+    if (!server) return ctx.skip('Valkey is not installed on this machine (see the servers: line above)');
     const store = await valkeyStore().create(
       { retentionHours: 72, maxBatchSize: 1000, url: server.url, keyPrefix: 'wb:' },
       { logger: silent },
@@ -41,8 +41,8 @@ describe('StoreWriter', () => {
     await store.close();
   });
 
-  it('keeps within its bound while the store is down, counts the rest as store_error, and writes what it kept', async () => {
-    if (!server) return;
+  it('keeps within its bound while the store is down, counts the rest as store_error, and writes what it kept', async (ctx) => {
+    if (!server) return ctx.skip('Valkey is not installed on this machine (see the servers: line above)');
     const store = await valkeyStore().create(
       { retentionHours: 72, maxBatchSize: 100, url: server.url, keyPrefix: 'wd:' },
       { logger: silent },
