@@ -139,6 +139,17 @@ export async function startUprobeCallSession(
     );
   };
 
+  /**
+   * No rule can match any process (every explicit pid has exited, no executable or cgroup rule
+   * resolved): a link would only make every process that maps the library trap for nothing
+   * (MACHINE.md: ~0.5–10 µs a call). Links come back when a target appears.
+   */
+  const matchesNothing = (current: TargetRules): boolean =>
+    current.allProcessesService === undefined &&
+    current.executables.length === 0 &&
+    current.cgroups.length === 0 &&
+    current.pids.length === 0;
+
   const attachOne = (index: number, request: ProbeRequest, file: LibraryFile, offset: number, pid: number) => {
     const key = `${file.key}#${index}#${pid}`;
     if (attachments.has(key)) return true;
@@ -209,6 +220,7 @@ export async function startUprobeCallSession(
     const deadline = Date.now() + tuning.attachTimeoutMs;
     rules = ctx.targetRules();
     const perPid = perPidScope(rules);
+    const idle = matchesNothing(rules);
     const targets = ctx.targets();
     const targetPids = new Set(targets.map((t) => t.pid));
     const candidates = new Map<string, Candidate>();
@@ -272,6 +284,7 @@ export async function startUprobeCallSession(
           state: 'resolvable',
           ...(verdict.ok ? {} : { detail: verdict.detail }),
         });
+        if (idle) return;
         if (timedOut || Date.now() > deadline) {
           timedOut = true;
           return;
@@ -297,14 +310,16 @@ export async function startUprobeCallSession(
     // Release links to inodes no target maps any more (an upgraded library's old copy after its
     // last process exited) and per-pid links of processes that left; their points (and those of
     // files and processes that only ever failed) are reported detached.
-    const gone = (fileKey: string, pid: number) => !candidates.has(fileKey) || (pid >= 0 && !targetPids.has(pid));
+    // `pid`: a link's (-1 = global); undefined for a file's own point.
+    const gone = (fileKey: string, pid: number | undefined) =>
+      !candidates.has(fileKey) || (pid !== undefined && pid >= 0 && !targetPids.has(pid)) || (idle && pid === -1);
     for (const [key, attachment] of attachments) {
       if (!gone(attachment.fileKey, attachment.pid)) continue;
       destroyQuietly(attachment.link, log);
       attachments.delete(key);
     }
     points.release(
-      (p) => p.fileKey !== undefined && gone(p.fileKey, p.pid ?? -1),
+      (p) => p.fileKey !== undefined && gone(p.fileKey, p.pid),
       (p) => releaseDetail(p, candidates.has(p.fileKey!)),
     );
     for (const key of files.keys()) {

@@ -49,15 +49,19 @@ describe.skipIf(!canBpf)('libsodium through the auth/crypto uprobe session', () 
     });
     client.send('exit');
     await client.exited;
-    // Its per-pid link is released when the process leaves and that point is reported detached (with
-    // no target pid left, `auto` scope then attaches globally: that new point keeps the call attached).
+    // Its per-pid link is released when the process leaves and that point is reported detached. With
+    // no target left nothing can match, so no global link replaces it (it would make every process
+    // that maps libsodium trap for nothing; before, the same pass attached one just ahead of the
+    // release): the call reads resolvable, ready for the next target.
     await until(() => released.length > 0, 8000, 'the per-pid release');
-    const points = agent.status('crypto/crypto_sign')?.points ?? [];
+    const call = agent.status('crypto/crypto_sign');
     const observations = await agent.stop();
     expect(released[0]).toMatchObject({
       detail: expect.stringMatching(new RegExp(`^released: process ${client.pid} left the targets`)),
     });
-    expect(points.some(pidPoint)).toBe(false);
+    expect(call?.points.some(pidPoint)).toBe(false);
+    expect(call?.points.filter((p) => p.attachPoint?.endsWith('@all'))).toEqual([]);
+    expect(call?.state).toBe('resolvable');
     expect(hits(observations, 'crypto/crypto_sign', client.pid)).toBe(40);
     console.log(`[nacl] attached ${latency} ms after the dlopen finished`);
   });
