@@ -2,7 +2,7 @@
 /** Pieces every probe session shares: the in-kernel target tracker, drop counter, aggregates, comm lookup. */
 import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
-import type { BpfLink, BpfObjectHandle, Logger, PluginContext } from './types.js';
+import type { BpfLink, BpfObjectHandle, Logger, Observation, PluginContext } from './types.js';
 
 /**
  * The exec/fork/exit programs of target.bpf.h claim new processes in the kernel. Without them
@@ -78,4 +78,64 @@ export function drainAggregates(handle: BpfObjectHandle): DrainedAggregate[] {
     if (count > 0) out.push({ key, count, lastTsNs });
   }
   return out;
+}
+
+/** The aggregation window a drained entry belongs to (ISO-8601 start and end). */
+export interface AggregateWindow {
+  windowStart: string;
+  windowEnd: string;
+}
+
+/**
+ * A session's periodic work: the kernel drop counter every second, or — with aggregation on —
+ * every window, when each drained `stella_agg` entry becomes records (`recordsOf`) that are
+ * emitted together. `stop()` ends it, drains the last (partial) window and reads the drops once more.
+ */
+export function startHousekeeping(options: {
+  handle: BpfObjectHandle;
+  ctx: PluginContext;
+  plugin: string;
+  log: Logger;
+  /** 0 = per-call events (no aggregation). */
+  aggregationWindowMs: number;
+  recordsOf: (entry: DrainedAggregate, window: AggregateWindow, out: Observation[]) => void;
+}): { stop(): void } {
+  const { handle, ctx, plugin, log, aggregationWindowMs, recordsOf } = options;
+  const aggregate = aggregationWindowMs > 0;
+  let windowStartMs = Date.now();
+  const flush = () => {
+    const windowEndMs = Date.now();
+    const window = {
+      windowStart: new Date(windowStartMs).toISOString(),
+      windowEnd: new Date(windowEndMs).toISOString(),
+    };
+    const out: Observation[] = [];
+    for (const entry of drainAggregates(handle)) recordsOf(entry, window, out);
+    windowStartMs = windowEndMs;
+    if (out.length > 0) ctx.emit(out);
+  };
+  const timer = setInterval(
+    () => {
+      reportKernelDrops(handle, ctx, plugin, log);
+      if (aggregate) flush();
+    },
+    aggregate ? aggregationWindowMs : 1000,
+  );
+  timer.unref();
+  return {
+    stop() {
+      clearInterval(timer);
+      if (aggregate) flush();
+      reportKernelDrops(handle, ctx, plugin, log);
+    },
+  };
+}
+
+/** Destroys a link; a failure is logged, never thrown (stopping goes on with the other links). */
+export function destroyQuietly(link: BpfLink, log: Logger): void {
+  try {
+    link.destroy();
+  } catch (error) {
+    log.warn('detach failed', { link: link.description, error: (error as Error).message });
+  }
 }

@@ -8,7 +8,7 @@ import {
   readCString,
   SERVICE_NONE,
 } from './event.js';
-import { attachTargetTracker, commOf, drainAggregates, reportKernelDrops } from './session-common.js';
+import { attachTargetTracker, commOf, destroyQuietly, startHousekeeping } from './session-common.js';
 import {
   detectSyscallMechanisms,
   mechanismOrder,
@@ -323,35 +323,25 @@ export async function startSyscallSession(
     if (out.length > 0) ctx.emit(out);
   });
 
-  let windowStartMs = Date.now();
-  const flushAggregates = () => {
-    const windowEndMs = Date.now();
-    const out: Observation[] = [];
-    const windowStart = new Date(windowStartMs).toISOString();
-    const windowEnd = new Date(windowEndMs).toISOString();
-    for (const { key, count, lastTsNs: lastTs } of drainAggregates(handle)) {
+  const housekeeping = startHousekeeping({
+    handle,
+    ctx,
+    plugin: options.plugin,
+    log,
+    aggregationWindowMs: aggregate ? tuning.aggregationWindowMs : 0,
+    recordsOf({ key, count, lastTsNs }, window, out) {
       const syscallId = key.readUInt32LE(0);
       const service = key.readUInt32LE(4);
       const pid = key.readUInt32LE(8);
       const targets = fanOut.get(service * IDS_PER_SERVICE + syscallId);
-      if (!targets || !probeById.has(syscallId)) continue;
+      if (!targets || !probeById.has(syscallId)) return;
       const probeType = mechanismById.get(syscallId) ?? 'tracepoint';
-      const observedAt = new Date(clock(lastTs)).toISOString();
+      const observedAt = new Date(clock(lastTsNs)).toISOString();
       const comm = commOf(pid);
       for (const request of targets)
-        out.push(observation(request, probeType, pid, comm, observedAt, { hitCount: count, windowStart, windowEnd }));
-    }
-    windowStartMs = windowEndMs;
-    if (out.length > 0) ctx.emit(out);
-  };
-  const housekeeping = setInterval(
-    () => {
-      reportKernelDrops(handle, ctx, options.plugin, log);
-      if (aggregate) flushAggregates();
+        out.push(observation(request, probeType, pid, comm, observedAt, { hitCount: count, ...window }));
     },
-    aggregate ? tuning.aggregationWindowMs : 1000,
-  );
-  housekeeping.unref();
+  });
 
   let stopped = false;
   return {
@@ -359,18 +349,10 @@ export async function startSyscallSession(
     async stop() {
       if (stopped) return;
       stopped = true;
-      clearInterval(housekeeping);
       unsubscribe();
-      for (const link of [...trackerLinks, ...links]) {
-        try {
-          link.destroy();
-        } catch (error) {
-          log.warn('detach failed', { link: link.description, error: (error as Error).message });
-        }
-      }
+      for (const link of [...trackerLinks, ...links]) destroyQuietly(link, log);
       await consumer.stop();
-      if (aggregate) flushAggregates();
-      reportKernelDrops(handle, ctx, options.plugin, log);
+      housekeeping.stop();
       handle.close();
     },
   };

@@ -4,7 +4,7 @@ import { AttachPointStatuses, filePoint, linkPoint, releaseDetail } from './atta
 import { createEventHeader, createMonotonicClock, decodeEventHeader, EVENT_HEADER, forEachRecord } from './event.js';
 import { type LibraryFile, LibraryFileCache, resolveRequest } from './library-files.js';
 import { isLibrary, mappedFiles } from './proc-maps.js';
-import { attachTargetTracker, commOf, drainAggregates, reportKernelDrops } from './session-common.js';
+import { attachTargetTracker, commOf, destroyQuietly, startHousekeeping } from './session-common.js';
 import { populateTargetMaps, samplingThreshold } from './targets.js';
 import type {
   BpfLink,
@@ -398,35 +398,20 @@ export async function startUprobeCallSession(
     if (out.length > 0) ctx.emit(out);
   });
 
-  const readDrops = () => reportKernelDrops(handle, ctx, plugin, log);
-
-  let windowStartMs = Date.now();
-  const flushAggregates = () => {
-    const windowEndMs = Date.now();
-    const windowStart = new Date(windowStartMs).toISOString();
-    const windowEnd = new Date(windowEndMs).toISOString();
-    const out: Observation[] = [];
-    for (const { key, count, lastTsNs } of drainAggregates(handle)) {
+  const housekeeping = startHousekeeping({
+    handle,
+    ctx,
+    plugin,
+    log,
+    aggregationWindowMs: aggregate ? tuning.aggregationWindowMs : 0,
+    recordsOf({ key, count, lastTsNs }, window, out) {
       const request = requests[Number(key.readBigUInt64LE(0))];
-      if (!request) continue;
+      if (!request) return;
       const pid = key.readUInt32LE(8);
       const observedAt = new Date(clock(lastTsNs)).toISOString();
-      const observation = decoder.observationOf(request, observedAt, pid, commOf(pid), count);
-      observation.windowStart = windowStart;
-      observation.windowEnd = windowEnd;
-      out.push(observation);
-    }
-    windowStartMs = windowEndMs;
-    if (out.length > 0) ctx.emit(out);
-  };
-  const housekeeping = setInterval(
-    () => {
-      readDrops();
-      if (aggregate) flushAggregates();
+      out.push(Object.assign(decoder.observationOf(request, observedAt, pid, commOf(pid), count), window));
     },
-    aggregate ? tuning.aggregationWindowMs : 1000,
-  );
-  housekeeping.unref();
+  });
 
   let stopped = false;
   return {
@@ -434,7 +419,6 @@ export async function startUprobeCallSession(
       if (stopped) return;
       stopped = true;
       clearInterval(rescan);
-      clearInterval(housekeeping);
       if (deferred) clearTimeout(deferred);
       if (loadScan) clearImmediate(loadScan);
       unsubscribe();
@@ -442,17 +426,8 @@ export async function startUprobeCallSession(
       for (const link of loaderLinks.values()) destroyQuietly(link, log);
       for (const { link } of attachments.values()) destroyQuietly(link, log);
       await consumer.stop();
-      if (aggregate) flushAggregates();
-      readDrops();
+      housekeeping.stop();
       handle.close();
     },
   };
-}
-
-function destroyQuietly(link: BpfLink, log: PluginContext['logger']): void {
-  try {
-    link.destroy();
-  } catch (error) {
-    log.warn('detach failed', { link: link.description, error: (error as Error).message });
-  }
 }
