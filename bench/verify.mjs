@@ -4,7 +4,8 @@
 // 1. generates bench/data/obs-<lines>.ndjson (bench/gen-observations.mjs) unless present;
 // 2. `wc -l` (the I/O floor), the real CLI (core/bin/stella.js, compiled dist; run
 //    `npm run build:ts` first) with one reader and with one per CPU (their reports must agree),
-//    and `jq` computing per-function hit counts (what a shell script would do);
+//    the same lines as ten gzip segments (what the agent leaves after rotation), and `jq` computing
+//    per-function hit counts (what a shell script would do);
 // 3. prints wall time, CPU time, lines/s, MB/s and peak RSS (GNU time) for each, as a Markdown table.
 // The machine is shared: compare the ratios, and the CPU column, rather than absolute walls.
 import { execFileSync, spawnSync } from 'node:child_process';
@@ -27,6 +28,22 @@ if (!existsSync(`${repo}/core/dist/cli/commands/function-map.js`)) {
   throw new Error('build first: npm run build:ts');
 }
 const bytes = statSync(`${repo}/${data}`).size;
+// The same lines as the agent leaves them after rotation: gzip segments (ten here).
+const segments = `bench/data/obs-${lines}-gz`;
+if (!existsSync(`${repo}/${segments}`)) {
+  mkdirSync(`${repo}/${segments}`);
+  execFileSync(
+    'sh',
+    [
+      '-c',
+      `split -l ${Math.ceil(lines / 10)} -d -a 2 --additional-suffix=.ndjson "$1" "$2/segment-" && gzip "$2"/*.ndjson`,
+      'sh',
+      data,
+      segments,
+    ],
+    { cwd: repo, stdio: 'inherit' },
+  );
+}
 
 function measure(name, cmd, args) {
   // GNU time: wall seconds, user + sys CPU seconds, peak RSS in KiB.
@@ -53,7 +70,7 @@ function measure(name, cmd, args) {
 }
 
 const load = execFileSync('cat', ['/proc/loadavg'], { encoding: 'utf8' }).trim();
-const verifyArgs = (workers, output) => [
+const verifyArgs = (workers, output, observations = data) => [
   'core/bin/stella.js',
   'function-map',
   'verify',
@@ -61,7 +78,7 @@ const verifyArgs = (workers, output) => [
   map,
   '--offline',
   '--observations',
-  data,
+  observations,
   '--from',
   '2026-01-15T11:00:00Z',
   '--to',
@@ -86,6 +103,11 @@ const stella = measure(
   process.execPath,
   verifyArgs(availableParallelism(), 'bench/data/verify-report.json'),
 );
+const gz = measure(
+  'stella function-map verify, 10 gzip segments (default readers)',
+  process.execPath,
+  verifyArgs(availableParallelism(), 'bench/data/verify-report-gz.json', segments),
+);
 const jq = measure('jq per-function counts', 'jq', [
   '-nR',
   'reduce (inputs | fromjson? | select(type == "object")) as $o ({}; .[$o.function] += ($o.hitCount // 1))',
@@ -96,11 +118,13 @@ const counts = (f) => {
   const r = JSON.parse(readFileSync(`${repo}/${f}`, 'utf8'));
   return JSON.stringify([r.observationsRead, r.observationsSkipped, r.paths, r.unexpectedSymbols.length]);
 };
-if (counts('bench/data/verify-report-1.json') !== counts('bench/data/verify-report.json')) {
-  throw new Error('one reader and parallel readers disagree: compare bench/data/verify-report*.json');
+for (const other of ['bench/data/verify-report-1.json', 'bench/data/verify-report-gz.json']) {
+  if (counts(other) !== counts('bench/data/verify-report.json')) {
+    throw new Error(`${other} disagrees with bench/data/verify-report.json: the same lines, other counts`);
+  }
 }
 
-const rows = [wc, one, stella, jq].map(
+const rows = [wc, one, stella, gz, jq].map(
   ({ result: r }) =>
     `| ${r.name} | ${r.wall.toFixed(2)} | ${r.cpu.toFixed(2)} | ${(r.linesPerS / 1e6).toFixed(2)} M | ${r.mbPerS.toFixed(0)} | ${r.rssMb.toFixed(0)} |`,
 );
@@ -114,6 +138,6 @@ const table = [
 console.log(table);
 writeFileSync(
   `${repo}/bench/data/verify-results.json`,
-  JSON.stringify({ lines, bytes, load, runs: [wc, one, stella, jq].map((x) => x.result) }, null, 2),
+  JSON.stringify({ lines, bytes, load, runs: [wc, one, stella, gz, jq].map((x) => x.result) }, null, 2),
 );
-if ([one, stella].some((r) => r.result.exit !== 0 && r.result.exit !== 1)) process.exitCode = 1;
+if ([one, stella, gz].some((r) => r.result.exit !== 0 && r.result.exit !== 1)) process.exitCode = 1;
