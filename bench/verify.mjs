@@ -116,7 +116,10 @@ const jq = measure('jq per-function counts', 'jq', [
 // One reader and several must agree on every count.
 const counts = (f) => {
   const r = JSON.parse(readFileSync(`${repo}/${f}`, 'utf8'));
-  return JSON.stringify([r.observationsRead, r.observationsSkipped, r.paths, r.unexpectedSymbols.length]);
+  // Malformed samples name their place (file:line, file@offset, segment file): reasons only.
+  const { malformedSamples, ...skipped } = r.observationsSkipped;
+  const reasons = malformedSamples.map((m) => m.reason);
+  return JSON.stringify([r.observationsRead, skipped, reasons, r.paths, r.unexpectedSymbols]);
 };
 for (const other of ['bench/data/verify-report-1.json', 'bench/data/verify-report-gz.json']) {
   if (counts(other) !== counts('bench/data/verify-report.json')) {

@@ -36,7 +36,27 @@ interface UnexpectedState {
   hits: number;
   firstMs: number;
   lastMs: number;
+  /** The lowest MAX_PROCESSES pids seen: the same sample whatever order records and readers come in. */
   processes: Map<number, ObservedProcess>;
+  /** Highest pid in `processes` (-1 when empty). */
+  maxPid: number;
+}
+
+/** Whether `pid` belongs in the sample: not in it yet, and room left or lower than its highest. */
+function keepsPid(u: UnexpectedState, pid: number): boolean {
+  return !u.processes.has(pid) && (u.processes.size < MAX_PROCESSES || pid < u.maxPid);
+}
+
+/** Adds `p` (which `keepsPid` accepted), evicting the highest pid when the sample is full. */
+function keepProcess(u: UnexpectedState, p: ObservedProcess): void {
+  if (u.processes.size >= MAX_PROCESSES) {
+    u.processes.delete(u.maxPid);
+    u.processes.set(p.pid, p);
+    u.maxPid = Math.max(...u.processes.keys());
+  } else {
+    u.processes.set(p.pid, p);
+    if (p.pid > u.maxPid) u.maxPid = p.pid;
+  }
 }
 
 /** What one accumulator saw, in a form that crosses a worker_threads boundary (structured clone). */
@@ -269,17 +289,18 @@ export class VerificationAccumulator {
         firstMs: ms,
         lastMs: ms,
         processes: new Map(),
+        maxPid: -1,
       };
       this.unexpected.set(key, u);
     }
     u.hits += hits;
     if (ms < u.firstMs) u.firstMs = ms;
     if (ms > u.lastMs) u.lastMs = ms;
-    if (u.processes.size < MAX_PROCESSES && !u.processes.has(pid)) {
+    if (keepsPid(u, pid)) {
       obs ??= details();
       const p: ObservedProcess = { pid, comm: obs.comm };
       if (obs.containerId) p.containerId = obs.containerId;
-      u.processes.set(pid, p);
+      keepProcess(u, p);
     }
     return 'unexpected';
   }
@@ -311,16 +332,13 @@ export class VerificationAccumulator {
     for (const [key, other] of state.unexpected) {
       let u = this.unexpected.get(key);
       if (!u) {
-        u = { ...other, hits: 0, firstMs: other.firstMs, lastMs: other.lastMs, processes: new Map() };
+        u = { ...other, hits: 0, firstMs: other.firstMs, lastMs: other.lastMs, processes: new Map(), maxPid: -1 };
         this.unexpected.set(key, u);
       }
       u.hits += other.hits;
       if (other.firstMs < u.firstMs) u.firstMs = other.firstMs;
       if (other.lastMs > u.lastMs) u.lastMs = other.lastMs;
-      for (const p of other.processes) {
-        if (u.processes.size >= MAX_PROCESSES) break;
-        if (!u.processes.has(p.pid)) u.processes.set(p.pid, p);
-      }
+      for (const p of other.processes) if (keepsPid(u, p.pid)) keepProcess(u, p);
     }
     this.read += state.read;
     this.malformed += state.malformed;

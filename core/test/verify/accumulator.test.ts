@@ -195,3 +195,33 @@ describe('VerificationAccumulator', () => {
     expect(r.verdict).toBe('pass');
   });
 });
+
+describe('unexpected symbols: the process sample', () => {
+  it('keeps the 20 lowest pids, whatever order the records and the parallel readers come in', () => {
+    const rc4 = call('crypto/RC4', LIBCRYPTO, CRYPTO);
+    const pids = Array.from({ length: 60 }, (_, i) => 1000 + ((i * 37) % 60)); // a shuffled 1000..1059
+    const sample = (acc: VerificationAccumulator) =>
+      acc.report().unexpectedSymbols[0]!.processes.map((p: { pid: number }) => p.pid);
+    const lowest = Array.from({ length: 20 }, (_, i) => 1000 + i);
+
+    const forward = new VerificationAccumulator(map, window);
+    for (const pid of pids) forward.add(obs(rc4, IN, { pid }));
+    const backward = new VerificationAccumulator(map, window);
+    for (const pid of [...pids].reverse()) backward.add(obs(rc4, IN, { pid }));
+    expect(sample(forward)).toEqual(lowest);
+    expect(sample(backward)).toEqual(lowest);
+
+    // Two readers, each with half, merged either way round.
+    const halves = [pids.filter((p) => p % 2 === 1), pids.filter((p) => p % 2 === 0)].map((half) => {
+      const acc = new VerificationAccumulator(map, window);
+      for (const pid of half) acc.add(obs(rc4, IN, { pid }));
+      return acc.exportState();
+    });
+    for (const order of [halves, [...halves].reverse()]) {
+      const merged = new VerificationAccumulator(map, window);
+      for (const state of order) merged.mergeState(state);
+      expect(sample(merged)).toEqual(lowest);
+      expect(merged.report().unexpectedSymbols[0]!.hitCount).toBe(60);
+    }
+  });
+});
