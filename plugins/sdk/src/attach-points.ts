@@ -9,7 +9,7 @@ export type PointFields = Omit<ProbeStatus, 'plugin' | 'service' | 'functionId' 
 export interface PointPlace {
   /** The `attachPoint` reported. */
   id: string;
-  /** `dev:inode` of the file, when the point is on a file. */
+  /** The file's key (`dev:inode:mtime:size`, see LibraryFile), when the point is on a file. */
   fileKey?: string;
   /** Set for links: the target pid, or -1 for a global link. */
   pid?: number;
@@ -27,7 +27,7 @@ interface PointRecord extends PointPlace {
 
 type FileRef = Pick<LibraryFile, 'key' | 'path' | 'inode'>;
 
-/** A library file's point (`dev:inode`): its resolve verdict (resolvable, build-id mismatch, stripped, …). */
+/** A library file's point (its key): its resolve verdict (resolvable, build-id mismatch, stripped, …). */
 export const filePoint = (file: FileRef): PointPlace => ({
   id: file.key,
   fileKey: file.key,
@@ -35,7 +35,7 @@ export const filePoint = (file: FileRef): PointPlace => ({
   inode: file.inode,
 });
 
-/** One uprobe link's point: `dev:inode@pidN`, or `dev:inode@all` for a global link (pid -1). */
+/** One uprobe link's point: `<file key>@pidN`, or `<file key>@all` for a global link (pid -1). */
 export const linkPoint = (file: FileRef, pid: number): PointPlace => ({
   ...filePoint(file),
   id: `${file.key}@${pid >= 0 ? `pid${pid}` : 'all'}`,

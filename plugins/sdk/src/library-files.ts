@@ -5,7 +5,11 @@ import type { ProbeFailureReason, ProbeRequest } from './types.js';
 
 /** One library file on this node, identified by (st_dev, st_ino) as the agent sees it. */
 export interface LibraryFile {
-  /** `${st_dev}:${st_ino}`: two paths to one inode (host path, /proc/PID/root/…) are one file. */
+  /**
+   * `${st_dev}:${st_ino}:${mtime}:${size}`: two paths to one inode (host path, /proc/PID/root/…)
+   * are one file, and a library rewritten in place (`cp` over it: same inode, other code) is
+   * another one, so links at its old offsets are released rather than kept on the new code.
+   */
   key: string;
   /** A path the agent can open (host path, `/proc/PID/root/…` or `/proc/PID/map_files/…`). */
   hostPath: string;
@@ -22,7 +26,7 @@ export interface LibraryFile {
 export type ResolveVerdict = { ok: true; offset: number } | { ok: false; reason: ProbeFailureReason; detail: string };
 
 /**
- * Reads each library once per inode (ELF symbols, build-id) and answers "can this request attach
+ * Reads each library once per inode and content (ELF symbols, build-id) and answers "can this request attach
  * to this file, and where". Entries are dropped with `forget` when the inode leaves every target.
  */
 export class LibraryFileCache {
@@ -35,7 +39,7 @@ export class LibraryFileCache {
     try {
       const st = statSync(hostPath, { bigint: true });
       if (!st.isFile()) return undefined;
-      key = `${st.dev}:${st.ino}`;
+      key = `${st.dev}:${st.ino}:${st.mtimeNs}:${st.size}`;
       inode = st.ino;
     } catch {
       return undefined;

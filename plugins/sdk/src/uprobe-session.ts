@@ -85,8 +85,8 @@ interface Candidate {
  * `stella_library_loaded` program — as soon as a target returns from dlopen. A library replaced on
  * disk is a new inode: it is attached as a new file and reported; links to inodes no target maps
  * any more, and per-pid links of processes that left, are released and reported `detached`.
- * Statuses name their attach point: the file's `dev:inode` for its resolve verdict,
- * `dev:inode@pidN` / `dev:inode@all` for a link. TLS, crypto and auth plugins are this plus their
+ * Statuses name their attach point: the file's key (`dev:inode:mtime:size`) for its resolve verdict,
+ * `<key>@pidN` / `<key>@all` for a link. TLS, crypto and auth plugins are this plus their
  * catalogue.
  */
 export async function startUprobeCallSession(
@@ -240,7 +240,9 @@ export async function startUprobeCallSession(
       const file = add(request.binaryPath, request.binaryPath);
       const previous = lastAtPath.get(request.binaryPath);
       if (file && previous && previous.key !== file.key && !replacements.has(file.key)) {
-        const detail = `${request.binaryPath} was replaced on disk (inode ${previous.key.split(':')[1]} → ${file.inode}${
+        const oldInode = previous.key.split(':')[1];
+        const how = oldInode === String(file.inode) ? 'rewritten in place' : 'replaced on disk';
+        const detail = `${request.binaryPath} was ${how} (inode ${oldInode} → ${file.inode}${
           previous.buildId !== file.buildId ? `, build-id ${previous.buildId ?? '?'} → ${file.buildId ?? '?'}` : ''
         }): re-attached`;
         replacements.set(file.key, detail);

@@ -1,5 +1,5 @@
 // SPDX-License-Identifier: Apache-2.0
-import { copyFile, mkdir, rename, rm } from 'node:fs/promises';
+import { copyFile, mkdir, rename, rm, stat } from 'node:fs/promises';
 import { join } from 'node:path';
 import { type ProbeStatus, readElfSymbols } from '@stella/sdk';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
@@ -214,6 +214,41 @@ describe.skipIf(!canBpf)('libsodium through the auth/crypto uprobe session', () 
     const observations = await agent.stop();
     expect(hits(observations, 'crypto/crypto_generichash', first.pid)).toBe(7);
     expect(hits(observations, 'crypto/crypto_generichash', second.pid)).toBe(11);
+  });
+
+  it('a library rewritten in place (same inode, as `cp` over it does) is read again: its new build-id matches, calls counted', async () => {
+    const lib = join(dir, 'inplace', 'libsodium.so.23');
+    await mkdir(join(dir, 'inplace'));
+    await copyFile(SODIUM, lib);
+    const buildId = readElfSymbols(SODIUM).buildId!;
+    const rebuiltId = 'cd'.repeat(buildId.length / 2);
+    const fn = 'crypto/crypto_generichash';
+    // The map is for the rebuilt library; the file on disk is still the old build.
+    const agent = await startAgent({
+      service: 'inplace',
+      calls: [{ ...generichash, binaryPath: lib, buildId: rebuiltId }],
+      targets: ['{service: inplace, executables: [/usr/bin/python3]}'],
+    });
+    await until(() => agent.status(fn)?.reason === 'build-id-mismatch', 5000, 'the old build refused');
+    const inode = (await stat(lib)).ino;
+    await copyWithBuildId(SODIUM, `${lib}.rebuilt`, rebuiltId);
+    await copyFile(`${lib}.rebuilt`, lib); // O_TRUNC on the same inode
+    expect((await stat(lib)).ino).toBe(inode);
+    const client = drive(PYTHON, [CLIENT, 'ctypes', lib, '9']);
+    await client.line('ready');
+    client.send('load');
+    await client.line('loaded');
+    await until(() => agent.status(fn)?.state === 'attached', 5000, 'attach to the rewritten file');
+    client.send('go');
+    await client.line('done');
+    client.send('exit');
+    await client.exited;
+    const detail = agent.status(fn)?.detail ?? '';
+    const observations = await agent.stop();
+    expect(detail).toMatch(
+      new RegExp(`was rewritten in place \\(inode ${inode} → ${inode}, build-id ${buildId} → ${rebuiltId}\\)`),
+    );
+    expect(hits(observations, fn, client.pid)).toBe(9);
   });
 
   it('an upgrade to another build (other build-id): once the old copy’s last process exits, the call reads failed build-id-mismatch in statuses, probe health and the failure-rate gauge', async () => {
