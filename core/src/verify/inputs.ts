@@ -3,6 +3,7 @@ import { readdir, stat } from 'node:fs/promises';
 import { join, resolve, sep } from 'node:path';
 import picomatch from 'picomatch';
 import { InputError } from '../errors.js';
+import { STDIN } from './ndjson.js';
 
 /** File names read from a directory given to `--observations`. */
 const OBSERVATION_FILE = /\.(?:ndjson|jsonl|json)(?:\.gz)?$/;
@@ -34,14 +35,18 @@ async function walk(dir: string, out: string[]): Promise<void> {
 /**
  * Expands `--observations` arguments into files, in a stable order: a file as is, a directory
  * recursively (`*.ndjson`, `*.jsonl`, `*.json`, each optionally `.gz`), a glob (picomatch syntax,
- * `**` included) by walking its literal prefix. Throws InputError for an argument that names
- * nothing.
+ * `**` included) by walking its literal prefix; `-` (standard input), a pipe or a device as is.
+ * Throws InputError for an argument that names nothing.
  */
 export async function expandObservationInputs(args: readonly string[]): Promise<string[]> {
   const files: string[] = [];
   for (const arg of args) {
+    if (arg === STDIN) {
+      files.push(arg);
+      continue;
+    }
     const info = await stat(arg).catch(() => undefined);
-    if (info?.isFile()) {
+    if (info?.isFile() || info?.isFIFO() || info?.isCharacterDevice()) {
       files.push(arg);
       continue;
     }

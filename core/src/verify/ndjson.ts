@@ -37,13 +37,16 @@ export interface ObservationSlice {
 }
 
 const READ_SIZE = 1 << 19;
+/** The `--observations` argument that means standard input (plain NDJSON: pipe gzip through zcat). */
+export const STDIN = '-';
 
 /**
  * The bytes of `file` from `from` on, in chunks. A plain file is read with the next read already
  * in flight while the caller works on the current chunk, into the two `buffers` in turn (one pair
- * per reader, kept across its files): a chunk stays valid only until the next one is asked for. A stream read ahead only when its buffer
- * drains, and the reader sat idle ~20 % of the time waiting for it. 512 KiB reads: fewer trips
- * than 64 KiB (each costs more than decoding the 64 KiB); the text is decoded in pieces (`lines`).
+ * per reader, kept across its files): a chunk stays valid only until the next one is asked for.
+ * (A stream read ahead only when its buffer drained: the reader sat idle ~20 % of the time.)
+ * 512 KiB reads: fewer trips than 64 KiB (each costs more than decoding the 64 KiB); the text is
+ * decoded in pieces (`lines`). `-` is standard input; pipes and devices are read as streams.
  */
 async function* chunks(file: string, from: number, buffers: readonly [Buffer, Buffer]): AsyncGenerator<Buffer> {
   if (file.endsWith('.gz')) {
@@ -54,7 +57,16 @@ async function* chunks(file: string, from: number, buffers: readonly [Buffer, Bu
     ) as AsyncIterable<Buffer>;
     return;
   }
+  if (file === STDIN) {
+    yield* process.stdin as AsyncIterable<Buffer>;
+    return;
+  }
   const fh = await openFile(file, 'r');
+  if (!(await fh.stat()).isFile()) {
+    // A pipe or device (`<(zcat …)`, /dev/stdin): read as it comes, no positions.
+    yield* fh.createReadStream({ highWaterMark: READ_SIZE }) as AsyncIterable<Buffer>;
+    return;
+  }
   let turn = 0;
   let position = from;
   let next: Promise<{ bytesRead: number; buffer: Buffer }> | undefined;

@@ -5,7 +5,7 @@ import { fileURLToPath } from 'node:url';
 import { Worker } from 'node:worker_threads';
 import { InputError } from '../errors.js';
 import type { AccumulatorState, VerificationAccumulator } from './accumulator.js';
-import { type ObservationSlice, type ReadStats, readObservationFiles } from './ndjson.js';
+import { type ObservationSlice, type ReadStats, readObservationFiles, STDIN } from './ndjson.js';
 
 /** Below this much input per worker, starting workers costs more than it saves (~50 ms each). */
 export const MIN_BYTES_PER_WORKER = 32 * 1024 * 1024;
@@ -52,9 +52,11 @@ export async function readObservationFilesParallel(
   acc: VerificationAccumulator,
   options: { workers?: number } = {},
 ): Promise<ReadStats> {
-  const total = files.reduce((n, f) => n + (existsSync(f) ? statSync(f).size : 0), 0);
+  // Standard input, pipes and devices are read once, as they come: by this thread, with the rest.
+  const streams = files.some((f) => f === STDIN || (existsSync(f) && !statSync(f).isFile()));
+  const total = files.reduce((n, f) => n + (f !== STDIN && existsSync(f) ? statSync(f).size : 0), 0);
   const workers = Math.min(options.workers ?? availableParallelism(), Math.floor(total / MIN_BYTES_PER_WORKER));
-  if (workers < 2 || !existsSync(fileURLToPath(WORKER))) return readObservationFiles(files, acc);
+  if (streams || workers < 2 || !existsSync(fileURLToPath(WORKER))) return readObservationFiles(files, acc);
   const plans = planSlices(files, workers);
   const results = await Promise.all(
     plans.map(

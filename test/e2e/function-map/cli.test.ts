@@ -215,6 +215,30 @@ describe('stella function-map verify --offline', () => {
     expect(report.observationsSkipped.malformedSamples[0].location).toBe(
       `${join(obsDir, 'node-a.ndjson')}:${lines.length}`,
     );
+
+    // The same lines on standard input (`zcat … | stella … --observations -`) and through a pipe
+    // (`--observations <(zcat …)`), beside a file: the same verdict and counts.
+    const text = await readFile(join(obsDir, 'node-a.ndjson'), 'utf8');
+    const piped = spawnSync(
+      'bash',
+      [
+        '-c',
+        `exec "$0" "$1" function-map verify --function-map "$2" --offline --observations - /dev/fd/3 3< <(cat "$3")`,
+        process.execPath,
+        BIN,
+        mapFile,
+        join(obsDir, 'node-a.ndjson'),
+      ],
+      { cwd: REPO, encoding: 'utf8', input: text },
+    );
+    expect(piped.status, piped.stderr).toBe(0);
+    const both = JSON.parse(piped.stdout);
+    expect(both.observationsRead).toBe(2 * report.observationsRead);
+    expect(both.observationsSkipped.malformed).toBe(2);
+    expect(both.observationsSkipped.malformedSamples.map((m: { location: string }) => m.location)).toEqual([
+      `-:${lines.length}`,
+      `/dev/fd/3:${lines.length}`,
+    ]);
   });
 
   it('partly observed → exit 1 with the reason; table, markdown and junit reports', async () => {
