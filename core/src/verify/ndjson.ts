@@ -2,6 +2,7 @@
 import { createReadStream, existsSync } from 'node:fs';
 import { open as openFile } from 'node:fs/promises';
 import { basename, dirname, join } from 'node:path';
+import { Readable } from 'node:stream';
 import { createGunzip } from 'node:zlib';
 import type { Observation } from '@stella/sdk';
 import { InputError } from '../errors.js';
@@ -37,7 +38,28 @@ export interface ObservationSlice {
 }
 
 const READ_SIZE = 1 << 19;
-/** The `--observations` argument that means standard input (plain NDJSON: pipe gzip through zcat). */
+/** A stream as is, or inflated when it starts with the gzip magic (`cat *.ndjson.gz | stella …`). */
+async function* gunzipIfGzip(source: AsyncIterable<Buffer>): AsyncGenerator<Buffer> {
+  const it = source[Symbol.asyncIterator]();
+  let head = Buffer.alloc(0);
+  let done = false;
+  while (head.length < 2 && !done) {
+    const r = await it.next();
+    if (r.done) done = true;
+    else head = Buffer.concat([head, r.value]);
+  }
+  async function* all(): AsyncGenerator<Buffer> {
+    if (head.length > 0) yield head;
+    for (let r = done ? undefined : await it.next(); r && !r.done; r = await it.next()) yield r.value;
+  }
+  if (head[0] === 0x1f && head[1] === 0x8b) {
+    yield* Readable.from(all()).pipe(createGunzip({ chunkSize: 1 << 17 })) as AsyncIterable<Buffer>;
+  } else {
+    yield* all();
+  }
+}
+
+/** The `--observations` argument that means standard input (NDJSON, or gzip of it). */
 export const STDIN = '-';
 
 /**
@@ -46,7 +68,8 @@ export const STDIN = '-';
  * per reader, kept across its files): a chunk stays valid only until the next one is asked for.
  * (A stream read ahead only when its buffer drained: the reader sat idle ~20 % of the time.)
  * 512 KiB reads: fewer trips than 64 KiB (each costs more than decoding the 64 KiB); the text is
- * decoded in pieces (`lines`). `-` is standard input; pipes and devices are read as streams.
+ * decoded in pieces (`lines`). `-` is standard input; pipes and devices are read as streams
+ * (gzip recognised by its magic bytes, since they have no name to go by).
  */
 async function* chunks(file: string, from: number, buffers: readonly [Buffer, Buffer]): AsyncGenerator<Buffer> {
   if (file.endsWith('.gz')) {
@@ -58,13 +81,13 @@ async function* chunks(file: string, from: number, buffers: readonly [Buffer, Bu
     return;
   }
   if (file === STDIN) {
-    yield* process.stdin as AsyncIterable<Buffer>;
+    yield* gunzipIfGzip(process.stdin as AsyncIterable<Buffer>);
     return;
   }
   const fh = await openFile(file, 'r');
   if (!(await fh.stat()).isFile()) {
-    // A pipe or device (`<(zcat …)`, /dev/stdin): read as it comes, no positions.
-    yield* fh.createReadStream({ highWaterMark: READ_SIZE }) as AsyncIterable<Buffer>;
+    // A pipe or device (`<(kubectl exec …)`, /dev/stdin): read as it comes, no positions.
+    yield* gunzipIfGzip(fh.createReadStream({ highWaterMark: READ_SIZE }) as AsyncIterable<Buffer>);
     return;
   }
   let turn = 0;

@@ -9,6 +9,7 @@ import { mkdtemp, readFile, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
+import { gzipSync } from 'node:zlib';
 import { beforeAll, describe, expect, it } from 'vitest';
 
 const REPO = fileURLToPath(new URL('../../../', import.meta.url));
@@ -216,8 +217,8 @@ describe('stella function-map verify --offline', () => {
       `${join(obsDir, 'node-a.ndjson')}:${lines.length}`,
     );
 
-    // The same lines on standard input (`zcat … | stella … --observations -`) and through a pipe
-    // (`--observations <(zcat …)`), beside a file: the same verdict and counts.
+    // The same lines gzipped on standard input (`cat seg.ndjson.gz | stella … --observations -`) and
+    // plain through a pipe (`--observations <(kubectl exec … cat …)`): the same verdict and counts.
     const text = await readFile(join(obsDir, 'node-a.ndjson'), 'utf8');
     const piped = spawnSync(
       'bash',
@@ -229,7 +230,7 @@ describe('stella function-map verify --offline', () => {
         mapFile,
         join(obsDir, 'node-a.ndjson'),
       ],
-      { cwd: REPO, encoding: 'utf8', input: text },
+      { cwd: REPO, encoding: 'utf8', input: gzipSync(text) }, // gzip on stdin is recognised by its magic
     );
     expect(piped.status, piped.stderr).toBe(0);
     const both = JSON.parse(piped.stdout);
