@@ -19,6 +19,22 @@ const generichash = {
 };
 
 describe.skipIf(!canBpf)('libsodium through the auth/crypto uprobe session', () => {
+  /** A copy of libsodium in its own directory, its build-id, and another one made of `byte`. */
+  const sodiumCopy = async (name: string, byte: string) => {
+    const lib = join(dir, name, 'libsodium.so.23');
+    await mkdir(join(dir, name));
+    await copyFile(SODIUM, lib);
+    const buildId = readElfSymbols(SODIUM).buildId!;
+    return { lib, buildId, rebuiltId: byte.repeat(buildId.length / 2) };
+  };
+  /** A ctypes client that has loaded `lib` and waits for `go` to make `calls` calls. */
+  const loadedClient = async (lib: string, calls: number) => {
+    const client = drive(PYTHON, [CLIENT, 'ctypes', lib, String(calls)]);
+    await client.line('ready');
+    client.send('load');
+    await client.line('loaded');
+    return client;
+  };
   let dir: string;
   beforeAll(async () => {
     dir = await tempDir('stella-sodium-');
@@ -196,10 +212,7 @@ describe.skipIf(!canBpf)('libsodium through the auth/crypto uprobe session', () 
     // The "upgrade": a new file renamed over the old one, as dpkg does; the first process keeps the old inode.
     await copyFile(SODIUM, `${lib}.new`);
     await rename(`${lib}.new`, lib);
-    const second = drive(PYTHON, [CLIENT, 'ctypes', lib, '11']);
-    await second.line('ready');
-    second.send('load');
-    await second.line('loaded');
+    const second = await loadedClient(lib, 11);
     await until(
       () => /replaced on disk/.test(agent.status('crypto/crypto_generichash')?.detail ?? ''),
       8000,
@@ -217,11 +230,7 @@ describe.skipIf(!canBpf)('libsodium through the auth/crypto uprobe session', () 
   });
 
   it('a library rewritten in place (same inode, as `cp` over it does) is read again: its new build-id matches, calls counted', async () => {
-    const lib = join(dir, 'inplace', 'libsodium.so.23');
-    await mkdir(join(dir, 'inplace'));
-    await copyFile(SODIUM, lib);
-    const buildId = readElfSymbols(SODIUM).buildId!;
-    const rebuiltId = 'cd'.repeat(buildId.length / 2);
+    const { lib, buildId, rebuiltId } = await sodiumCopy('inplace', 'cd');
     const fn = 'crypto/crypto_generichash';
     // The map is for the rebuilt library; the file on disk is still the old build.
     const agent = await startAgent({
@@ -234,10 +243,7 @@ describe.skipIf(!canBpf)('libsodium through the auth/crypto uprobe session', () 
     await copyWithBuildId(SODIUM, `${lib}.rebuilt`, rebuiltId);
     await copyFile(`${lib}.rebuilt`, lib); // O_TRUNC on the same inode
     expect((await stat(lib)).ino).toBe(inode);
-    const client = drive(PYTHON, [CLIENT, 'ctypes', lib, '9']);
-    await client.line('ready');
-    client.send('load');
-    await client.line('loaded');
+    const client = await loadedClient(lib, 9);
     await until(() => agent.status(fn)?.state === 'attached', 5000, 'attach to the rewritten file');
     client.send('go');
     await client.line('done');
@@ -252,11 +258,7 @@ describe.skipIf(!canBpf)('libsodium through the auth/crypto uprobe session', () 
   });
 
   it('an upgrade to another build (other build-id): once the old copy’s last process exits, the call reads failed build-id-mismatch in statuses, probe health and the failure-rate gauge', async () => {
-    const lib = join(dir, 'rebuilt', 'libsodium.so.23');
-    await mkdir(join(dir, 'rebuilt'));
-    await copyFile(SODIUM, lib);
-    const buildId = readElfSymbols(SODIUM).buildId!;
-    const rebuiltId = 'ab'.repeat(buildId.length / 2);
+    const { lib, buildId, rebuiltId } = await sodiumCopy('rebuilt', 'ab');
     const fn = 'crypto/crypto_generichash';
     const first = drive(PYTHON, [CLIENT, 'ctypes', lib, '7']);
     await first.line('ready');
@@ -272,10 +274,7 @@ describe.skipIf(!canBpf)('libsodium through the auth/crypto uprobe session', () 
     // The upgrade: another build renamed over the old file, as dpkg does; `first` keeps the old inode.
     await copyWithBuildId(SODIUM, `${lib}.new`, rebuiltId);
     await rename(`${lib}.new`, lib);
-    const second = drive(PYTHON, [CLIENT, 'ctypes', lib, '11']);
-    await second.line('ready');
-    second.send('load');
-    await second.line('loaded');
+    const second = await loadedClient(lib, 11);
     await until(
       () => agent.status(fn)?.points.some((p) => p.reason === 'build-id-mismatch') ?? false,
       8000,
