@@ -26,6 +26,7 @@ import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { parseArgs } from 'node:util';
 import { gunzipSync } from 'node:zlib';
+import { writeOneCallMap } from './one-call-map.mjs';
 
 const here = dirname(fileURLToPath(import.meta.url));
 const repo = join(here, '..');
@@ -56,43 +57,15 @@ const firstInstruction = execFileSync('objdump', ['-d', app, `--disassemble=${SY
   .pop()
   ?.trim();
 
-const { nodeHash, pathHash } = await import(join(repo, 'core/dist/function-map/index.js'));
 const purl = 'pkg:generic/stella-example-app@1.0.0';
-const entry = { symbol: 'main', purl, nodeHash: nodeHash(purl, 'main') };
-const call = {
-  function: `app/${SYMBOL}`,
-  symbol: SYMBOL,
-  library: 'app',
-  purl,
-  binaryPath: app,
-  probeTypes: ['uprobe'],
-  nodeHash: nodeHash(purl, SYMBOL),
-  optional: false,
-};
 const mapPath = join(work, 'map.json');
-writeFileSync(
-  mapPath,
-  JSON.stringify({
-    _type: 'https://stella.ops/predicates/function-map/v1',
-    subject: { purl, digest: { sha256: '3'.repeat(64) } },
-    predicate: {
-      schemaVersion: '1.0.0',
-      service: 'bench',
-      coverage: { minObservationRate: 0.95, windowSeconds: 600, failOnUnexpected: false },
-      expectedPaths: [
-        {
-          pathId: 'hot',
-          tags: ['app'],
-          priority: 'general',
-          optional: false,
-          entrypoint: entry,
-          expectedCalls: [call],
-          pathHash: pathHash([entry.nodeHash, call.nodeHash]),
-        },
-      ],
-    },
-  }),
-);
+await writeOneCallMap(repo, mapPath, {
+  app: purl,
+  call: { function: `app/${SYMBOL}`, symbol: SYMBOL, library: 'app', purl, binaryPath: app },
+  pathId: 'hot',
+  tags: ['app'],
+  priority: 'general',
+});
 
 function lines(child, stream = 'stdout') {
   let buf = '';

@@ -17,6 +17,7 @@ import { tmpdir } from 'node:os';
 import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { parseArgs } from 'node:util';
+import { writeOneCallMap } from './one-call-map.mjs';
 
 const here = dirname(fileURLToPath(import.meta.url));
 const repo = join(here, '..');
@@ -30,43 +31,20 @@ const work = mkdtempSync(join(tmpdir(), 'stella-bench-tls-'));
 const loop = join(work, 'ssl_loop');
 execFileSync('gcc', ['-O2', '-o', loop, join(here, 'tls-uprobe/ssl_loop.c'), '-l:libssl.so.3', '-l:libcrypto.so.3']);
 
-const { nodeHash, pathHash } = await import(join(repo, 'core/dist/function-map/index.js'));
-const purl = 'pkg:deb/debian/libssl3?arch=amd64';
-const entry = { symbol: 'main', purl: 'pkg:generic/bench@1', nodeHash: nodeHash('pkg:generic/bench@1', 'main') };
-const call = {
-  function: 'tls/SSL_do_handshake',
-  symbol: 'SSL_do_handshake',
-  library: 'libssl.so.3',
-  purl,
-  binaryPath: LIBSSL,
-  probeTypes: ['uprobe'],
-  nodeHash: nodeHash(purl, 'SSL_do_handshake'),
-  optional: false,
-};
 const mapPath = join(work, 'map.json');
-writeFileSync(
-  mapPath,
-  JSON.stringify({
-    _type: 'https://stella.ops/predicates/function-map/v1',
-    subject: { purl: 'pkg:generic/bench@1', digest: { sha256: '2'.repeat(64) } },
-    predicate: {
-      schemaVersion: '1.0.0',
-      service: 'bench',
-      coverage: { minObservationRate: 0.95, windowSeconds: 600, failOnUnexpected: false },
-      expectedPaths: [
-        {
-          pathId: 'hs',
-          tags: ['tls'],
-          priority: 'crypto',
-          optional: false,
-          entrypoint: entry,
-          expectedCalls: [call],
-          pathHash: pathHash([entry.nodeHash, call.nodeHash]),
-        },
-      ],
-    },
-  }),
-);
+await writeOneCallMap(repo, mapPath, {
+  app: 'pkg:generic/bench@1',
+  call: {
+    function: 'tls/SSL_do_handshake',
+    symbol: 'SSL_do_handshake',
+    library: 'libssl.so.3',
+    purl: 'pkg:deb/debian/libssl3?arch=amd64',
+    binaryPath: LIBSSL,
+  },
+  pathId: 'hs',
+  tags: ['tls'],
+  priority: 'crypto',
+});
 
 function waitLine(child, re, stream = 'stdout') {
   return new Promise((resolve, reject) => {
