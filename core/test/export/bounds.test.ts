@@ -21,6 +21,17 @@ const obs = (i: number): Observation => ({
   hitCount: 1,
 });
 
+/** An exporter with a 4 KiB outage bound that only flushes when told, its drops pushed to `drops`. */
+const boundedExporter = (outputPath: string, drops: number[]) =>
+  new NdjsonExporter({
+    outputPath,
+    flushIntervalMs: 60_000,
+    nodeName: 'n',
+    logger: createLogger({ level: 'silent' }),
+    maxBufferedBytes: 4096,
+    onDrop: (n) => drops.push(n),
+  });
+
 let dir: string | undefined;
 afterEach(async () => {
   if (dir) {
@@ -33,14 +44,7 @@ describe('NDJSON exporter bounds', () => {
   it('takes a batch larger than its outage bound whole while the disk writes (the agent budget bounds it)', async () => {
     dir = await mkdtemp(join(tmpdir(), 'stella-bounds-'));
     const drops: number[] = [];
-    const exporter = new NdjsonExporter({
-      outputPath: dir,
-      flushIntervalMs: 60_000,
-      nodeName: 'n',
-      logger: createLogger({ level: 'silent' }),
-      maxBufferedBytes: 4096,
-      onDrop: (n) => drops.push(n),
-    });
+    const exporter = boundedExporter(dir, drops);
     exporter.write(Array.from({ length: 1000 }, (_, i) => obs(i))); // ~250 KB, 60× the bound
     await exporter.close();
     expect(drops).toEqual([]);
@@ -55,14 +59,7 @@ describe('NDJSON exporter bounds', () => {
     // A file where the output directory should be fails for root too (permissions would not).
     const out = join(dir, 'blocked');
     await import('node:fs/promises').then((fs) => fs.writeFile(out, 'not a directory'));
-    const exporter = new NdjsonExporter({
-      outputPath: out,
-      flushIntervalMs: 60_000,
-      nodeName: 'n',
-      logger: createLogger({ level: 'silent' }),
-      maxBufferedBytes: 4096,
-      onDrop: (n) => drops.push(n),
-    });
+    const exporter = boundedExporter(out, drops);
     exporter.write(Array.from({ length: 100 }, (_, i) => obs(i)));
     await expect(exporter.flush()).rejects.toThrow();
     exporter.write(Array.from({ length: 100 }, (_, i) => obs(100 + i)));
