@@ -136,13 +136,7 @@ class LineScanner {
   /** ms of the canonical time at `at`; only the milliseconds are read when the second repeats. */
   private time(at: number): number {
     const t = this.text;
-    if (this.secondText !== '' && textAt(t, at, this.secondText)) {
-      const a = t.charCodeAt(at + 20) - 48;
-      const b = t.charCodeAt(at + 21) - 48;
-      const c = t.charCodeAt(at + 22) - 48;
-      if (a >= 0 && a <= 9 && b >= 0 && b <= 9 && c >= 0 && c <= 9) return this.secondMs + a * 100 + b * 10 + c;
-      return Number.NaN;
-    }
+    if (this.secondText !== '' && textAt(t, at, this.secondText)) return this.sameSecond(at);
     const ms = parseCanonicalTime(t, at);
     if (!Number.isNaN(ms)) {
       this.secondText = t.slice(at, at + 19);
@@ -150,6 +144,18 @@ class LineScanner {
       this.secondMs = ms - (ms % 1000);
     }
     return ms;
+  }
+
+  /** ms of the time at `at` whose second is the last one's: `.sss` read, NaN when not that form. */
+  private sameSecond(at: number): number {
+    const t = this.text;
+    const a = t.charCodeAt(at + 20) - 48;
+    const b = t.charCodeAt(at + 21) - 48;
+    const c = t.charCodeAt(at + 22) - 48;
+    if (t.charCodeAt(at + 19) !== 0x2e || !(a >= 0 && a <= 9 && b >= 0 && b <= 9 && c >= 0 && c <= 9)) {
+      return Number.NaN;
+    }
+    return this.secondMs + a * 100 + b * 10 + c;
   }
 
   /** `Z","service":"<service>"` with the map's service as latin1 text: what follows the time. */
@@ -184,18 +190,11 @@ class LineScanner {
     if (brace !== -1 && brace < e) return false;
     const at = s + 15; // the time
     let ms: number;
-    if (this.head !== '' && textAt(t, s, this.head)) {
-      // The same second as the line before: one compare up to it, then the milliseconds.
-      const a = t.charCodeAt(at + 20) - 48;
-      const b = t.charCodeAt(at + 21) - 48;
-      const c = t.charCodeAt(at + 22) - 48;
-      if (t.charCodeAt(at + 19) !== 0x2e || !(a >= 0 && a <= 9 && b >= 0 && b <= 9 && c >= 0 && c <= 9)) return false;
-      ms = this.secondMs + a * 100 + b * 10 + c;
-    } else {
-      if (!textAt(t, s, '{"observedAt":"') || !hasCanonicalShape(t, at)) return false;
-      ms = this.time(at);
-      if (Number.isNaN(ms)) return false;
-    }
+    // The same second as the line before: one compare up to it, then the milliseconds.
+    if (this.head !== '' && textAt(t, s, this.head)) ms = this.sameSecond(at);
+    else if (textAt(t, s, '{"observedAt":"') && hasCanonicalShape(t, at)) ms = this.time(at);
+    else return false;
+    if (Number.isNaN(ms)) return false;
     const hits = this.trailingCount(s, e);
     if (hits < 1) return false;
     // `Z","service":"<service>"` in one compare: 'Z' ends the time.
@@ -364,6 +363,9 @@ export async function readObservationFiles(
   const stats: ReadStats = { files: 0, lines: 0 };
   const scanner = new LineScanner(acc);
   const buffers: [Buffer, Buffer] = [Buffer.allocUnsafe(READ_SIZE), Buffer.allocUnsafe(READ_SIZE)];
+  // The map's service as the latin1 view of its UTF-8 bytes, to compare with scanned text.
+  const service = acc.map.predicate.service;
+  const serviceLatin1 = Buffer.from(service, 'utf8').toString('latin1');
   for (const item of files) {
     const slice = typeof item === 'string' ? undefined : item;
     const file = typeof item === 'string' ? item : item.file;
@@ -395,9 +397,6 @@ export async function readObservationFiles(
       }
       if (acc.add(value as Observation) === 'malformed') acc.relabelLastMalformed(where(lineStartPos));
     };
-    // The map's service as the latin1 view of its UTF-8 bytes, to compare with scanned text.
-    const service = acc.map.predicate.service;
-    const serviceLatin1 = Buffer.from(service, 'utf8').toString('latin1');
     /** One line: [s, e) of `text`, which is `buf` from byte `base` on, decoded as latin1. */
     const handle = (buf: Buffer, text: string, base: number, s: number, e: number) => {
       lineNo++;

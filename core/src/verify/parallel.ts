@@ -52,9 +52,10 @@ export async function readObservationFilesParallel(
   acc: VerificationAccumulator,
   options: { workers?: number } = {},
 ): Promise<ReadStats> {
+  const infos = files.map((f) => (f === STDIN ? undefined : statSync(f, { throwIfNoEntry: false })));
   // Standard input, pipes and devices are read once, as they come: by this thread, with the rest.
-  const streams = files.some((f) => f === STDIN || (existsSync(f) && !statSync(f).isFile()));
-  const total = files.reduce((n, f) => n + (f !== STDIN && existsSync(f) ? statSync(f).size : 0), 0);
+  const streams = files.some((f, i) => f === STDIN || infos[i]?.isFile() === false);
+  const total = infos.reduce((n, info) => n + (info?.size ?? 0), 0);
   const workers = Math.min(options.workers ?? availableParallelism(), Math.floor(total / MIN_BYTES_PER_WORKER));
   if (streams || workers < 2 || !existsSync(fileURLToPath(WORKER))) return readObservationFiles(files, acc);
   const plans = planSlices(files, workers);
