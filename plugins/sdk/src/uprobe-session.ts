@@ -119,7 +119,7 @@ export async function startUprobeCallSession(
   /** Requests whose library was found at least once: a later absence is processes leaving, not a failure. */
   const everResolved = new Set<number>();
   /** Host path of each request's binaryPath -> the file key last seen there (replacement detection). */
-  const lastAtPath = new Map<string, { key: string; buildId?: string }>();
+  const lastAtPath = new Map<string, { key: string; inode: bigint; buildId?: string }>();
   /** File key -> one sentence on the file it replaced, for the re-attach status. */
   const replacements = new Map<string, string>();
   const clock = createMonotonicClock();
@@ -127,16 +127,14 @@ export async function startUprobeCallSession(
   const fixedService = rules.allProcessesService;
   const scopeOption = options.attachScope ?? 'auto';
 
+  /** The rules name processes by explicit pid only (no executable, cgroup or all-processes rule). */
+  const pidsOnly = (current: TargetRules): boolean =>
+    current.allProcessesService === undefined && current.executables.length === 0 && current.cgroups.length === 0;
+
   const perPidScope = (current: TargetRules): boolean => {
     if (scopeOption === 'per-pid') return true;
     if (scopeOption === 'global') return false;
-    return (
-      current.allProcessesService === undefined &&
-      current.executables.length === 0 &&
-      current.cgroups.length === 0 &&
-      current.pids.length > 0 &&
-      current.pids.length <= PER_PID_ATTACH_LIMIT
-    );
+    return pidsOnly(current) && current.pids.length > 0 && current.pids.length <= PER_PID_ATTACH_LIMIT;
   };
 
   /**
@@ -144,11 +142,7 @@ export async function startUprobeCallSession(
    * resolved): a link would only make every process that maps the library trap for nothing
    * (MACHINE.md: ~0.5–10 µs a call). Links come back when a target appears.
    */
-  const matchesNothing = (current: TargetRules): boolean =>
-    current.allProcessesService === undefined &&
-    current.executables.length === 0 &&
-    current.cgroups.length === 0 &&
-    current.pids.length === 0;
+  const matchesNothing = (current: TargetRules): boolean => pidsOnly(current) && current.pids.length === 0;
 
   const attachOne = (index: number, request: ProbeRequest, file: LibraryFile, offset: number, pid: number) => {
     const key = `${file.key}#${index}#${pid}`;
@@ -240,15 +234,14 @@ export async function startUprobeCallSession(
       const file = add(request.binaryPath, request.binaryPath);
       const previous = lastAtPath.get(request.binaryPath);
       if (file && previous && previous.key !== file.key && !replacements.has(file.key)) {
-        const oldInode = previous.key.split(':')[1];
-        const how = oldInode === String(file.inode) ? 'rewritten in place' : 'replaced on disk';
-        const detail = `${request.binaryPath} was ${how} (inode ${oldInode} → ${file.inode}${
+        const how = previous.inode === file.inode ? 'rewritten in place' : 'replaced on disk';
+        const detail = `${request.binaryPath} was ${how} (inode ${previous.inode} → ${file.inode}${
           previous.buildId !== file.buildId ? `, build-id ${previous.buildId ?? '?'} → ${file.buildId ?? '?'}` : ''
         }): re-attached`;
         replacements.set(file.key, detail);
         log.info(detail);
       }
-      if (file) lastAtPath.set(request.binaryPath, { key: file.key, buildId: file.buildId });
+      if (file) lastAtPath.set(request.binaryPath, { key: file.key, inode: file.inode, buildId: file.buildId });
     }
     for (const pid of onlyPids ?? [...targetPids]) {
       for (const mapped of mappedFiles(pid)) {
