@@ -42,6 +42,18 @@ interface UnexpectedState {
   maxPid: number;
 }
 
+/** Adds `hits` seen between `firstMs` and `lastMs` to a call's or an unexpected symbol's counts. */
+function tally(
+  c: { hits: number; firstMs: number; lastMs: number },
+  hits: number,
+  firstMs: number,
+  lastMs: number,
+): void {
+  c.hits += hits;
+  if (firstMs < c.firstMs) c.firstMs = firstMs;
+  if (lastMs > c.lastMs) c.lastMs = lastMs;
+}
+
 /** Whether `pid` belongs in the sample: not in it yet, and room left or lower than its highest. */
 function keepsPid(u: UnexpectedState, pid: number): boolean {
   return !u.processes.has(pid) && (u.processes.size < MAX_PROCESSES || pid < u.maxPid);
@@ -205,9 +217,7 @@ export class VerificationAccumulator {
       return;
     }
     const state = this.byNodeHash.get(nodeHash)!;
-    state.hits += hits;
-    if (ms < state.firstMs) state.firstMs = ms;
-    if (ms > state.lastMs) state.lastMs = ms;
+    tally(state, hits, ms, ms);
   }
 
   /** The reader's fast lane for a well-formed record of another service than the map's. */
@@ -266,9 +276,7 @@ export class VerificationAccumulator {
       state = this.byFunctionBinary.get(fnKey(obs.function, obs.binaryPath));
     }
     if (state) {
-      state.hits += hits;
-      if (ms < state.firstMs) state.firstMs = ms;
-      if (ms > state.lastMs) state.lastMs = ms;
+      tally(state, hits, ms, ms);
       return 'matched';
     }
     let key = nodeHash;
@@ -293,9 +301,7 @@ export class VerificationAccumulator {
       };
       this.unexpected.set(key, u);
     }
-    u.hits += hits;
-    if (ms < u.firstMs) u.firstMs = ms;
-    if (ms > u.lastMs) u.lastMs = ms;
+    tally(u, hits, ms, ms);
     if (keepsPid(u, pid)) {
       obs ??= details();
       const p: ObservedProcess = { pid, comm: obs.comm };
@@ -325,9 +331,7 @@ export class VerificationAccumulator {
     for (const [hash, hits, firstMs, lastMs] of state.calls) {
       const s = this.byNodeHash.get(hash);
       if (!s) continue; // not this map's call: cannot happen for the same map
-      s.hits += hits;
-      if (firstMs < s.firstMs) s.firstMs = firstMs;
-      if (lastMs > s.lastMs) s.lastMs = lastMs;
+      tally(s, hits, firstMs, lastMs);
     }
     for (const [key, other] of state.unexpected) {
       let u = this.unexpected.get(key);
@@ -335,9 +339,7 @@ export class VerificationAccumulator {
         u = { ...other, hits: 0, firstMs: other.firstMs, lastMs: other.lastMs, processes: new Map(), maxPid: -1 };
         this.unexpected.set(key, u);
       }
-      u.hits += other.hits;
-      if (other.firstMs < u.firstMs) u.firstMs = other.firstMs;
-      if (other.lastMs > u.lastMs) u.lastMs = other.lastMs;
+      tally(u, other.hits, other.firstMs, other.lastMs);
       for (const p of other.processes) if (keepsPid(u, p.pid)) keepProcess(u, p);
     }
     this.read += state.read;
