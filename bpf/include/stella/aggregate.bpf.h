@@ -7,6 +7,12 @@
 #define __STELLA_AGGREGATE_BPF_H
 
 #include "stella/common.bpf.h"
+#include "stella/drops.bpf.h"
+
+/* vmlinux.h carries types, not the errno macros. */
+#ifndef EEXIST
+#define EEXIST 17
+#endif
 
 #ifndef STELLA_MAX_AGG_ENTRIES
 #define STELLA_MAX_AGG_ENTRIES 16384
@@ -22,19 +28,38 @@ struct {
 	__type(value, struct stella_agg_value);
 } stella_agg SEC(".maps");
 
+/*
+ * Counters only grow: user space never deletes the entry of a live process, it keeps the last sums
+ * and reports the difference, so no call counted while it reads is lost. The add is atomic
+ * because a uprobe program runs with migration, not preemption, disabled: two tasks on one CPU
+ * may interleave here.
+ */
 static __always_inline void stella_aggregate_hit(__u64 cookie, __u32 pid, __u64 ts_ns)
 {
 	struct stella_agg_key key = { .cookie = cookie, .pid = pid };
 	struct stella_agg_value *val, init = { .count = 1, .last_ts_ns = ts_ns };
+	long err;
 
 	val = bpf_map_lookup_elem(&stella_agg, &key);
 	if (val) {
-		val->count += 1;
+		__sync_fetch_and_add(&val->count, 1);
 		val->last_ts_ns = ts_ns;
 		return;
 	}
-	/* Map full: the count is lost, never the program; user space sees the entry count. */
-	bpf_map_update_elem(&stella_agg, &key, &init, BPF_NOEXIST);
+	err = bpf_map_update_elem(&stella_agg, &key, &init, BPF_NOEXIST);
+	if (!err)
+		return;
+	/* Another CPU created the entry between our lookup and update: count on it. */
+	if (err == -EEXIST) {
+		val = bpf_map_lookup_elem(&stella_agg, &key);
+		if (val) {
+			__sync_fetch_and_add(&val->count, 1);
+			val->last_ts_ns = ts_ns;
+			return;
+		}
+	}
+	/* The map is full (E2BIG/ENOMEM): the call is lost, and said so, never silently. */
+	stella_count_drop();
 }
 
 #endif /* __STELLA_AGGREGATE_BPF_H */

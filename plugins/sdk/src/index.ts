@@ -38,8 +38,8 @@ export {
 export { populateTargetMaps, samplingThreshold } from './targets.js';
 export type * from './types.js';
 export { defineUprobePlugin, type UprobePluginDefinition, type UprobePluginOptions } from './uprobe-plugin.js';
+export { DEFAULT_RINGBUF_BYTES } from './object-tuning.js';
 export {
-  DEFAULT_RINGBUF_BYTES,
   EVENT_KIND_LIBRARY_LOADED,
   PER_PID_ATTACH_LIMIT,
   startUprobeCallSession,

@@ -2,6 +2,7 @@
 /** Pieces every probe session shares: the in-kernel target tracker, drop counter, aggregates, comm lookup. */
 import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
+import { AggregateReader, type DrainedAggregate } from './aggregates.js';
 import type { BpfLink, BpfObjectHandle, Logger, Observation, PluginContext } from './types.js';
 
 /**
@@ -49,37 +50,6 @@ export function commOf(pid: number): string {
   }
 }
 
-/** One `stella_agg` entry read and cleared: its raw key (each session's own layout) and the sums. */
-export interface DrainedAggregate {
-  key: Buffer;
-  /** Calls counted on all CPUs since the last drain. */
-  count: number;
-  /** Latest bpf_ktime_get_ns() of a counted call, on any CPU. */
-  lastTsNs: number;
-}
-
-/**
- * Reads and clears the per-CPU `stella_agg` hash (aggregate.bpf.h): per key, counts summed over
- * CPUs and the latest call time. Entries with no calls are skipped.
- */
-export function drainAggregates(handle: BpfObjectHandle): DrainedAggregate[] {
-  const out: DrainedAggregate[] = [];
-  for (const key of handle.mapKeys('stella_agg')) {
-    const values = handle.mapLookupPerCpu('stella_agg', key);
-    handle.mapDelete('stella_agg', key);
-    if (!values) continue;
-    let count = 0;
-    let lastTsNs = 0;
-    for (const v of values) {
-      count += Number(v.readBigUInt64LE(0));
-      const ts = Number(v.readBigUInt64LE(8));
-      if (ts > lastTsNs) lastTsNs = ts;
-    }
-    if (count > 0) out.push({ key, count, lastTsNs });
-  }
-  return out;
-}
-
 /** The aggregation window a drained entry belongs to (ISO-8601 start and end). */
 export interface AggregateWindow {
   windowStart: string;
@@ -88,7 +58,7 @@ export interface AggregateWindow {
 
 /**
  * A session's periodic work: the kernel drop counter every second, or — with aggregation on —
- * every window, when each drained `stella_agg` entry becomes records (`recordsOf`) that are
+ * every window, when each `stella_agg` entry's growth since the last window becomes records (`recordsOf`) that are
  * emitted together. `stop()` ends it, drains the last (partial) window and reads the drops once more.
  */
 export function startHousekeeping(options: {
@@ -102,6 +72,7 @@ export function startHousekeeping(options: {
 }): { stop(): void } {
   const { handle, ctx, plugin, log, aggregationWindowMs, recordsOf } = options;
   const aggregate = aggregationWindowMs > 0;
+  const aggregates = new AggregateReader(handle);
   let windowStartMs = Date.now();
   const flush = () => {
     const windowEndMs = Date.now();
@@ -110,7 +81,7 @@ export function startHousekeeping(options: {
       windowEnd: new Date(windowEndMs).toISOString(),
     };
     const out: Observation[] = [];
-    for (const entry of drainAggregates(handle)) recordsOf(entry, window, out);
+    for (const entry of aggregates.drain()) recordsOf(entry, window, out);
     windowStartMs = windowEndMs;
     if (out.length > 0) ctx.emit(out);
   };

@@ -18,7 +18,8 @@ import {
   type SyscallProbe,
   syscallPrograms,
 } from './syscall-plan.js';
-import { populateTargetMaps, samplingThreshold } from './targets.js';
+import { applyObjectTuning, objectTuning } from './object-tuning.js';
+import { populateTargetMaps } from './targets.js';
 import type {
   BpfLink,
   BpfObjectHandle,
@@ -30,7 +31,6 @@ import type {
   RingBufferConsumer,
   TargetRules,
 } from './types.js';
-import { DEFAULT_RINGBUF_BYTES } from './uprobe-session.js';
 
 export interface SyscallSessionOptions {
   /** Plugin name, for statuses and logs. */
@@ -138,18 +138,13 @@ export async function startSyscallSession(
   // when detection saw fentry work.
   const rules = ctx.targetRules();
   const filtering = rules.allProcessesService === undefined;
-  const aggregate = tuning.aggregationWindowMs > 0;
+  const objectSettings = objectTuning(tuning, filtering);
+  const { aggregate } = objectSettings;
   const open = (mechanisms: ReadonlySet<SyscallMechanism>) => {
     const handle = ctx.bpf.open(options.objectPath, { name: options.plugin });
     try {
-      handle.setGlobal('stella_filter_targets', filtering);
-      handle.setGlobal('stella_aggregate', aggregate);
-      handle.setGlobal(
-        'stella_sample_threshold',
-        aggregate && tuning.samplingRate >= 1 ? 0 : samplingThreshold(tuning.samplingRate),
-      );
+      applyObjectTuning(handle, objectSettings, options.ringBufferBytes);
       options.configure?.(handle);
-      handle.setMaxEntries('stella_events', options.ringBufferBytes ?? DEFAULT_RINGBUF_BYTES);
       const enabled = new Set<string>();
       for (const plan of plans) {
         for (const mechanism of plan.candidates) {
@@ -269,7 +264,7 @@ export async function startSyscallSession(
   const mechanismById = new Map<number, string>();
   for (const [syscall, a] of attachments)
     if (a.mechanism) mechanismById.set(probeBySyscall.get(syscall)!.id, a.mechanism);
-  const sampleRate = tuning.samplingRate < 1 && !aggregate ? tuning.samplingRate : undefined;
+  const sampleRate = objectSettings.perCallSampleRate;
   const clock = createMonotonicClock();
   const header = createEventHeader();
   const observation = (

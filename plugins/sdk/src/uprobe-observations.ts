@@ -10,7 +10,8 @@ export interface UprobeObservationOptions {
   /** Kernel monotonic ns → epoch ms. */
   clock: (monotonicNs: number) => number;
   nodeName: string;
-  samplingRate: number;
+  /** `sampleRate` of each per-call observation; undefined when every call is sent. */
+  sampleRate: number | undefined;
   /** The service of every process when the rules claim all processes for one service. */
   fixedService?: string;
   /** Service names by the index the kernel carries; read per event, as the rules change at run time. */
@@ -31,8 +32,7 @@ export interface UprobeObservationDecoder {
  * strings are reused while they repeat.
  */
 export function createUprobeObservationDecoder(options: UprobeObservationOptions): UprobeObservationDecoder {
-  const { requests, header, clock, nodeName, fixedService, services } = options;
-  const sampleRate = options.samplingRate < 1 ? options.samplingRate : undefined;
+  const { requests, header, clock, nodeName, fixedService, services, sampleRate } = options;
   let lastMs = -1;
   let lastIso = '';
   let lastCgroup = -1n;

@@ -5,7 +5,8 @@ import { createEventHeader, createMonotonicClock, decodeEventHeader, EVENT_HEADE
 import { type LibraryFile, LibraryFileCache, resolveRequest } from './library-files.js';
 import { isLibrary, mappedFiles } from './proc-maps.js';
 import { attachTargetTracker, commOf, destroyQuietly, startHousekeeping } from './session-common.js';
-import { populateTargetMaps, samplingThreshold } from './targets.js';
+import { applyObjectTuning, objectTuning } from './object-tuning.js';
+import { populateTargetMaps } from './targets.js';
 import type {
   BpfLink,
   BpfObjectHandle,
@@ -17,9 +18,6 @@ import type {
   TargetRules,
 } from './types.js';
 import { createUprobeObservationDecoder } from './uprobe-observations.js';
-
-/** Ring buffer size: MACHINE.md measured heavy drops at 256 KiB under contention, < 3 % at 4 MiB. */
-export const DEFAULT_RINGBUF_BYTES = 4 * 1024 * 1024;
 
 /** Record kind of `stella_library_loaded` (`stella/library_load.bpf.h`): a target returned from dlopen. */
 export const EVENT_KIND_LIBRARY_LOADED = 190;
@@ -100,13 +98,9 @@ export async function startUprobeCallSession(
   const { tuning } = ctx;
   const handle: BpfObjectHandle = ctx.bpf.open(options.objectPath, { name: plugin });
   let rules = ctx.targetRules();
-  const aggregate = tuning.aggregationWindowMs > 0;
-  handle.setGlobal('stella_filter_targets', rules.allProcessesService === undefined);
-  handle.setGlobal('stella_aggregate', aggregate);
-  // With aggregation on, the exact counts come from the BPF map and no per-call event is sent:
-  // sampled per-call records on top would count the same calls twice.
-  handle.setGlobal('stella_sample_threshold', aggregate ? 0 : samplingThreshold(tuning.samplingRate));
-  handle.setMaxEntries('stella_events', options.ringBufferBytes ?? DEFAULT_RINGBUF_BYTES);
+  const objectSettings = objectTuning(tuning, rules.allProcessesService === undefined);
+  const { aggregate } = objectSettings;
+  applyObjectTuning(handle, objectSettings, options.ringBufferBytes);
   const watchLibraryLoads = handle.programNames().includes(LIBRARY_LOADED_PROGRAM);
   handle.load();
   populateTargetMaps(handle, rules);
@@ -349,7 +343,7 @@ export async function startUprobeCallSession(
     header,
     clock,
     nodeName: ctx.nodeName,
-    samplingRate: tuning.samplingRate,
+    sampleRate: objectSettings.perCallSampleRate,
     fixedService,
     services: () => rules.services,
   });
