@@ -13,6 +13,7 @@ export {
   readCString,
   SERVICE_NONE,
 } from './event.js';
+export { DEFAULT_RINGBUF_BYTES } from './object-tuning.js';
 export { isLibrary, type MappedFile, mappedFiles } from './proc-maps.js';
 export { attachTargetTracker, commOf, reportKernelDrops } from './session-common.js';
 export {
@@ -38,7 +39,6 @@ export {
 export { populateTargetMaps, samplingThreshold } from './targets.js';
 export type * from './types.js';
 export { defineUprobePlugin, type UprobePluginDefinition, type UprobePluginOptions } from './uprobe-plugin.js';
-export { DEFAULT_RINGBUF_BYTES } from './object-tuning.js';
 export {
   EVENT_KIND_LIBRARY_LOADED,
   PER_PID_ATTACH_LIMIT,

@@ -8,6 +8,7 @@ import {
   readCString,
   SERVICE_NONE,
 } from './event.js';
+import { applyObjectTuning, objectTuning } from './object-tuning.js';
 import { attachTargetTracker, commOf, destroyQuietly, startHousekeeping } from './session-common.js';
 import {
   detectSyscallMechanisms,
@@ -18,7 +19,6 @@ import {
   type SyscallProbe,
   syscallPrograms,
 } from './syscall-plan.js';
-import { applyObjectTuning, objectTuning } from './object-tuning.js';
 import { populateTargetMaps } from './targets.js';
 import type {
   BpfLink,

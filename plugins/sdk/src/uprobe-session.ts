@@ -3,9 +3,9 @@ import { basename } from 'node:path';
 import { AttachPointStatuses, filePoint, linkPoint, releaseDetail } from './attach-points.js';
 import { createEventHeader, createMonotonicClock, decodeEventHeader, EVENT_HEADER, forEachRecord } from './event.js';
 import { type LibraryFile, LibraryFileCache, resolveRequest } from './library-files.js';
+import { applyObjectTuning, objectTuning } from './object-tuning.js';
 import { isLibrary, mappedFiles } from './proc-maps.js';
 import { attachTargetTracker, commOf, destroyQuietly, startHousekeeping } from './session-common.js';
-import { applyObjectTuning, objectTuning } from './object-tuning.js';
 import { populateTargetMaps } from './targets.js';
 import type {
   BpfLink,
