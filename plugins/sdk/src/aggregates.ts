@@ -12,16 +12,18 @@
  * reuses the pid between the liveness check and that syscall may have a call in flight on the
  * removed entry (nanoseconds, after the kernel cycled through every pid).
  */
+
 import { existsSync } from 'node:fs';
+import { StellaMaps } from './abi.js';
 import { AGG_KEY_LAYOUT, AGG_VALUE_LAYOUT } from './layout.js';
 import type { BpfObjectHandle } from './types.js';
 
-const AGG_MAP = 'stella_agg';
+const AGG_MAP = StellaMaps.aggregates;
 
 /** One `stella_agg` entry's growth since the previous drain. */
 export interface DrainedAggregate {
-  /** The raw key: the session's cookie layout and the pid. */
-  key: Buffer;
+  /** The probe's cookie: a request index (uprobes) or service and syscall id (splitSyscallCookie). */
+  cookie: bigint;
   pid: number;
   /** Calls counted on all CPUs since the previous drain. */
   count: number;
@@ -71,7 +73,7 @@ export class AggregateReader {
         this.#totals.set(id, total);
         seen.add(id);
       }
-      if (count > 0) out.push({ key, pid, count, lastTsNs });
+      if (count > 0) out.push({ cookie: key.readBigUInt64LE(AGG_KEY_LAYOUT.cookie.offset), pid, count, lastTsNs });
     }
     // Entries removed since (none are, but by this reader): their totals go too.
     for (const id of this.#totals.keys()) if (!seen.has(id)) this.#totals.delete(id);

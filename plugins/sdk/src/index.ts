@@ -1,5 +1,15 @@
 // SPDX-License-Identifier: Apache-2.0
 
+export {
+  EventKind,
+  StellaAbi,
+  StellaGlobals,
+  StellaMaps,
+  StellaPrograms,
+  splitSyscallCookie,
+  TARGET_TRACKER_PROGRAMS,
+} from './abi.js';
+
 export { defineProbePlugin, defineStorePlugin, isProbePlugin, isStorePlugin } from './define.js';
 export { type ElfSymbolFile, readElfSymbols } from './elf.js';
 export {
@@ -9,8 +19,15 @@ export {
   EVENT_HEADER,
   EVENT_KIND,
   type EventHeader,
+  type EventRecordHeader,
   forEachRecord,
+  headerComm,
+  headerCookie,
+  headerKind,
+  headerPid,
+  headerTimestampMs,
   readCString,
+  readEventHeader,
   SERVICE_NONE,
 } from './event.js';
 export { DEFAULT_RINGBUF_BYTES } from './object-tuning.js';

@@ -4,6 +4,7 @@
  * load. The uprobe and syscall sessions used to set them each in their own way, and the syscall
  * one sent sampled per-call events beside exact aggregates, counting the same calls twice.
  */
+import { StellaGlobals, StellaMaps } from './abi.js';
 import { samplingThreshold } from './targets.js';
 import type { BpfObjectHandle, ProbeTuning } from './types.js';
 
@@ -34,8 +35,8 @@ export function objectTuning(tuning: ProbeTuning, filterTargets: boolean): Objec
 
 /** Sets the shared globals and the ring size on an opened, not yet loaded object. */
 export function applyObjectTuning(handle: BpfObjectHandle, tuning: ObjectTuning, ringBufferBytes?: number): void {
-  handle.setGlobal('stella_filter_targets', tuning.filterTargets);
-  handle.setGlobal('stella_aggregate', tuning.aggregate);
-  handle.setGlobal('stella_sample_threshold', tuning.sampleThreshold);
-  handle.setMaxEntries('stella_events', ringBufferBytes ?? DEFAULT_RINGBUF_BYTES);
+  handle.setGlobal(StellaGlobals.filterTargets, tuning.filterTargets);
+  handle.setGlobal(StellaGlobals.aggregate, tuning.aggregate);
+  handle.setGlobal(StellaGlobals.sampleThreshold, tuning.sampleThreshold);
+  handle.setMaxEntries(StellaMaps.events, ringBufferBytes ?? DEFAULT_RINGBUF_BYTES);
 }

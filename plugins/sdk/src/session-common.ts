@@ -1,7 +1,9 @@
 // SPDX-License-Identifier: Apache-2.0
 /** Pieces every probe session shares: the in-kernel target tracker, drop counter, aggregates, comm lookup. */
+
 import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
+import { StellaMaps, TARGET_TRACKER_PROGRAMS } from './abi.js';
 import { AggregateReader, type DrainedAggregate } from './aggregates.js';
 import type { BpfLink, BpfObjectHandle, Logger, Observation, PluginContext } from './types.js';
 
@@ -13,7 +15,7 @@ import type { BpfLink, BpfObjectHandle, Logger, Observation, PluginContext } fro
 export function attachTargetTracker(handle: BpfObjectHandle, filtering: boolean, log: Logger): BpfLink[] {
   const links: BpfLink[] = [];
   if (!filtering) return links;
-  for (const program of ['stella_track_exec', 'stella_track_fork', 'stella_track_exit']) {
+  for (const program of TARGET_TRACKER_PROGRAMS) {
     if (!handle.programNames().includes(program)) continue;
     try {
       links.push(handle.attachAuto(program));
@@ -30,7 +32,7 @@ export function attachTargetTracker(handle: BpfObjectHandle, filtering: boolean,
 /** Sums the per-CPU `stella_drops` counter (ringbuf.bpf.h) and reports it to the agent. */
 export function reportKernelDrops(handle: BpfObjectHandle, ctx: PluginContext, plugin: string, log: Logger): void {
   try {
-    const values = handle.mapLookupPerCpu('stella_drops', new Uint8Array(4));
+    const values = handle.mapLookupPerCpu(StellaMaps.drops, new Uint8Array(4));
     if (values)
       ctx.reportKernelDrops(
         plugin,

@@ -1,4 +1,5 @@
 // SPDX-License-Identifier: Apache-2.0
+import { StellaMaps, splitSyscallCookie, TARGET_TRACKER_PROGRAMS } from './abi.js';
 import {
   createEventHeader,
   createMonotonicClock,
@@ -37,7 +38,7 @@ export interface SyscallSessionOptions {
   plugin: string;
   /** Category, for the log line that names the mechanisms (`net`, `file`). */
   category: string;
-  /** Compiled object built on bpf/include/stella/syscall.bpf.h. */
+  /** Compiled object built on stella/syscall.bpf.h. */
   objectPath: string;
   /** Every syscall the object carries programs for. */
   probes: readonly SyscallProbe[];
@@ -153,7 +154,7 @@ export async function startSyscallSession(
         }
       }
       for (const program of handle.programNames()) {
-        const tracker = program.startsWith('stella_track_');
+        const tracker = (TARGET_TRACKER_PROGRAMS as readonly string[]).includes(program);
         handle.setAutoload(program, tracker ? filtering : enabled.has(program));
       }
       handle.load();
@@ -297,7 +298,7 @@ export async function startSyscallSession(
     fanOut = buildFanOut(next, carriedBy, probeBySyscall);
   });
 
-  const consumer: RingBufferConsumer = handle.consumeRingBuffer('stella_events', (batch) => {
+  const consumer: RingBufferConsumer = handle.consumeRingBuffer(StellaMaps.events, (batch) => {
     const out: Observation[] = [];
     forEachRecord(batch, (buf, offset, length) => {
       if (length < EVENT_HEADER.size) return;
@@ -324,10 +325,8 @@ export async function startSyscallSession(
     plugin: options.plugin,
     log,
     aggregationWindowMs: aggregate ? tuning.aggregationWindowMs : 0,
-    recordsOf({ key, count, lastTsNs }, window, out) {
-      const syscallId = key.readUInt32LE(0);
-      const service = key.readUInt32LE(4);
-      const pid = key.readUInt32LE(8);
+    recordsOf({ cookie, pid, count, lastTsNs }, window, out) {
+      const { service, syscallId } = splitSyscallCookie(cookie);
       const targets = fanOut.get(service * IDS_PER_SERVICE + syscallId);
       if (!targets || !probeById.has(syscallId)) return;
       const probeType = mechanismById.get(syscallId) ?? 'tracepoint';

@@ -1,5 +1,7 @@
 // SPDX-License-Identifier: Apache-2.0
+
 import { basename } from 'node:path';
+import { EventKind, StellaMaps, StellaPrograms } from './abi.js';
 import { AttachPointStatuses, filePoint, linkPoint, releaseDetail } from './attach-points.js';
 import { createEventHeader, createMonotonicClock, decodeEventHeader, EVENT_HEADER, forEachRecord } from './event.js';
 import { type LibraryFile, LibraryFileCache, resolveRequest } from './library-files.js';
@@ -20,10 +22,10 @@ import type {
 import { createUprobeObservationDecoder } from './uprobe-observations.js';
 
 /** Record kind of `stella_library_loaded` (`stella/library_load.bpf.h`): a target returned from dlopen. */
-export const EVENT_KIND_LIBRARY_LOADED = 190;
+export const EVENT_KIND_LIBRARY_LOADED = EventKind.libraryLoaded;
 
 /** Program that reports dlopen returns; optional in an object (then only the periodic rescan finds late libraries). */
-const LIBRARY_LOADED_PROGRAM = 'stella_library_loaded';
+const LIBRARY_LOADED_PROGRAM = StellaPrograms.libraryLoaded;
 
 /** The point of a request's library search: `library-absent` until a file is found. */
 const LOOKUP_POINT = { id: 'library-lookup' };
@@ -92,7 +94,7 @@ export async function startUprobeCallSession(
   requests: ProbeRequest[],
   options: UprobeCallSessionOptions,
 ): Promise<ProbeSession> {
-  const program = options.program ?? 'stella_uprobe_call';
+  const program = options.program ?? StellaPrograms.uprobeCall;
   const plugin = options.plugin;
   const log = ctx.logger.child({ scope: plugin });
   const { tuning } = ctx;
@@ -372,7 +374,7 @@ export async function startUprobeCallSession(
     });
   };
 
-  const consumer: RingBufferConsumer = handle.consumeRingBuffer('stella_events', (batch) => {
+  const consumer: RingBufferConsumer = handle.consumeRingBuffer(StellaMaps.events, (batch) => {
     const out: Observation[] = [];
     forEachRecord(batch, (buf, offset, length) => {
       if (length < EVENT_HEADER.size) return;
@@ -393,10 +395,9 @@ export async function startUprobeCallSession(
     plugin,
     log,
     aggregationWindowMs: aggregate ? tuning.aggregationWindowMs : 0,
-    recordsOf({ key, count, lastTsNs }, window, out) {
-      const request = requests[Number(key.readBigUInt64LE(0))];
+    recordsOf({ cookie, pid, count, lastTsNs }, window, out) {
+      const request = requests[Number(cookie)];
       if (!request) return;
-      const pid = key.readUInt32LE(8);
       const observedAt = new Date(clock(lastTsNs)).toISOString();
       out.push(Object.assign(decoder.observationOf(request, observedAt, pid, commOf(pid), count), window));
     },

@@ -2,8 +2,9 @@
 /*
  * The record layout shared by every Stella probe and user space. Plain __u32/__u64 and fixed
  * arrays only (no vmlinux.h) so that user-space tooling can include it too. Every record a probe
- * writes to the `stella_events` ring buffer starts with struct stella_event_header; the TypeScript
- * decoder (@stella/bpf src/decoder.ts) is checked against this struct's BTF by a test.
+ * writes to the `stella_events` ring buffer starts with struct stella_event_header. The SDK's
+ * layout.ts and abi.ts mirror every struct and enum here, and `@stella/sdk/abi-check` compares
+ * them with a compiled object's BTF (each plugin's tests run it on its own object).
  */
 #ifndef __STELLA_EVENT_H
 #define __STELLA_EVENT_H
@@ -15,12 +16,18 @@
 
 #define STELLA_COMM_LEN 16
 
-/* Record kinds. Plugins define their own kinds at STELLA_EVENT_PLUGIN_BASE and above. */
-#define STELLA_EVENT_CALL 1    /* struct stella_call_event: a uprobe hit (function entry) */
-#define STELLA_EVENT_SYSCALL 2 /* plugin-defined struct starting with the header: a syscall */
-#define STELLA_EVENT_FILE 3    /* plugin-defined struct starting with the header: a file access */
-#define STELLA_EVENT_RETURN 4  /* struct stella_call_event: a uretprobe hit (function return) */
-#define STELLA_EVENT_PLUGIN_BASE 100
+/*
+ * Record kinds, an enum so that BTF carries the numbers and user space can check them. Plugins
+ * define their own kinds at STELLA_EVENT_PLUGIN_BASE and above.
+ */
+enum stella_event_kind {
+	STELLA_EVENT_CALL = 1,             /* struct stella_call_event: a uprobe hit (function entry) */
+	STELLA_EVENT_SYSCALL = 2,          /* the header alone: a syscall */
+	STELLA_EVENT_FILE = 3,             /* the header alone: a file access */
+	STELLA_EVENT_RETURN = 4,           /* struct stella_call_event: a uretprobe hit (function return) */
+	STELLA_EVENT_PLUGIN_BASE = 100,
+	STELLA_EVENT_LIBRARY_LOADED = 190, /* a target returned from dlopen (library_load.bpf.h) */
+};
 
 /*
  * 64 bytes, 8-byte aligned, no implicit padding:
@@ -53,7 +60,21 @@ struct stella_event_header {
 	__u32 flags;
 };
 
-#define STELLA_SERVICE_NONE 0xffffffffu
+/*
+ * Numbers user space and the kernel agree on beyond the structs, in an enum for the same reason.
+ *   STELLA_SERVICE_NONE        `service` of a record from an object that runs unfiltered
+ *   STELLA_NOT_TARGET          stella_current_service() of a process no rule claims
+ *   STELLA_TARGET_VIA_EXEC     set in a stella_target_pids value claimed at exec: a later exec clears it
+ *   STELLA_SYSCALL_COOKIE_SHIFT a syscall aggregate's cookie is service << 32 | syscall id
+ *                              (a uprobe's cookie is the index of its request, set at attach time)
+ */
+enum stella_abi {
+	STELLA_SERVICE_NONE = 0xffffffffu,
+	STELLA_NOT_TARGET = 0xfffffffeu,
+	STELLA_TARGET_VIA_EXEC = 0x80000000u,
+	STELLA_SERVICE_MASK = 0x7fffffffu,
+	STELLA_SYSCALL_COOKIE_SHIFT = 32,
+};
 
 /* A plain function call or return: nothing beyond the header. */
 struct stella_call_event {
@@ -70,6 +91,13 @@ struct stella_agg_key {
 struct stella_agg_value {
 	__u64 count;
 	__u64 last_ts_ns;
+};
+
+/* Key of `stella_target_exes`: an executable as the kernel sees it, sb->s_dev (MKDEV encoding,
+ * not stat's st_dev) and i_ino. */
+struct stella_exe_key {
+	__u64 dev;
+	__u64 ino;
 };
 
 #endif /* __STELLA_EVENT_H */

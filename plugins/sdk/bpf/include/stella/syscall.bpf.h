@@ -46,7 +46,7 @@
 /* Aggregation key cookie: service index in the high word, syscall id in the low word. */
 static __always_inline __u64 stella_syscall_agg_cookie(__u32 service, __u32 syscall_id)
 {
-	return ((__u64)service << 32) | syscall_id;
+	return ((__u64)service << STELLA_SYSCALL_COOKIE_SHIFT) | syscall_id;
 }
 
 /* A call of `syscall_id` by a process of `service` (already target-filtered). */

@@ -16,12 +16,6 @@
 #define STELLA_MAX_TARGETS 10240
 #endif
 
-/* Value of stella_current_service() for a process that belongs to no service. */
-#define STELLA_NOT_TARGET 0xfffffffeu
-/* Set in a stella_target_pids value claimed because of the executable: cleared by a later exec. */
-#define STELLA_TARGET_VIA_EXEC 0x80000000u
-#define STELLA_SERVICE_MASK 0x7fffffffu
-
 /* 0 (default): every process is a target. 1: only tgids/cgroups in the maps below. */
 const volatile __u32 stella_filter_targets = 0;
 
@@ -41,12 +35,6 @@ struct {
 	__type(value, __u32);
 } stella_target_cgroups SEC(".maps");
 
-/* Executable identity as the kernel sees it: sb->s_dev (MKDEV encoding, not st_dev) and i_ino. */
-struct stella_exe_key {
-	__u64 dev;
-	__u64 ino;
-};
-
 /* executable (dev, ino) -> service index. */
 struct {
 	__uint(type, BPF_MAP_TYPE_HASH);
@@ -54,8 +42,6 @@ struct {
 	__type(key, struct stella_exe_key);
 	__type(value, __u32);
 } stella_target_exes SEC(".maps");
-
-struct stella_exe_key *stella__btf_exe_key __attribute__((unused));
 
 /* Service index of the current process, STELLA_SERVICE_NONE when unfiltered, else STELLA_NOT_TARGET. */
 static __always_inline __u32 stella_current_service(void)
