@@ -1,28 +1,18 @@
 // SPDX-License-Identifier: Apache-2.0
-
-import { basename } from 'node:path';
-import { EventKind, StellaMaps, StellaPrograms } from './abi.js';
-import { AttachPointStatuses, filePoint, linkPoint, releaseDetail } from './attach-points.js';
-import { createEventHeader, createMonotonicClock, decodeEventHeader, EVENT_HEADER, forEachRecord } from './event.js';
-import { type LibraryFile, LibraryFileCache, resolveRequest } from './library-files.js';
-import { applyObjectTuning, objectTuning } from './object-tuning.js';
-import { isLibrary, mappedFiles } from './proc-maps.js';
-import { attachTargetTracker, commOf, destroyQuietly, startHousekeeping } from './session-common.js';
-import { populateTargetMaps } from './targets.js';
-import type {
-  BpfLink,
-  BpfObjectHandle,
-  Observation,
-  PluginContext,
-  ProbeRequest,
-  ProbeSession,
-  RingBufferConsumer,
-  TargetRules,
-} from './types.js';
+import { EventKind, StellaPrograms } from './abi.js';
+import { AttachPointStatuses, filePoint, releaseDetail } from './attach-points.js';
+import { createMonotonicClock } from './event.js';
+import { type Candidate, LibraryDiscovery } from './library-discovery.js';
+import { type LibraryFile, resolveRequest } from './library-files.js';
+import { isLibrary } from './proc-maps.js';
+import { commOf, destroyQuietly } from './session-common.js';
+import { openProbeObject, startSessionCore } from './session-core.js';
+import type { BpfLink, PluginContext, ProbeRequest, ProbeSession, TargetRules } from './types.js';
+import { UprobeLinks } from './uprobe-links.js';
 import { createUprobeObservationDecoder } from './uprobe-observations.js';
 
 /** Record kind of `stella_library_loaded` (`stella/library_load.bpf.h`): a target returned from dlopen. */
-export const EVENT_KIND_LIBRARY_LOADED = EventKind.libraryLoaded;
+export const EVENT_KIND_LIBRARY_LOADED: number = EventKind.libraryLoaded;
 
 /** Program that reports dlopen returns; optional in an object (then only the periodic rescan finds late libraries). */
 const LIBRARY_LOADED_PROGRAM = StellaPrograms.libraryLoaded;
@@ -61,19 +51,6 @@ export interface UprobeCallSessionOptions {
   onBuildIdMismatch?: 'skip' | 'attach';
 }
 
-interface Attachment {
-  link: BpfLink;
-  fileKey: string;
-  /** -1 for a global attach. */
-  pid: number;
-}
-
-interface Candidate {
-  file: LibraryFile;
-  /** Target pids that map this file (empty: found on the host path only). */
-  pids: Set<number>;
-}
-
 /**
  * Runs the generic "a call happened" uprobe for a plugin: one BPF object, one attach point per
  * (library file, symbol[, pid]) with the request index as the attach cookie, the kernel filtering
@@ -94,97 +71,46 @@ export async function startUprobeCallSession(
   requests: ProbeRequest[],
   options: UprobeCallSessionOptions,
 ): Promise<ProbeSession> {
-  const program = options.program ?? StellaPrograms.uprobeCall;
   const plugin = options.plugin;
   const log = ctx.logger.child({ scope: plugin });
   const { tuning } = ctx;
-  const handle: BpfObjectHandle = ctx.bpf.open(options.objectPath, { name: plugin });
   let rules = ctx.targetRules();
-  const objectSettings = objectTuning(tuning, rules.allProcessesService === undefined);
-  const { aggregate } = objectSettings;
-  applyObjectTuning(handle, objectSettings, options.ringBufferBytes);
+  const fixedService = rules.allProcessesService;
+  const object = openProbeObject(ctx, {
+    plugin,
+    objectPath: options.objectPath,
+    filterTargets: fixedService === undefined,
+    ringBufferBytes: options.ringBufferBytes,
+  });
+  const { handle } = object;
   const watchLibraryLoads = handle.programNames().includes(LIBRARY_LOADED_PROGRAM);
-  handle.load();
-  populateTargetMaps(handle, rules);
-  const trackerLinks = attachTargetTracker(handle, rules.allProcessesService === undefined, log);
+  const scope = options.attachScope ?? 'auto';
 
-  const files = new LibraryFileCache();
-  const attachments = new Map<string, Attachment>();
-  const loaderLinks = new Map<string, BpfLink>();
+  const discovery = new LibraryDiscovery(requests, log);
   const points = new AttachPointStatuses(ctx, plugin);
+  const links = new UprobeLinks(
+    handle,
+    options.program ?? StellaPrograms.uprobeCall,
+    points,
+    tuning.maxConcurrent,
+    log,
+    (key) => discovery.replacementOf(key),
+  );
+  const loaderLinks = new Map<string, BpfLink>();
   /** Requests whose library was found at least once: a later absence is processes leaving, not a failure. */
   const everResolved = new Set<number>();
-  /** Host path of each request's binaryPath -> the file key last seen there (replacement detection). */
-  const lastAtPath = new Map<string, { key: string; inode: bigint; buildId?: string }>();
-  /** File key -> one sentence on the file it replaced, for the re-attach status. */
-  const replacements = new Map<string, string>();
-  const clock = createMonotonicClock();
-  const header = createEventHeader();
-  const fixedService = rules.allProcessesService;
-  const scopeOption = options.attachScope ?? 'auto';
 
-  /** The rules name processes by explicit pid only (no executable, cgroup or all-processes rule). */
-  const pidsOnly = (current: TargetRules): boolean =>
-    current.allProcessesService === undefined && current.executables.length === 0 && current.cgroups.length === 0;
-
-  const perPidScope = (current: TargetRules): boolean => {
-    if (scopeOption === 'per-pid') return true;
-    if (scopeOption === 'global') return false;
-    return pidsOnly(current) && current.pids.length > 0 && current.pids.length <= PER_PID_ATTACH_LIMIT;
-  };
-
-  /**
-   * No rule can match any process (every explicit pid has exited, no executable or cgroup rule
-   * resolved): a link would only make every process that maps the library trap for nothing
-   * (MACHINE.md: ~0.5–10 µs a call). Links come back when a target appears.
-   */
-  const matchesNothing = (current: TargetRules): boolean => pidsOnly(current) && current.pids.length === 0;
-
-  const attachOne = (index: number, request: ProbeRequest, file: LibraryFile, offset: number, pid: number) => {
-    const key = `${file.key}#${index}#${pid}`;
-    if (attachments.has(key)) return true;
-    const point = linkPoint(file, pid);
-    if (attachments.size >= tuning.maxConcurrent) {
-      points.report(index, request, point, {
-        resolvedPath: file.path,
-        state: 'failed',
-        reason: 'limit-reached',
-        detail: `probes.max_concurrent (${tuning.maxConcurrent}) reached: ${request.symbol} in ${file.path} not attached`,
-      });
-      return true;
-    }
-    try {
-      const link = handle.attachUprobe({
-        program,
-        binaryPath: file.hostPath,
-        offset,
-        pid,
-        cookie: BigInt(index),
-      });
-      attachments.set(key, { link, fileKey: file.key, pid });
-      const replaced = replacements.get(file.key);
-      points.report(index, request, point, {
-        resolvedPath: file.path,
-        probeType: 'uprobe',
-        state: 'attached',
-        ...(pid >= 0 ? { pid } : {}),
-        ...(replaced ? { detail: replaced } : {}),
-      });
-    } catch (error) {
-      const code = (error as { code?: string }).code;
-      points.report(index, request, point, {
-        resolvedPath: file.path,
-        probeType: 'uprobe',
-        state: 'failed',
-        reason: code === 'ENOENT' ? 'symbol-missing' : 'attach-error',
-        detail: (error as Error).message,
-      });
-    }
-    return true;
-  };
+  const decoder = createUprobeObservationDecoder({
+    requests,
+    clock: createMonotonicClock(),
+    nodeName: ctx.nodeName,
+    sampleRate: object.settings.perCallSampleRate,
+    fixedService,
+    services: () => rules.services,
+  });
 
   const watchLoader = (file: LibraryFile) => {
-    if (!watchLibraryLoads || loaderLinks.has(file.key)) return;
+    if (loaderLinks.has(file.key)) return;
     const offset = file.offsetOf('dlopen');
     if (offset === undefined) return;
     try {
@@ -201,54 +127,15 @@ export async function startUprobeCallSession(
     }
   };
 
-  let deferred: NodeJS.Timeout | undefined;
-  /**
-   * Finds each request's library on the host and in target processes and attaches. `onlyPids`
-   * (after a dlopen) rescans those processes only and releases nothing.
-   */
-  const resolveAndAttach = (onlyPids?: number[]) => {
-    const deadline = Date.now() + tuning.attachTimeoutMs;
-    rules = ctx.targetRules();
-    const perPid = perPidScope(rules);
+  /** Reports each request's verdict on each candidate file and attaches where it resolves. */
+  const attachCandidates = (
+    candidates: Map<string, Candidate>,
+    targetPids: Set<number>,
+    onlyPids: number[] | undefined,
+    deadline: number,
+  ): { resolved: Set<number>; timedOut: boolean } => {
+    const perPid = perPidScope(scope, rules);
     const idle = matchesNothing(rules);
-    const targets = ctx.targets();
-    const targetPids = new Set(targets.map((t) => t.pid));
-    const candidates = new Map<string, Candidate>();
-    const add = (hostPath: string, path: string, pid?: number) => {
-      const file = files.open(hostPath, path);
-      if (!file) return undefined;
-      let candidate = candidates.get(file.key);
-      if (!candidate) {
-        candidate = { file, pids: new Set() };
-        candidates.set(file.key, candidate);
-      }
-      if (pid !== undefined) candidate.pids.add(pid);
-      return file;
-    };
-    // Every pass (a dlopen one too): the map's own paths, and whether an upgrade replaced them.
-    for (const request of requests) {
-      const file = add(request.binaryPath, request.binaryPath);
-      const previous = lastAtPath.get(request.binaryPath);
-      if (file && previous && previous.key !== file.key && !replacements.has(file.key)) {
-        const how = previous.inode === file.inode ? 'rewritten in place' : 'replaced on disk';
-        const detail = `${request.binaryPath} was ${how} (inode ${previous.inode} → ${file.inode}${
-          previous.buildId !== file.buildId ? `, build-id ${previous.buildId ?? '?'} → ${file.buildId ?? '?'}` : ''
-        }): re-attached`;
-        replacements.set(file.key, detail);
-        log.info(detail);
-      }
-      if (file) lastAtPath.set(request.binaryPath, { key: file.key, inode: file.inode, buildId: file.buildId });
-    }
-    for (const pid of onlyPids ?? [...targetPids]) {
-      for (const mapped of mappedFiles(pid)) {
-        if (watchLibraryLoads && /^libc\.so(\.\d+)?$/.test(basename(mapped.path))) {
-          const libc = files.open(mapped.hostPath, mapped.path);
-          if (libc) watchLoader(libc);
-        }
-        if (requests.some((r) => isLibrary(mapped, r.library, r.binaryPath))) add(mapped.hostPath, mapped.path, pid);
-      }
-    }
-
     const resolved = new Set<number>();
     let timedOut = false;
     for (const { file, pids } of candidates.values()) {
@@ -280,13 +167,25 @@ export async function startUprobeCallSession(
           timedOut = true;
           return;
         }
-        if (perPid) {
-          for (const pid of pids) if (targetPids.has(pid) || onlyPids) attachOne(index, request, file, offset, pid);
-        } else {
-          attachOne(index, request, file, offset, -1);
-        }
+        if (!perPid) links.attach(index, request, file, offset, -1);
+        else
+          for (const pid of pids) if (targetPids.has(pid) || onlyPids) links.attach(index, request, file, offset, pid);
       });
     }
+    return { resolved, timedOut };
+  };
+
+  let deferred: NodeJS.Timeout | undefined;
+  /**
+   * Finds each request's library on the host and in target processes and attaches. `onlyPids`
+   * (after a dlopen) rescans those processes only and releases nothing.
+   */
+  const resolveAndAttach = (onlyPids?: number[]) => {
+    const deadline = Date.now() + tuning.attachTimeoutMs;
+    rules = ctx.targetRules();
+    const targetPids = new Set(ctx.targets().map((t) => t.pid));
+    const candidates = discovery.scan(onlyPids ?? targetPids, watchLibraryLoads ? watchLoader : undefined);
+    const { resolved, timedOut } = attachCandidates(candidates, targetPids, onlyPids, deadline);
     if (timedOut && !deferred) {
       log.warn(
         `attaching took longer than probes.attach_timeout_ms (${tuning.attachTimeoutMs} ms): continuing in the background`,
@@ -301,21 +200,15 @@ export async function startUprobeCallSession(
     // Release links to inodes no target maps any more (an upgraded library's old copy after its
     // last process exited) and per-pid links of processes that left; their points (and those of
     // files and processes that only ever failed) are reported detached.
-    // `pid`: a link's (-1 = global); undefined for a file's own point.
+    const idle = matchesNothing(rules);
     const gone = (fileKey: string, pid: number | undefined) =>
       !candidates.has(fileKey) || (pid !== undefined && pid >= 0 && !targetPids.has(pid)) || (idle && pid === -1);
-    for (const [key, attachment] of attachments) {
-      if (!gone(attachment.fileKey, attachment.pid)) continue;
-      destroyQuietly(attachment.link, log);
-      attachments.delete(key);
-    }
+    links.release(gone);
     points.release(
       (p) => p.fileKey !== undefined && gone(p.fileKey, p.pid),
       (p) => releaseDetail(p, candidates.has(p.fileKey!)),
     );
-    for (const key of files.keys()) {
-      if (!candidates.has(key) && !loaderLinks.has(key)) files.forget(key);
-    }
+    discovery.forget((key) => !candidates.has(key) && !loaderLinks.has(key));
     reportLookups(resolved);
   };
 
@@ -340,24 +233,6 @@ export async function startUprobeCallSession(
     });
   };
 
-  const decoder = createUprobeObservationDecoder({
-    requests,
-    header,
-    clock,
-    nodeName: ctx.nodeName,
-    sampleRate: objectSettings.perCallSampleRate,
-    fixedService,
-    services: () => rules.services,
-  });
-
-  resolveAndAttach();
-  const unsubscribe = ctx.onTargetsChanged(() => {
-    populateTargetMaps(handle, ctx.targetRules());
-    resolveAndAttach();
-  });
-  const rescan = setInterval(() => resolveAndAttach(), options.rescanIntervalMs ?? 5000);
-  rescan.unref();
-
   const loadedPids = new Set<number>();
   let loadScan: NodeJS.Immediate | undefined;
   const onLibraryLoaded = (pid: number) => {
@@ -374,50 +249,57 @@ export async function startUprobeCallSession(
     });
   };
 
-  const consumer: RingBufferConsumer = handle.consumeRingBuffer(StellaMaps.events, (batch) => {
-    const out: Observation[] = [];
-    forEachRecord(batch, (buf, offset, length) => {
-      if (length < EVENT_HEADER.size) return;
-      decodeEventHeader(buf, offset, header);
+  const core = startSessionCore({
+    ctx,
+    plugin,
+    log,
+    object,
+    onRecord(buf, offset, header, out) {
       if (header.kind === EVENT_KIND_LIBRARY_LOADED) {
         onLibraryLoaded(header.pid);
         return;
       }
-      const observation = decoder.fromEvent(buf, offset);
+      const observation = decoder.fromEvent(buf, offset, header);
       if (observation) out.push(observation);
-    });
-    if (out.length > 0) ctx.emit(out);
-  });
-
-  const housekeeping = startHousekeeping({
-    handle,
-    ctx,
-    plugin,
-    log,
-    aggregationWindowMs: aggregate ? tuning.aggregationWindowMs : 0,
-    recordsOf({ cookie, pid, count, lastTsNs }, window, out) {
-      const request = requests[Number(cookie)];
-      if (!request) return;
-      const observedAt = new Date(clock(lastTsNs)).toISOString();
-      out.push(Object.assign(decoder.observationOf(request, observedAt, pid, commOf(pid), count), window));
     },
+    recordsOf({ cookie, pid, count, lastTsNs }, window, out) {
+      const observation = decoder.fromAggregate(cookie, pid, commOf(pid), count, lastTsNs, window);
+      if (observation) out.push(observation);
+    },
+    onTargetsChanged: () => resolveAndAttach(),
   });
+  resolveAndAttach();
+  const rescan = setInterval(() => resolveAndAttach(), options.rescanIntervalMs ?? 5000);
+  rescan.unref();
 
-  let stopped = false;
   return {
     async stop() {
-      if (stopped) return;
-      stopped = true;
       clearInterval(rescan);
       if (deferred) clearTimeout(deferred);
       if (loadScan) clearImmediate(loadScan);
-      unsubscribe();
-      for (const link of trackerLinks) destroyQuietly(link, log);
       for (const link of loaderLinks.values()) destroyQuietly(link, log);
-      for (const { link } of attachments.values()) destroyQuietly(link, log);
-      await consumer.stop();
-      housekeeping.stop();
-      handle.close();
+      loaderLinks.clear();
+      await core.stop(links.links());
     },
   };
+}
+
+/** The rules name processes by explicit pid only (no executable, cgroup or all-processes rule). */
+function pidsOnly(rules: TargetRules): boolean {
+  return rules.allProcessesService === undefined && rules.executables.length === 0 && rules.cgroups.length === 0;
+}
+
+function perPidScope(scope: NonNullable<UprobeCallSessionOptions['attachScope']>, rules: TargetRules): boolean {
+  if (scope === 'per-pid') return true;
+  if (scope === 'global') return false;
+  return pidsOnly(rules) && rules.pids.length > 0 && rules.pids.length <= PER_PID_ATTACH_LIMIT;
+}
+
+/**
+ * No rule can match any process (every explicit pid has exited, no executable or cgroup rule
+ * resolved): a link would only make every process that maps the library trap for nothing
+ * (~0.5–10 µs a call). Links come back when a target appears.
+ */
+function matchesNothing(rules: TargetRules): boolean {
+  return pidsOnly(rules) && rules.pids.length === 0;
 }
