@@ -124,6 +124,17 @@ describe('placement on other files', () => {
     expect((await placeOne(join(dir, 'libcases.so'), 'plain_test_je')).delta).toBe(3);
   });
 
+  it('stops its worker when idle and starts a new one on the next request', async () => {
+    const idle = new UprobePlacer({ idleMs: 50 });
+    const [first] = await idle.place(join(dir, 'libcases.so'), [{ symbol: 'plain_test_je' }]);
+    expect(idle.workerRunning).toBe(true);
+    await new Promise((r) => setTimeout(r, 300));
+    expect(idle.workerRunning).toBe(false);
+    const [again] = await idle.place(join(dir, 'libcases.so'), [{ symbol: 'plain_test_je' }]);
+    expect(again).toEqual(first);
+    await idle.close();
+  });
+
   it('decodes in-process when asked, with the same answers', async () => {
     const local = new UprobePlacer({ inProcess: true });
     expect(local.usesWorker).toBe(false);

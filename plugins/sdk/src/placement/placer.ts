@@ -22,7 +22,14 @@ export interface UprobePlacerOptions {
    * agent. Default false; also the fallback when no compiled worker is found.
    */
   inProcess?: boolean;
+  /**
+   * Stop the worker after this long without a request, releasing its scans (node's executable
+   * holds ~100 MB while decoded); the next request starts a new one and scans again. Default 30 s.
+   */
+  idleMs?: number;
 }
+
+const DEFAULT_IDLE_MS = 30_000;
 
 /**
  * Chooses entry-uprobe placements off the event loop. One worker thread, started on first use,
@@ -35,14 +42,22 @@ export class UprobePlacer {
   private readonly pending = new Map<number, { resolve: (p: PlacementResponse) => void; reject: (e: Error) => void }>();
   private nextId = 1;
   private readonly workerUrl: URL | undefined;
+  private readonly idleMs: number;
+  private idleTimer: NodeJS.Timeout | undefined;
 
   constructor(options: UprobePlacerOptions = {}) {
     this.workerUrl = options.inProcess ? undefined : WORKER_CANDIDATES.find((url) => existsSync(fileURLToPath(url)));
+    this.idleMs = options.idleMs ?? DEFAULT_IDLE_MS;
   }
 
   /** Whether placements are decoded on a worker thread (false: in-process fallback). */
   get usesWorker(): boolean {
     return this.workerUrl !== undefined;
+  }
+
+  /** Whether a worker thread is running now (it stops after `idleMs` without requests). */
+  get workerRunning(): boolean {
+    return this.worker !== undefined;
   }
 
   /**
@@ -60,6 +75,7 @@ export class UprobePlacer {
   }
 
   async close(): Promise<void> {
+    clearTimeout(this.idleTimer);
     const worker = this.worker;
     this.worker = undefined;
     this.local = undefined;
@@ -68,6 +84,7 @@ export class UprobePlacer {
 
   private request(message: PlacementRequest): Promise<PlacementResponse> {
     const worker = this.startedWorker();
+    clearTimeout(this.idleTimer);
     return new Promise((resolve, reject) => {
       this.pending.set(message.id, { resolve, reject });
       worker.ref();
@@ -86,7 +103,15 @@ export class UprobePlacer {
     worker.on('message', (response: PlacementResponse) => {
       const waiter = this.pending.get(response.id);
       this.pending.delete(response.id);
-      if (this.pending.size === 0) worker.unref();
+      if (this.pending.size === 0) {
+        worker.unref();
+        this.idleTimer = setTimeout(() => {
+          if (this.worker === worker && this.pending.size === 0) {
+            this.worker = undefined;
+            void worker.terminate();
+          }
+        }, this.idleMs).unref();
+      }
       waiter?.resolve(response);
     });
     worker.on('error', failAll);

@@ -19,6 +19,9 @@ import type { ElfCode } from './elf-code.js';
 
 const { Decoder, DecoderOptions, FlowControl, Instruction, Mnemonic, OpKind } = iced;
 
+/** Bytes of code decoded per chunk. */
+const CHUNK_BYTES = 1 << 20;
+
 export const REACHED_BY = ['a direct branch', 'a %rip-relative lea', 'a relocation', 'a function symbol'] as const;
 export type ReachedBy = (typeof REACHED_BY)[number];
 
@@ -34,30 +37,37 @@ export function scanReachableAddresses(elf: ElfCode): ReachableAddresses {
   const instruction = new Instruction();
   let instructions = 0;
   for (const section of elf.executableSections) {
-    const bytes = elf.read(section.offset, section.size);
-    const decoder = new Decoder(64, bytes, DecoderOptions.None);
-    decoder.ip = BigInt(section.vaddr);
-    try {
-      while (decoder.canDecode) {
-        decoder.decodeOut(instruction);
-        instructions++;
-        const flow = instruction.flowControl;
-        if (flow === FlowControl.Next) {
-          if (instruction.mnemonic === Mnemonic.Lea && instruction.isIpRelMemoryOperand) {
-            found.push(Number(instruction.ipRelMemoryAddress) * 4 + 1);
+    // In chunks: the decoder copies its input into WebAssembly memory, which never shrinks, and
+    // node's executable has ~40 MB of code.
+    for (let start = 0; start < section.size; ) {
+      const length = Math.min(CHUNK_BYTES, section.size - start);
+      const last = start + length === section.size;
+      const decoder = new Decoder(64, elf.read(section.offset + start, length), DecoderOptions.None);
+      decoder.ip = BigInt(section.vaddr + start);
+      try {
+        // Stop short of the chunk's end (an instruction is at most 15 bytes) unless it is the last.
+        while (decoder.canDecode && (last || decoder.position <= length - 15)) {
+          decoder.decodeOut(instruction);
+          instructions++;
+          const flow = instruction.flowControl;
+          if (flow === FlowControl.Next) {
+            if (instruction.mnemonic === Mnemonic.Lea && instruction.isIpRelMemoryOperand) {
+              found.push(Number(instruction.ipRelMemoryAddress) * 4 + 1);
+            }
+          } else if (
+            (flow === FlowControl.UnconditionalBranch ||
+              flow === FlowControl.ConditionalBranch ||
+              flow === FlowControl.Call ||
+              flow === FlowControl.XbeginXabortXend) &&
+            instruction.op0Kind === OpKind.NearBranch64
+          ) {
+            found.push(Number(instruction.nearBranchTarget) * 4);
           }
-        } else if (
-          (flow === FlowControl.UnconditionalBranch ||
-            flow === FlowControl.ConditionalBranch ||
-            flow === FlowControl.Call ||
-            flow === FlowControl.XbeginXabortXend) &&
-          instruction.op0Kind === OpKind.NearBranch64
-        ) {
-          found.push(Number(instruction.nearBranchTarget) * 4);
         }
+        start += last ? length : decoder.position;
+      } finally {
+        decoder.free();
       }
-    } finally {
-      decoder.free();
     }
   }
   instruction.free();
