@@ -24,6 +24,7 @@ const TRACEFS = '/sys/kernel/tracing';
 const WORKLOAD = fileURLToPath(new URL('./fixtures/placement/placement_workload.py', import.meta.url));
 const GROUP = `stella_place_${process.pid}`;
 const PAM_SERVICE = `stella-placement-${process.pid}`;
+const FIXTURES = fileURLToPath(new URL('./fixtures/placement/', import.meta.url));
 
 function unavailable(): string | undefined {
   if (process.getuid?.() !== 0) return 'needs root for uprobes';
@@ -113,12 +114,11 @@ function perfEventFds(pid: number): number {
  * uprobes at each entry and chosen offset (both for this pid), lets it run, and returns the counts.
  */
 async function countCalls(
-  library: string,
+  path: string,
   placed: { symbol: string; placement: UprobePlacement }[],
   command: string,
   args: string[],
 ): Promise<Counted[]> {
-  const path = join(LIB, library);
   const events: string[] = [];
   try {
     placed.forEach(({ placement }, i) => {
@@ -140,7 +140,9 @@ async function countCalls(
     );
     const perfOutput = capture(perf);
     const program = [
-      ...placed.map(({ symbol }) => `uprobe:${path}:${symbol} /pid == ${pid}/ { @e["${symbol}"] = count(); }`),
+      ...[...new Set(placed.map((p) => p.symbol))].map(
+        (symbol) => `uprobe:${path}:${symbol} /pid == ${pid}/ { @e["${symbol}"] = count(); }`,
+      ),
       'BEGIN { printf("ready\\n"); }',
     ].join('\n');
     const bpftrace = spawn('bpftrace', ['-e', program], { stdio: ['ignore', 'pipe', 'pipe'] });
@@ -246,7 +248,7 @@ describe.skipIf(skipReason)('placement against the kernel: chosen-offset counts 
     const placed = symbols.flatMap((symbol, i) => (placements[i] ? [{ symbol, placement: placements[i]! }] : []));
     expect(placed.length).toBeGreaterThan(0);
     const [command, args] = workloads[library]!();
-    const counted = await countCalls(library, placed, command, args);
+    const counted = await countCalls(join(LIB, library), placed, command, args);
     console.log(
       `${library}\n${counted
         .map(
@@ -263,5 +265,52 @@ describe.skipIf(skipReason)('placement against the kernel: chosen-offset counts 
     const moved = counted.filter((c) => c.placement.delta > 0);
     expect(moved.length).toBeGreaterThan(0);
     expect(moved.filter((c) => c.perfChosen === 0).map((c) => c.symbol)).toEqual([]);
+  });
+});
+
+describe.skipIf(skipReason)('placement against the kernel: the fixture', () => {
+  let dir: string;
+  beforeAll(() => {
+    dir = mkdtempSync(join(tmpdir(), 'stella-placement-fixture-'));
+    execFileSync('cc', ['-shared', '-fPIC', '-o', join(dir, 'libcases.so'), join(FIXTURES, 'placement-cases.c')]);
+    execFileSync('cc', [
+      '-o',
+      join(dir, 'driver'),
+      join(FIXTURES, 'placement-driver.c'),
+      `-L${dir}`,
+      '-lcases',
+      `-Wl,-rpath,${dir}`,
+    ]);
+  });
+  afterAll(() => {
+    if (dir) rmSync(dir, { recursive: true, force: true });
+  });
+
+  it('the refused loop really would miscount at the emulated je; the chosen offsets count exactly', async () => {
+    const library = join(dir, 'libcases.so');
+    const placer = new UprobePlacer();
+    const symbols = ['plain_test_je', 'canary_prologue', 'loop_to_after_entry'];
+    const placements = (await placer.place(
+      library,
+      symbols.map((symbol) => ({ symbol })),
+    )) as UprobePlacement[];
+    await placer.close();
+    const loop = placements[2]!;
+    expect(loop.kind).toBe('entry');
+    // What a placement blind to the loop's branch back would have chosen: the je at +6.
+    const naive: UprobePlacement = { ...loop, offset: loop.offset + 6, delta: 6, kind: 'emulated', reason: 'naive' };
+    const placed = [
+      ...symbols.map((symbol, i) => ({ symbol, placement: placements[i]! })),
+      { symbol: symbols[2]!, placement: naive },
+    ];
+    const counted = await countCalls(library, placed, join(dir, 'driver'), ['1000']);
+    const [plain, canary, loopAtEntry, loopNaive] = counted;
+    expect(plain).toMatchObject({ bpftraceEntry: 1000, perfEntry: 1000, perfChosen: 1000 });
+    expect(plain!.placement.delta).toBe(3);
+    expect(canary).toMatchObject({ bpftraceEntry: 1000, perfEntry: 1000, perfChosen: 1000 });
+    expect(canary!.placement.delta).toBe(22);
+    expect(loopAtEntry).toMatchObject({ bpftraceEntry: 1000, perfChosen: 1000 });
+    // loop_to_after_entry(i & 3) runs its loop head (i & 3) + 1 times: 250 * (1 + 2 + 3 + 4).
+    expect(loopNaive!.perfChosen).toBe(2500);
   });
 });
