@@ -101,7 +101,7 @@ function notObservedReason(component: ComponentCall[], inWindow: number, service
   if (inWindow === 0) {
     return `no observation of service "${service}" was read in the window: check --from/--to and --observations`;
   }
-  return `none of its ${component.length} mapped function(s) was called in the window; whether the probe could see this library is not known without canary data. Not observed is not unreachable`;
+  return `none of its ${component.length} mapped function(s) was called in the window; whether the probe could see this library is not known without canary data; not observed does not mean unreachable`;
 }
 
 /**

@@ -36,15 +36,18 @@ export async function readSbomDocument(path: string): Promise<SbomDocument> {
 }
 
 /**
- * The spec version the annotated document declares: the input's when it is 1.6 or later, else
- * 1.6 (the first with `evidence.identity[]` and occurrence `symbol`/`additionalContext`; every
- * field of 1.2–1.5 is still valid there).
+ * Raises the document to the spec version annotation needs: kept when 1.6 or later, else 1.6 (the
+ * first with `evidence.identity[]` and occurrence `symbol`/`additionalContext`; every field of
+ * 1.2–1.5 is still valid there), `$schema` following when it names a CycloneDX schema.
  */
-export function annotatedSpecVersion(specVersion: string): string {
-  const [major, minor] = specVersion.split('.').map(Number);
-  return (major ?? 0) > MIN_SPEC[0]! || ((major ?? 0) === MIN_SPEC[0] && (minor ?? 0) >= MIN_SPEC[1]!)
-    ? specVersion
-    : `${MIN_SPEC[0]}.${MIN_SPEC[1]}`;
+export function raiseSpecVersion(bom: Record<string, unknown>): void {
+  const [major = 0, minor = 0] = String(bom.specVersion).split('.').map(Number);
+  if (major > MIN_SPEC[0]! || (major === MIN_SPEC[0] && minor >= MIN_SPEC[1]!)) return;
+  const version = `${MIN_SPEC[0]}.${MIN_SPEC[1]}`;
+  bom.specVersion = version;
+  if (typeof bom.$schema === 'string') {
+    bom.$schema = bom.$schema.replace(/bom-1\.\d\.schema\.json/, `bom-${version}.schema.json`);
+  }
 }
 
 export function serializeSbomDocument(doc: SbomDocument): string {

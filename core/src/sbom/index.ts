@@ -1,6 +1,6 @@
 // SPDX-License-Identifier: Apache-2.0
 export { type AnnotateOptions, type AnnotationSummary, annotateSbom, PROPERTY_PREFIX } from './annotate.js';
-export { annotatedSpecVersion, readSbomDocument, type SbomDocument, serializeSbomDocument } from './document.js';
+export { raiseSpecVersion, readSbomDocument, type SbomDocument, serializeSbomDocument } from './document.js';
 export { type ReportReference, readReportReference } from './report-ref.js';
 export {
   type CallTally,

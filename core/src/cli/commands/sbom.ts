@@ -5,9 +5,9 @@ import { InputError } from '../../errors.js';
 import { functionMapDigest } from '../../function-map/hash.js';
 import { readFunctionMap } from '../../function-map/parse.js';
 import {
-  annotatedSpecVersion,
   annotateSbom,
   type ReportReference,
+  raiseSpecVersion,
   readReportReference,
   readSbomDocument,
   serializeSbomDocument,
@@ -104,13 +104,7 @@ export function register(program: Command): void {
         const window = windowOf(flags, report, map.predicate.coverage.windowSeconds);
         const tally = await tallyObservations(map, window, observationArgs);
         const bom = doc.bom;
-        const specVersion = annotatedSpecVersion(String(bom.specVersion));
-        if (specVersion !== bom.specVersion) {
-          bom.specVersion = specVersion;
-          if (typeof bom.$schema === 'string') {
-            bom.$schema = bom.$schema.replace(/bom-1\.\d\.schema\.json/, `bom-${specVersion}.schema.json`);
-          }
-        }
+        raiseSpecVersion(bom);
         const summary = annotateSbom(bom, {
           map,
           mapDigest,
