@@ -21,10 +21,8 @@ interface LearnFlags {
   output: string;
 }
 
-/** Adds `learn` to the `function-map` group (registered before this runs). */
-export function register(program: Command): void {
-  const group = program.commands.find((c) => c.name() === 'function-map');
-  if (group === undefined) throw new Error('the function-map command group must be registered before learn');
+/** Adds `learn` to the `function-map` command group. */
+export function registerLearn(group: Command): void {
   group
     .command('learn')
     .description(

@@ -6,7 +6,6 @@ import { register as registerBundle } from './bundle.js';
 import { register as registerDemo } from './demo.js';
 import { register as registerDoctor } from './doctor.js';
 import { register as registerFunctionMap } from './function-map.js';
-import { register as registerFunctionMapLearn } from './function-map-learn.js';
 import { register as registerObservations } from './observations.js';
 import { register as registerPlugins } from './plugins.js';
 import { register as registerSbom } from './sbom.js';
@@ -23,7 +22,6 @@ export function registerCommandGroups(program: Command): void {
   registerDemo(program);
   registerDoctor(program);
   registerFunctionMap(program);
-  registerFunctionMapLearn(program);
   registerPlugins(program);
   registerObservations(program);
   registerSbom(program);
