@@ -119,8 +119,15 @@ export function annotateSbom(bom: Json, options: AnnotateOptions): AnnotationSum
     const n = safeNormal(purl);
     if (n !== undefined) for (const c of calls) push(declaredByNormal, n, c);
   }
+  // An undeclared call belongs to the component its record names, else to the one the map says
+  // owns its file (syscall probes record libc's path, not a package).
+  const purlOfFile = new Map<string, string>();
+  for (const calls of declared.values()) for (const c of calls) purlOfFile.set(c.binaryPath, c.purl);
   const undeclared = new Map<string, UnexpectedSymbol[]>();
-  for (const u of tally.report.unexpectedSymbols) if (u.purl !== undefined) push(undeclared, u.purl, u);
+  for (const u of tally.report.unexpectedSymbols) {
+    const owner = u.purl ?? purlOfFile.get(u.binaryPath);
+    if (owner !== undefined) push(undeclared, owner, u);
+  }
   const skipped = tally.report.observationsSkipped;
   const inWindow = tally.report.observationsRead - skipped.malformed - skipped.outOfWindow - skipped.otherService;
 

@@ -142,6 +142,20 @@ describe.each([
       'node-b': [
         record(first[0]!, service, '2026-03-01T10:59:59.999Z', 'node-b', 3),
         record(undeclared, service, '2026-03-01T10:30:00.000Z', 'node-b', 2),
+        // Undeclared, with neither purl nor nodeHash (as syscall probes write): owned by its file.
+        record(
+          {
+            ...first[0]!,
+            function: 'crypto/EVP_MD_fetch',
+            symbol: 'EVP_MD_fetch',
+            purl: undefined!,
+            nodeHash: undefined!,
+          },
+          service,
+          '2026-03-01T10:31:00.000Z',
+          'node-b',
+          4,
+        ),
         record(first[0]!, service, '2026-03-01T11:00:00.000Z', 'node-b', 100), // `to` is exclusive
         record(first[0]!, 'another-service', '2026-03-01T10:30:00.000Z', 'node-b', 100),
       ],
@@ -188,9 +202,10 @@ describe.each([
   it('counts hits, first/last seen and nodes with the window applied', () => {
     const first = [...allComponents(doc.bom.components)].find((c) => c.purl === purls[0])!;
     const calls = distinctCalls(map).filter((c) => c.purl === purls[0]);
-    const hits = (calls.length * (calls.length + 1)) / 2 + 3 + (purls.length > 1 ? 0 : 2);
+    const hits = (calls.length * (calls.length + 1)) / 2 + 3 + 4 + (purls.length > 1 ? 0 : 2);
     expect(property(first, 'stella:runtime:hitCount')).toBe(String(hits));
     expect(property(first, 'stella:runtime:nodeCount')).toBe('2');
+    expect(property(first, 'stella:runtime:undeclaredFunctions')).toBe(purls.length > 1 ? '1' : '2');
     expect(property(first, 'stella:runtime:firstSeen')).toBe('2026-03-01T10:00:00.000Z');
     expect(property(first, 'stella:runtime:lastSeen')).toBe('2026-03-01T10:59:59.999Z');
     expect(property(first, 'stella:runtime:window')).toBe('2026-03-01T10:00:00.000Z/2026-03-01T11:00:00.000Z');
@@ -199,7 +214,7 @@ describe.each([
     expect(ours).toMatchObject({ field: 'purl', methods: [{ technique: 'instrumentation', confidence: 1 }] });
     const occurrences = evidence.occurrences.filter((o) => String(o.additionalContext).startsWith('stella'));
     expect(occurrences.map((o) => o.symbol).sort()).toEqual(
-      [...calls.map((c) => c.symbol), ...(purls.length > 1 ? [] : ['EVP_Q_digest'])].sort(),
+      [...calls.map((c) => c.symbol), 'EVP_MD_fetch', ...(purls.length > 1 ? [] : ['EVP_Q_digest'])].sort(),
     );
     expect(occurrences.every((o) => calls.some((c) => c.binaryPath === o.location))).toBe(true);
   });
