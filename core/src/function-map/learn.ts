@@ -1,6 +1,7 @@
 // SPDX-License-Identifier: Apache-2.0
 import { basename } from 'node:path';
 import type { Priority, ProbeType } from '@stella/sdk';
+import picomatch from 'picomatch';
 import type { UnexpectedSymbol, VerificationReport } from '../verify/index.js';
 import { PRIORITY_RANK } from './generate.js';
 import { nodeHash, pathHash } from './hash.js';
@@ -25,8 +26,11 @@ export interface LearnOptions {
   provenance: LearningProvenance;
   /** Drop required paths never observed instead of making them optional. */
   dropUnobserved?: boolean;
-  /** Add observed undeclared calls as required paths instead of listing them for review. */
-  acceptUnexpected?: boolean;
+  /**
+   * Add observed undeclared calls as required paths instead of listing them for review: all of
+   * them (`true`), or those whose function id matches one of these globs (`net/*`, `tls/SSL_*`).
+   */
+  acceptUnexpected?: boolean | readonly string[];
   generator: { name: string; version: string };
   now?: Date;
 }
@@ -81,8 +85,9 @@ export function learnFunctionMap(options: LearnOptions): LearnResult {
   });
 
   const ids = new Set(paths.map((p) => p.pathId));
+  const accepts = acceptsUnexpected(options.acceptUnexpected);
   for (const u of report.unexpectedSymbols) {
-    if (!options.acceptUnexpected) {
+    if (!accepts(u.function)) {
       changes.push({ kind: 'review', function: u.function, binaryPath: u.binaryPath, hitCount: u.hitCount });
       continue;
     }
@@ -112,6 +117,12 @@ export function learnFunctionMap(options: LearnOptions): LearnResult {
   // Key order as generate writes it: generatedFrom and generator where they were.
   learned.predicate = reorderLike(map.predicate, learned.predicate);
   return { map: learned, changes };
+}
+
+function acceptsUnexpected(accept: LearnOptions['acceptUnexpected']): (functionId: string) => boolean {
+  if (accept === undefined || accept === false) return () => false;
+  if (accept === true) return () => true;
+  return picomatch([...accept]);
 }
 
 function reorderLike<T extends object>(model: T, value: T): T {
@@ -203,7 +214,7 @@ export function formatLearnDiff(result: LearnResult, base: FunctionMap): string 
   const review = count('review');
   if (review > 0) {
     lines.push(
-      `${review} undeclared call(s) listed for review: rerun with --accept-unexpected to add them as required paths`,
+      `${review} undeclared call(s) listed for review: rerun with --accept-unexpected (all) or --accept-unexpected '<glob>' (e.g. 'net/*') to add them as required paths`,
     );
   }
   if (review > 0 && result.map.predicate.coverage.failOnUnexpected) {

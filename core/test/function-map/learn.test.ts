@@ -54,7 +54,10 @@ function workload(): Observation[] {
   ];
 }
 
-async function learn(map: FunctionMap, flags: { dropUnobserved?: boolean; acceptUnexpected?: boolean } = {}) {
+async function learn(
+  map: FunctionMap,
+  flags: { dropUnobserved?: boolean; acceptUnexpected?: boolean | string[] } = {},
+) {
   const report = await verifyObservations(map, workload(), WINDOW);
   const provenance: LearningProvenance = {
     from: WINDOW.from.toISOString(),
@@ -148,6 +151,16 @@ describe('function-map learn', () => {
     const notAccepted = await learn(baseMap(true));
     expect((await verifyObservations(notAccepted.result.map, workload(), WINDOW)).verdict).toBe('fail');
     expect(formatLearnDiff(notAccepted.result, baseMap(true))).toContain('the map sets failOnUnexpected');
+  });
+
+  it('--accept-unexpected with globs adds only the calls whose function id matches', async () => {
+    const none = await learn(baseMap(), { acceptUnexpected: ['tls/*', 'crypto/EVP_*'] });
+    expect(none.result.changes.filter((c) => c.kind === 'added')).toEqual([]);
+    expect(none.result.changes.filter((c) => c.kind === 'review')).toHaveLength(1);
+    const net = await learn(baseMap(), { acceptUnexpected: ['net/*'] });
+    expect(net.result.changes.filter((c) => c.kind === 'added').map((c) => c.kind === 'added' && c.pathId)).toEqual([
+      'net/connect:libc.so.6',
+    ]);
   });
 
   it('records its provenance and stays valid against the function map schema', async () => {

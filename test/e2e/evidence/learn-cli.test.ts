@@ -56,9 +56,9 @@ describe('stella function-map learn', () => {
     expect(w.stella('attest sign --input learned.json --output learned.dsse.json --key auditor.key').code).toBe(0);
   });
 
-  it('--accept-unexpected adds the undeclared call, --drop-unobserved drops the unseen paths', () => {
+  it('--accept-unexpected net/* adds the undeclared connect(2), --drop-unobserved drops the unseen paths', () => {
     const r = w.stella(
-      'function-map learn --function-map map.json --observations obs --accept-unexpected --drop-unobserved --output strict.json',
+      'function-map learn --function-map map.json --observations obs --accept-unexpected net/* --drop-unobserved --output strict.json',
       ...WINDOW,
     );
     expect(r.code, r.stderr).toBe(0);

@@ -17,7 +17,7 @@ interface LearnFlags {
   from?: string;
   to?: string;
   dropUnobserved?: boolean;
-  acceptUnexpected?: boolean;
+  acceptUnexpected?: boolean | string[];
   output: string;
 }
 
@@ -33,7 +33,10 @@ export function registerLearn(group: Command): void {
     .option('--from <time>', 'learning window start: ISO-8601 or relative (24h, 30m); default: to minus the map window')
     .option('--to <time>', 'learning window end (exclusive): ISO-8601 or relative; default now')
     .option('--drop-unobserved', 'drop required paths never observed instead of making them optional')
-    .option('--accept-unexpected', 'add observed undeclared calls as required paths (default: list them for review)')
+    .option(
+      '--accept-unexpected [globs...]',
+      'add observed undeclared calls as required paths: all, or those whose function id matches a glob (net/*); default: list them for review',
+    )
     .requiredOption('--output <file>', 'where to write the refined map ("-" for stdout)')
     .action(async (flags: LearnFlags) => {
       const map = await readFunctionMap(flags.functionMap);
@@ -73,7 +76,7 @@ export function registerLearn(group: Command): void {
           baseMapDigest: functionMapDigest(map),
         },
         dropUnobserved: flags.dropUnobserved === true,
-        acceptUnexpected: flags.acceptUnexpected === true,
+        acceptUnexpected: flags.acceptUnexpected ?? false,
         generator: { name: 'stella', version: VERSION },
       });
       const text = serializeFunctionMap(result.map);
