@@ -284,7 +284,7 @@ function annotateDocument(
     { name: 'stella:functionMap:service', value: options.map.predicate.service },
     { name: 'stella:functionMap:digest', value: options.mapDigest },
     { name: 'stella:runtime:observationsInWindow', value: String(inWindow) },
-    { name: 'stella:runtime:nodeCount', value: String(options.tally.nodes.length) },
+    { name: 'stella:runtime:nodeCount', value: String(options.tally.nodesInWindow.length) },
     { name: 'stella:runtime:mappedComponents', value: String(summary.mapped.length) },
     { name: 'stella:runtime:observedComponents', value: String(summary.observed.length) },
     { name: 'stella:runtime:observationRate', value: String(r.observationRate) },

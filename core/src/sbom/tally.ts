@@ -31,6 +31,8 @@ export interface ObservationTally {
   files: string[];
   /** Distinct nodes whose files were read. */
   nodes: string[];
+  /** Those of `nodes` with at least one record of the map's service inside the window. */
+  nodesInWindow: string[];
 }
 
 /**
@@ -84,15 +86,24 @@ export async function tallyObservations(
   const total = new VerificationAccumulator(map, window);
   const expected = new Map<string, CallTally>();
   const unexpected = new Map<string, CallTally>();
+  const nodesInWindow: string[] = [];
   for (const [node, nodeFiles] of byNode) {
     const acc = new VerificationAccumulator(map, window);
     await readObservationFilesParallel(nodeFiles, acc);
     const state = acc.exportState();
     for (const [hash, hits, firstMs, lastMs] of state.calls) add(expected, hash, node, hits, firstMs, lastMs);
     for (const [key, u] of state.unexpected) add(unexpected, key, node, u.hits, u.firstMs, u.lastMs);
+    if (state.read - state.malformed - state.outOfWindow - state.otherService > 0) nodesInWindow.push(node);
     total.mergeState(state);
   }
-  return { report: total.report(), expected, unexpected, files, nodes: [...byNode.keys()].sort() };
+  return {
+    report: total.report(),
+    expected,
+    unexpected,
+    files,
+    nodes: [...byNode.keys()].sort(),
+    nodesInWindow: nodesInWindow.sort(),
+  };
 }
 
 /**

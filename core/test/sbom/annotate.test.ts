@@ -120,6 +120,7 @@ describe.each([
   let purls: string[];
   let summary: ReturnType<typeof annotateSbom>;
   let observations: string;
+  let tally: Awaited<ReturnType<typeof tallyObservations>>;
 
   beforeAll(async () => {
     input = JSON.parse(await readFile(join(SBOMS, sbomFile), 'utf8'));
@@ -159,8 +160,10 @@ describe.each([
         record(first[0]!, service, '2026-03-01T11:00:00.000Z', 'node-b', 100), // `to` is exclusive
         record(first[0]!, 'another-service', '2026-03-01T10:30:00.000Z', 'node-b', 100),
       ],
+      // A node whose only record is from before the window: read, but no node of the evidence.
+      'node-c': [record(first[0]!, service, '2026-03-01T09:59:59.999Z', 'node-c', 100)],
     });
-    const tally = await tallyObservations(map, WINDOW, [observations]);
+    tally = await tallyObservations(map, WINDOW, [observations]);
     doc = await readSbomDocument(join(SBOMS, sbomFile));
     raiseSpecVersion(doc.bom);
     summary = annotateSbom(doc.bom, { map, mapDigest: functionMapDigest(map), tally, window: WINDOW, tool: TOOL });
@@ -205,6 +208,8 @@ describe.each([
     const hits = (calls.length * (calls.length + 1)) / 2 + 3 + 4 + (purls.length > 1 ? 0 : 2);
     expect(property(first, 'stella:runtime:hitCount')).toBe(String(hits));
     expect(property(first, 'stella:runtime:nodeCount')).toBe('2');
+    expect(tally.nodes).toEqual(['node-a', 'node-b', 'node-c']);
+    expect(property(doc.bom, 'stella:runtime:nodeCount')).toBe('2');
     expect(property(first, 'stella:runtime:undeclaredFunctions')).toBe(purls.length > 1 ? '1' : '2');
     expect(property(first, 'stella:runtime:firstSeen')).toBe('2026-03-01T10:00:00.000Z');
     expect(property(first, 'stella:runtime:lastSeen')).toBe('2026-03-01T10:59:59.999Z');

@@ -38,7 +38,7 @@ describe('stella sbom annotate', () => {
     );
     expect(r.code, r.stderr).toBe(0);
     expect(r.stderr).toBe(
-      'stella: wrote out/web.cdx.json: 1 of 5 mapped component(s) observed in 2026-03-01T10:00:00.000Z/2026-03-01T11:00:00.000Z (6 record(s) read from 2 file(s), 2 node(s))\n',
+      'stella: wrote out/web.cdx.json: 1 of 5 mapped component(s) observed in 2026-03-01T10:00:00.000Z/2026-03-01T11:00:00.000Z (6 record(s) read from 2 file(s) of 2 node(s), 2 with records in the window)\n',
     );
     const text = readFileSync(at('out/web.cdx.json'), 'utf8');
     expect(await new Validation.JsonValidator(Spec.Version.v1dot6).validate(text)).toBeNull();

@@ -114,13 +114,19 @@ export function register(program: Command): void {
           tool: { name: 'stella', version: VERSION },
         });
         await writeOutputSafely(flags.output, serializeSbomDocument(doc));
+        const skipped = tally.report.observationsSkipped;
+        if (tally.report.observationsRead - skipped.malformed - skipped.outOfWindow - skipped.otherService === 0) {
+          process.stderr.write(
+            `stella: warning: no record of service "${map.predicate.service}" in the window (${tally.report.observationsRead} read: ${skipped.outOfWindow} outside it, ${skipped.otherService} of other services, ${skipped.malformed} malformed): every mapped component is annotated as not observed\n`,
+          );
+        }
         if (summary.mapPurlsNotInSbom.length > 0) {
           process.stderr.write(
             `stella: warning: ${summary.mapPurlsNotInSbom.length} component(s) of the function map are not in ${flags.sbom}: ${summary.mapPurlsNotInSbom.join(', ')}\n`,
           );
         }
         process.stderr.write(
-          `stella: ${flags.output === '-' ? 'annotated SBOM' : `wrote ${flags.output}`}: ${summary.observed.length} of ${summary.mapped.length} mapped component(s) observed in ${window.from.toISOString()}/${window.to.toISOString()} (${tally.report.observationsRead} record(s) read from ${tally.files.length} file(s), ${tally.nodes.length} node(s))\n`,
+          `stella: ${flags.output === '-' ? 'annotated SBOM' : `wrote ${flags.output}`}: ${summary.observed.length} of ${summary.mapped.length} mapped component(s) observed in ${window.from.toISOString()}/${window.to.toISOString()} (${tally.report.observationsRead} record(s) read from ${tally.files.length} file(s) of ${tally.nodes.length} node(s), ${tally.nodesInWindow.length} with records in the window)\n`,
         );
       } finally {
         await cleanup?.();
