@@ -185,88 +185,91 @@ async function countCalls(
   }
 }
 
-describe.skipIf(skipReason)('placement against the kernel: chosen-offset counts equal entry counts', () => {
-  let dir: string;
-  let placer: UprobePlacer;
-  beforeAll(() => {
-    dir = mkdtempSync(join(tmpdir(), 'stella-placement-kernel-'));
-    execFileSync(
-      'openssl',
-      [
-        'req',
-        '-x509',
-        '-newkey',
-        'ec',
-        '-pkeyopt',
-        'ec_paramgen_curve:P-256',
-        '-nodes',
-        '-keyout',
-        join(dir, 'key.pem'),
-        '-out',
-        join(dir, 'cert.pem'),
-        '-subj',
-        '/CN=localhost',
-        '-days',
-        '1',
-      ],
-      { stdio: 'ignore' },
-    );
-    writeFileSync(
-      `/etc/pam.d/${PAM_SERVICE}`,
-      'auth required pam_permit.so\naccount required pam_permit.so\nsession required pam_permit.so\npassword required pam_permit.so\n',
-    );
-    placer = new UprobePlacer();
-  });
-  afterAll(async () => {
-    await placer?.close();
-    rmSync(`/etc/pam.d/${PAM_SERVICE}`, { force: true });
-    if (dir) rmSync(dir, { recursive: true, force: true });
-  });
+describe.skipIf(skipReason).each([false, true])(
+  'placement against the kernel (allowFaultingAccess: %s): chosen-offset counts equal entry counts',
+  (allowFaultingAccess) => {
+    let dir: string;
+    let placer: UprobePlacer;
+    beforeAll(() => {
+      dir = mkdtempSync(join(tmpdir(), 'stella-placement-kernel-'));
+      execFileSync(
+        'openssl',
+        [
+          'req',
+          '-x509',
+          '-newkey',
+          'ec',
+          '-pkeyopt',
+          'ec_paramgen_curve:P-256',
+          '-nodes',
+          '-keyout',
+          join(dir, 'key.pem'),
+          '-out',
+          join(dir, 'cert.pem'),
+          '-subj',
+          '/CN=localhost',
+          '-days',
+          '1',
+        ],
+        { stdio: 'ignore' },
+      );
+      writeFileSync(
+        `/etc/pam.d/${PAM_SERVICE}`,
+        'auth required pam_permit.so\naccount required pam_permit.so\nsession required pam_permit.so\npassword required pam_permit.so\n',
+      );
+      placer = new UprobePlacer({ allowFaultingAccess });
+    });
+    afterAll(async () => {
+      await placer?.close();
+      rmSync(`/etc/pam.d/${PAM_SERVICE}`, { force: true });
+      if (dir) rmSync(dir, { recursive: true, force: true });
+    });
 
-  const workloads: Record<string, () => [string, string[]]> = {
-    'libssl.so.3': () => ['python3', [WORKLOAD, 'tls', join(dir, 'cert.pem'), join(dir, 'key.pem'), '20']],
-    'libcrypto.so.3': () => ['python3', [WORKLOAD, 'tls', join(dir, 'cert.pem'), join(dir, 'key.pem'), '20']],
-    'libgnutls.so.30': () => ['python3', [WORKLOAD, 'gnutls', '-', '-', '200']],
-    'libsodium.so.23': () => ['python3', [WORKLOAD, 'sodium', '-', '-', '200']],
-    'libpam.so.0': () => [
-      'sh',
-      [
-        '-c',
-        // exec keeps the pid the tracers filter on.
-        'read go; exec pamtester "$0" root authenticate acct_mgmt open_session close_session setcred chauthtok </dev/null',
-        PAM_SERVICE,
+    const workloads: Record<string, () => [string, string[]]> = {
+      'libssl.so.3': () => ['python3', [WORKLOAD, 'tls', join(dir, 'cert.pem'), join(dir, 'key.pem'), '20']],
+      'libcrypto.so.3': () => ['python3', [WORKLOAD, 'tls', join(dir, 'cert.pem'), join(dir, 'key.pem'), '20']],
+      'libgnutls.so.30': () => ['python3', [WORKLOAD, 'gnutls', '-', '-', '200']],
+      'libsodium.so.23': () => ['python3', [WORKLOAD, 'sodium', '-', '-', '200']],
+      'libpam.so.0': () => [
+        'sh',
+        [
+          '-c',
+          // exec keeps the pid the tracers filter on.
+          'read go; exec pamtester "$0" root authenticate acct_mgmt open_session close_session setcred chauthtok </dev/null',
+          PAM_SERVICE,
+        ],
       ],
-    ],
-  };
+    };
 
-  it.each(Object.keys(workloads))('%s', async (library) => {
-    const symbols = catalogueSymbols(library);
-    const placements = await placer.place(
-      join(LIB, library),
-      symbols.map((symbol) => ({ symbol })),
-    );
-    const placed = symbols.flatMap((symbol, i) => (placements[i] ? [{ symbol, placement: placements[i]! }] : []));
-    expect(placed.length).toBeGreaterThan(0);
-    const [command, args] = workloads[library]!();
-    const counted = await countCalls(join(LIB, library), placed, command, args);
-    console.log(
-      `${library}\n${counted
-        .map(
-          (c) =>
-            `  ${c.symbol.padEnd(44)} ${String(c.bpftraceEntry).padStart(6)} ${String(c.perfEntry).padStart(6)} ${String(c.perfChosen).padStart(6)}  ${c.placement.reason}`,
-        )
-        .join('\n')}`,
-    );
-    for (const c of counted) {
-      expect({ symbol: c.symbol, count: c.perfEntry }).toEqual({ symbol: c.symbol, count: c.bpftraceEntry });
-      expect({ symbol: c.symbol, count: c.perfChosen }).toEqual({ symbol: c.symbol, count: c.bpftraceEntry });
-    }
-    // Not vacuous: the workload calls every function placed past its entry.
-    const moved = counted.filter((c) => c.placement.delta > 0);
-    expect(moved.length).toBeGreaterThan(0);
-    expect(moved.filter((c) => c.perfChosen === 0).map((c) => c.symbol)).toEqual([]);
-  });
-});
+    it.each(Object.keys(workloads))('%s', async (library) => {
+      const symbols = catalogueSymbols(library);
+      const placements = await placer.place(
+        join(LIB, library),
+        symbols.map((symbol) => ({ symbol })),
+      );
+      const placed = symbols.flatMap((symbol, i) => (placements[i] ? [{ symbol, placement: placements[i]! }] : []));
+      expect(placed.length).toBeGreaterThan(0);
+      const [command, args] = workloads[library]!();
+      const counted = await countCalls(join(LIB, library), placed, command, args);
+      console.log(
+        `${library}\n${counted
+          .map(
+            (c) =>
+              `  ${c.symbol.padEnd(44)} ${String(c.bpftraceEntry).padStart(6)} ${String(c.perfEntry).padStart(6)} ${String(c.perfChosen).padStart(6)}  ${c.placement.reason}`,
+          )
+          .join('\n')}`,
+      );
+      for (const c of counted) {
+        expect({ symbol: c.symbol, count: c.perfEntry }).toEqual({ symbol: c.symbol, count: c.bpftraceEntry });
+        expect({ symbol: c.symbol, count: c.perfChosen }).toEqual({ symbol: c.symbol, count: c.bpftraceEntry });
+      }
+      // Not vacuous: the workload calls every function placed past its entry.
+      const moved = counted.filter((c) => c.placement.delta > 0);
+      expect(moved.length).toBeGreaterThan(0);
+      expect(moved.filter((c) => c.perfChosen === 0).map((c) => c.symbol)).toEqual([]);
+    });
+  },
+);
 
 describe.skipIf(skipReason)('placement against the kernel: the fixture', () => {
   let dir: string;

@@ -135,6 +135,20 @@ describe('placement on other files', () => {
     await idle.close();
   });
 
+  it('moves past loads through a pointer only when asked (allowFaultingAccess), and says so', async () => {
+    const permissive = new UprobePlacer({ allowFaultingAccess: true });
+    const [load, division] = await permissive.place(join(dir, 'libcases.so'), [
+      { symbol: 'loads_through_argument' },
+      { symbol: 'divides_first' },
+    ]);
+    expect(load?.reason).toBe('entry+3, jmp, emulated, past a possible fault at +0');
+    expect(division?.reason).toMatch(/^entry: div %rsi at \+5 is not one placement knows to be fault-free/);
+    const [connect] = await permissive.place(join(LIB, 'libssl.so.3'), [{ symbol: 'SSL_connect' }]);
+    expect(connect).toMatchObject({ kind: 'emulated' });
+    expect(connect?.reason).toMatch(/^entry\+\d+, j\w+, emulated, past a possible fault at \+0$/);
+    await permissive.close();
+  });
+
   it('decodes in-process when asked, with the same answers', async () => {
     const local = new UprobePlacer({ inProcess: true });
     expect(local.usesWorker).toBe(false);

@@ -8,8 +8,8 @@
 import iced from 'iced-x86';
 import { kernelHandling } from './kernel-emulation.js';
 import { firstReachedWithin, type ReachableAddresses } from './reachable-addresses.js';
-import { type SkipContext, whyNotSkippable } from './skippable.js';
-import type { UprobePlacement } from './types.js';
+import { MAY_FAULT, type SkipContext, whyNotSkippable } from './skippable.js';
+import type { PlacementOptions, UprobePlacement } from './types.js';
 
 const { Decoder, DecoderOptions, Formatter, FormatterSyntax, Instruction, InstructionInfoFactory, OpAccess } = iced;
 const { Register, RegisterExt } = iced;
@@ -40,7 +40,12 @@ export interface FunctionCode {
 }
 
 /** Where to put the entry uprobe of `code`; never throws on any bytes. */
-export function placeInCode(code: FunctionCode, reachable: ReachableAddresses, context: SkipContext): UprobePlacement {
+export function placeInCode(
+  code: FunctionCode,
+  reachable: ReachableAddresses,
+  context: SkipContext,
+  options: PlacementOptions = {},
+): UprobePlacement {
   const atEntry = (instruction: string, why: string, registersWritten: string[] = []): UprobePlacement => ({
     offset: code.fileOffset,
     delta: 0,
@@ -56,6 +61,7 @@ export function placeInCode(code: FunctionCode, reachable: ReachableAddresses, c
   const instruction = new Instruction();
   const written = new Set<string>();
   let entryText = '';
+  let firstFaultable: number | undefined;
   try {
     for (let step = 0; step <= MAX_SKIPPED_INSTRUCTIONS; step++) {
       const delta = decoder.position;
@@ -88,12 +94,13 @@ export function placeInCode(code: FunctionCode, reachable: ReachableAddresses, c
           delta,
           instruction: text,
           kind: 'emulated',
-          reason: `entry+${delta}, ${mnemonic}, emulated`,
+          reason: `entry+${delta}, ${mnemonic}, emulated${firstFaultable === undefined ? '' : `, past a possible fault at +${firstFaultable}`}`,
           registersWritten: [...written],
         };
       }
       const why = whyNotSkippable(instruction, context);
-      if (why) return atEntry(entryText, `${text} at +${delta} ${why} before any instruction the kernel emulates`);
+      if (why === MAY_FAULT && options.allowFaultingAccess) firstFaultable ??= delta;
+      else if (why) return atEntry(entryText, `${text} at +${delta} ${why} before any instruction the kernel emulates`);
       for (const used of infoFactory.info(instruction).usedRegisters() as InstanceType<typeof iced.UsedRegister>[]) {
         const access = used.access;
         if (access === OpAccess.Read || access === OpAccess.CondRead || access === OpAccess.None) continue;

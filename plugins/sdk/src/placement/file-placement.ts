@@ -9,7 +9,7 @@ import { statSync } from 'node:fs';
 import { placeInCode } from './choose.js';
 import { type ElfCode, EM_X86_64, readElfCode } from './elf-code.js';
 import { type ReachableAddresses, scanReachableAddresses } from './reachable-addresses.js';
-import type { PlacementTarget, UprobePlacement } from './types.js';
+import type { PlacementOptions, PlacementTarget, UprobePlacement } from './types.js';
 
 /** How much code placement reads past an entry when the symbol is larger (the run is short). */
 const CODE_WINDOW = 256;
@@ -23,7 +23,7 @@ interface ScannedFile {
 
 export interface FilePlacementCache {
   /** One result per target, in order; undefined for a symbol the file does not define. */
-  place(path: string, targets: readonly PlacementTarget[]): (UprobePlacement | undefined)[];
+  place(path: string, targets: readonly PlacementTarget[], options?: PlacementOptions): (UprobePlacement | undefined)[];
   /** Last scan's cost for `path` (undefined before the first placement on it). */
   scanStats(path: string): { instructions: number; scanMs: number } | undefined;
   forget(path: string): void;
@@ -45,7 +45,7 @@ export function createFilePlacementCache(): FilePlacementCache {
     return file;
   };
   return {
-    place(path, targets) {
+    place(path, targets, options = {}) {
       const file = open(path);
       const { elf } = file;
       return targets.map((target) => {
@@ -67,7 +67,7 @@ export function createFilePlacementCache(): FilePlacementCache {
           file.scanMs = performance.now() - started;
         }
         const bytes = elf.read(located.fileOffset, Math.min(Math.max(located.size, 1), CODE_WINDOW));
-        return placeInCode({ bytes, ...located }, file.reachable, elf);
+        return placeInCode({ bytes, ...located }, file.reachable, elf, options);
       });
     },
     scanStats(path) {

@@ -2,4 +2,4 @@
 export { MAX_SKIPPED_INSTRUCTIONS } from './choose.js';
 export { type KernelHandling, kernelHandling } from './kernel-emulation.js';
 export { choosePlacement, choosePlacements, UprobePlacer, type UprobePlacerOptions } from './placer.js';
-export type { PlacementTarget, UprobePlacement } from './types.js';
+export type { PlacementOptions, PlacementTarget, UprobePlacement } from './types.js';

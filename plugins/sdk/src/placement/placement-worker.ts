@@ -9,7 +9,7 @@ const port = parentPort!;
 port.on('message', (request: PlacementRequest) => {
   let response: PlacementResponse;
   try {
-    response = { id: request.id, placements: cache.place(request.path, request.targets) };
+    response = { id: request.id, placements: cache.place(request.path, request.targets, request.options) };
   } catch (error) {
     response = { id: request.id, error: (error as Error).message };
   }

@@ -4,7 +4,7 @@ import { fileURLToPath } from 'node:url';
 import { Worker } from 'node:worker_threads';
 import { createFilePlacementCache, type FilePlacementCache } from './file-placement.js';
 import type { PlacementRequest, PlacementResponse } from './protocol.js';
-import type { PlacementTarget, UprobePlacement } from './types.js';
+import type { PlacementOptions, PlacementTarget, UprobePlacement } from './types.js';
 
 /**
  * The compiled worker beside this module; when running from TypeScript sources (tests) the
@@ -15,7 +15,7 @@ const WORKER_CANDIDATES = [
   new URL('../../dist/placement/placement-worker.js', import.meta.url),
 ];
 
-export interface UprobePlacerOptions {
+export interface UprobePlacerOptions extends PlacementOptions {
   /**
    * Decode on the calling thread instead of a worker thread. Blocks the event loop for the
    * first placement in each file (~100–150 ms for libcrypto here): for tools and tests, not the
@@ -43,11 +43,13 @@ export class UprobePlacer {
   private nextId = 1;
   private readonly workerUrl: URL | undefined;
   private readonly idleMs: number;
+  private readonly policy: PlacementOptions;
   private idleTimer: NodeJS.Timeout | undefined;
 
   constructor(options: UprobePlacerOptions = {}) {
     this.workerUrl = options.inProcess ? undefined : WORKER_CANDIDATES.find((url) => existsSync(fileURLToPath(url)));
     this.idleMs = options.idleMs ?? DEFAULT_IDLE_MS;
+    this.policy = { allowFaultingAccess: options.allowFaultingAccess ?? false };
   }
 
   /** Whether placements are decoded on a worker thread (false: in-process fallback). */
@@ -67,9 +69,9 @@ export class UprobePlacer {
   async place(path: string, targets: readonly PlacementTarget[]): Promise<(UprobePlacement | undefined)[]> {
     if (!this.workerUrl) {
       this.local ??= createFilePlacementCache();
-      return this.local.place(path, targets);
+      return this.local.place(path, targets, this.policy);
     }
-    const response = await this.request({ id: this.nextId++, path, targets: [...targets] });
+    const response = await this.request({ id: this.nextId++, path, targets: [...targets], options: this.policy });
     if (response.error !== undefined) throw new Error(response.error);
     return response.placements;
   }

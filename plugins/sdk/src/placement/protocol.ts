@@ -1,11 +1,12 @@
 // SPDX-License-Identifier: Apache-2.0
 /** Messages between the placer and its worker thread (structured clone). */
-import type { PlacementTarget, UprobePlacement } from './types.js';
+import type { PlacementOptions, PlacementTarget, UprobePlacement } from './types.js';
 
 export interface PlacementRequest {
   id: number;
   path: string;
   targets: PlacementTarget[];
+  options: PlacementOptions;
 }
 
 export type PlacementResponse =

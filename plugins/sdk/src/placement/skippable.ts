@@ -19,7 +19,8 @@
  *     protector canary at `%fs:0x28`), mapped for the thread's whole life;
  *   - `%rip`-relative reads of an address inside one of the file's loadable segments (its own
  *     globals and GOT, mapped whenever the code is).
- *   Any other memory operand (a load through an argument pointer) ends the run.
+ *   Any other memory operand (a load through an argument pointer) ends the run, unless the
+ *   caller opts in with `allowFaultingAccess` (types.ts says what that costs).
  * - Instruction kinds: a list of integer instructions that raise no exception on register
  *   operands (`div`/`idiv` raise #DE, so they are not on it), plus `endbr64`, the non-emulated NOP
  *   forms and the SSE2 register moves compilers use to zero a register (SSE2 is baseline x86-64).
@@ -78,6 +79,9 @@ const NEVER_FAULTS = new Set<number>([
 ]);
 const REGISTER_ONLY = new Set<number>(SSE_REGISTER_ONLY.map((name) => mnemonicByName[name]!));
 
+/** The answer for a plain access through a pointer: what `allowFaultingAccess` lets through. */
+export const MAY_FAULT = 'reads or writes memory through a pointer (it may fault)';
+
 export interface SkipContext {
   /** Whether an address lies in one of the file's loadable segments. */
   isMapped(vaddr: number): boolean;
@@ -121,7 +125,7 @@ function whyMemoryMayFault(instruction: Instruction, operand: number, context: S
     if (readOnly && context.isMapped(Number(instruction.ipRelMemoryAddress))) return undefined;
     return 'writes or reads outside the file through %rip';
   }
-  return 'reads or writes memory through a pointer (it may fault)';
+  return MAY_FAULT;
 }
 
 function isImmediate(kind: number): boolean {

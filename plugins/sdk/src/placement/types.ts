@@ -27,5 +27,17 @@ export interface UprobePlacement {
   registersWritten: string[];
 }
 
+/** Placement policy; the defaults keep counts exact in every process, crashing ones included. */
+export interface PlacementOptions {
+  /**
+   * Also move past plain memory accesses through a pointer (`cmpq $0,0x30(%rdi)`, the first
+   * instruction of `SSL_connect`). Such an access faults the same wherever the probe is, but a
+   * call that faults there is counted by an entry probe and not by the moved one: one call of a
+   * process that is dying of SIGSEGV (or one whose handler recovers from it). The reason then ends
+   * with `, past a possible fault at +N`. Default false.
+   */
+  allowFaultingAccess?: boolean;
+}
+
 /** One function to place: by symbol name, or by its file offset (and size when known). */
 export type PlacementTarget = { symbol: string } | { fileOffset: number; size?: number };
