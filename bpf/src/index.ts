@@ -35,6 +35,9 @@ export {
   FENTRY_PROBE_OBJECT,
   type KernelFeatureReport,
   trialLoadFentry,
+  UPROBE_MULTI_PROBE_OBJECT,
+  type UprobeMultiSupport,
+  uprobeMultiSupported,
 } from './features.js';
 export { addonCandidates, BUILD_COMMAND, loadAddon } from './native.js';
 export { BpfObject, LibbpfLink, MapUpdateFlags, type RingBufferOptions } from './object.js';
