@@ -194,6 +194,18 @@ t0 = performance.now();
 await Promise.all(perfLinks.map((l) => l.destroyAsync()));
 row(`release ${many} perf-event uprobes at once`, `${ms(t0)} ms`, 'worker threads in parallel');
 
+// Agent stop with 256 probes: one uprobe_multi link per library releases them all in one period.
+const all = [...new Set([...elf.dynamicFunctions].map((n) => elf.offsetOf(n)).filter((o) => o !== undefined))];
+const stopLink = await obj.attachUprobeMulti({
+  program: 'disarm_multi_count',
+  binaryPath: libc,
+  offsets: all.slice(0, 256),
+  pid: w.pid,
+});
+t0 = performance.now();
+await stopLink.destroyAsync();
+row('release one uprobe_multi link with 256 libc offsets', `${ms(t0)} ms`, 'what stopping 256 probes costs');
+
 await obj.closeAsync();
 w.end();
 other.end();

@@ -226,8 +226,12 @@ class LinkWrap : public Napi::ObjectWrap<LinkWrap> {
     link_ = static_cast<bpf_link*>(info[0].As<Napi::External<bpf_link>>().Data());
     description_ = info[1].As<Napi::String>().Utf8Value();
   }
+  // A link collected without destroy(): release it on a thread of its own, not inside the GC on
+  // the main thread (a uprobe release waits a grace period). Nothing waits for that thread.
   ~LinkWrap() override {
-    if (link_) bpf_link__destroy(link_);
+    if (!link_) return;
+    bpf_link* link = link_;
+    std::thread([link] { bpf_link__destroy(link); }).detach();
   }
 
  private:
