@@ -58,6 +58,13 @@ function startWorkload() {
       }
       return samples.sort((a, b) => a - b)[samples.length >> 1];
     },
+    /** Forks a child that makes `n` calls; resolves with the child's own ns per call. */
+    async forkChild(n) {
+      child.stdin.write(`fork ${n}\n`);
+      const line = await next();
+      await next(); // done
+      return Number(/^child ([\d.]+)$/.exec(line)[1]);
+    },
     async run(n) {
       child.stdin.write(`run ${n} 0 0\n`);
       await next();
@@ -89,6 +96,8 @@ row('unwatched call', `${baseline.toFixed(1)} ns`, 'baseline');
 const multi = (offsets, program = 'disarm_multi_count', pid = w.pid) =>
   obj.attachUprobeMulti({ program, binaryPath: target, offsets, pid });
 
+const counted = () =>
+  obj.mapLookupPerCpu('disarm_counter', Buffer.alloc(4)).reduce((n, v) => n + v.readBigUInt64LE(0), 0n);
 let t0 = performance.now();
 let link = await multi([entry]);
 row('re-arm: attach a pid-scoped uprobe_multi link, 1 offset', `${ms(t0)} ms`, 'worker thread');
@@ -100,16 +109,24 @@ row(
 );
 const otherWhileArmed = await other.nsPerCall();
 row('another process, same file, while armed', `${otherWhileArmed.toFixed(1)} ns`, 'the breakpoint is per mm');
+const countedBeforeFork = counted();
+const forkedChild = await w.forkChild(calls);
+const countedInChild = counted() - countedBeforeFork;
+row(
+  'a child forked by the armed process',
+  `${forkedChild.toFixed(0)} ns`,
+  `inherits the breakpoint; ${countedInChild} of ${calls} calls counted`,
+);
 t0 = performance.now();
 await link.destroyAsync();
 row('disarm: release that link', `${ms(t0)} ms`, 'one grace period, off the event loop');
 const afterRelease = await w.nsPerCall();
+const forkedAfter = await w.forkChild(calls);
+row('a child forked after the release', `${forkedAfter.toFixed(1)} ns`, '');
 row('after release', `${afterRelease.toFixed(1)} ns`, `${(afterRelease / baseline).toFixed(2)}× unwatched`);
 
 // The kernel takes the breakpoint out before the release waits for its grace period.
 link = await multi([entry]);
-const counted = () =>
-  obj.mapLookupPerCpu('disarm_counter', Buffer.alloc(4)).reduce((n, v) => n + v.readBigUInt64LE(0), 0n);
 let released = false;
 const releasing = link.destroyAsync().then(() => {
   released = true;
