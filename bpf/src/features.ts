@@ -60,18 +60,22 @@ export interface UprobeMultiSupport {
   reason?: string;
 }
 
-let uprobeMultiVerdict: Promise<UprobeMultiSupport> | undefined;
+const uprobeMultiVerdicts = new Map<string, Promise<UprobeMultiSupport>>();
 
 /**
  * Whether this kernel and libbpf make uprobe_multi links (Linux >= 6.6, libbpf >= 1.4): a real
  * trial, not a version check. Loads a do-nothing `uprobe.multi` program and links it at offset 0
  * of the object file itself for this process only; that file is never mapped executable, so no
  * breakpoint is ever written. Load, link and release happen off the event loop except the load
- * (one tiny program). The first verdict is kept for the life of the process.
+ * (one tiny program). The verdict is kept for the life of the process.
  */
 export function uprobeMultiSupported(objectPath = UPROBE_MULTI_PROBE_OBJECT): Promise<UprobeMultiSupport> {
-  uprobeMultiVerdict ??= trialUprobeMulti(objectPath);
-  return uprobeMultiVerdict;
+  let verdict = uprobeMultiVerdicts.get(objectPath);
+  if (!verdict) {
+    verdict = trialUprobeMulti(objectPath);
+    uprobeMultiVerdicts.set(objectPath, verdict);
+  }
+  return verdict;
 }
 
 async function trialUprobeMulti(objectPath: string): Promise<UprobeMultiSupport> {
