@@ -36,11 +36,16 @@ describe('probes.mode and probes.modes', () => {
 
   it('names the key path of a bad mode', async () => {
     const error = await configErrorOf(() =>
-      validateUserConfig({ runtime_agent: { probes: { mode: 'sampled', modes: { crypto: 'exact' } } } }, { source: 't' }),
+      validateUserConfig(
+        { runtime_agent: { probes: { mode: 'sampled', modes: { crypto: 'exact' } } } },
+        { source: 't' },
+      ),
     );
     expect(error.exitCode).toBe(2);
     expect(error.message).toContain('runtime_agent.probes.mode: must be one of "count", "presence", got "sampled"');
-    expect(error.message).toContain('runtime_agent.probes.modes.crypto: must be one of "count", "presence", got "exact"');
+    expect(error.message).toContain(
+      'runtime_agent.probes.modes.crypto: must be one of "count", "presence", got "exact"',
+    );
   });
 
   it('refuses a key that is neither a category nor a function id', async () => {
