@@ -14,20 +14,31 @@ export const StellaMaps = {
   targetPids: 'stella_target_pids',
   targetCgroups: 'stella_target_cgroups',
   targetExes: 'stella_target_exes',
+  /** Presence mode: the current window's number (one __u64 at key 0). */
+  presenceWindow: 'stella_presence_window',
+  /** Presence mode: (cookie, pid) -> window last reported. */
+  presenceSeen: 'stella_presence_seen',
 } as const;
 
-/** `const volatile` tunables, each a __u32 set before load. */
+/** `const volatile` tunables set before load: each a __u32 unless its comment says otherwise. */
 export const StellaGlobals = {
   filterTargets: 'stella_filter_targets',
   aggregate: 'stella_aggregate',
   sampleThreshold: 'stella_sample_threshold',
   ringbufWakeup: 'stella_rb_wakeup',
+  /** Presence mode: one byte per cookie below {@link PRESENCE_COOKIES}, 1 = presence. */
+  presenceCookies: 'stella_presence_cookies',
 } as const;
+
+/** `STELLA_PRESENCE_COOKIES`: request indexes at or above this always count every call. */
+export const PRESENCE_COOKIES = 1024;
 
 /** Programs the SDK attaches by name. */
 export const StellaPrograms = {
   uprobeCall: 'stella_uprobe_call',
   uretprobeCall: 'stella_uretprobe_call',
+  /** `stella_uprobe_call` as uprobe.multi, for probes in presence mode. */
+  uprobePresence: 'stella_uprobe_presence',
   libraryLoaded: 'stella_library_loaded',
   trackExec: 'stella_track_exec',
   trackFork: 'stella_track_fork',

@@ -39,6 +39,12 @@ export interface Observation {
   windowEnd?: string;
   /** Present when per-call events were sampled in the kernel (0 < sampleRate < 1). */
   sampleRate?: number;
+  /**
+   * `presence` when the probe ran in presence mode: it stopped trapping in that process once seen in
+   * the window, so `hitCount` is a lower bound; whether the call happened in the window is exact.
+   * Absent in count mode (every call counted).
+   */
+  countMode?: 'presence';
 }
 
 /** Minimal structured logger handed to plugins. */

@@ -1,13 +1,15 @@
 // SPDX-License-Identifier: Apache-2.0
 import { EventKind, StellaPrograms } from './abi.js';
-import { AttachPointStatuses, filePoint, releaseDetail } from './attach-points.js';
+import { AttachPointStatuses, filePoint, linkPoint, releaseDetail } from './attach-points.js';
 import { createMonotonicClock } from './event.js';
 import { type Candidate, LibraryDiscovery } from './library-discovery.js';
 import { type LibraryFile, resolveRequest } from './library-files.js';
+import { PresenceController } from './presence.js';
+import { openPresenceObject, presenceIndexes } from './presence-session.js';
 import { isLibrary } from './proc-maps.js';
 import { commOf, destroyQuietly } from './session-common.js';
-import { openProbeObject, startSessionCore } from './session-core.js';
-import type { BpfLink, PluginContext, ProbeRequest, ProbeSession, TargetRules } from './types.js';
+import { startSessionCore } from './session-core.js';
+import type { BpfLink, PluginContext, ProbeCountMode, ProbeRequest, ProbeSession, TargetRules } from './types.js';
 import { UprobeLinks } from './uprobe-links.js';
 import { createUprobeObservationDecoder } from './uprobe-observations.js';
 
@@ -49,6 +51,11 @@ export interface UprobeCallSessionOptions {
    * in the status detail.
    */
   onBuildIdMismatch?: 'skip' | 'attach';
+  /**
+   * Each request's count mode, by index (`probeModesOf`); default `count` for all. Presence-mode
+   * probes get their own pid-scoped uprobe_multi links, whatever `attachScope` says.
+   */
+  countModes?: readonly ProbeCountMode[];
 }
 
 /**
@@ -76,12 +83,17 @@ export async function startUprobeCallSession(
   const { tuning } = ctx;
   let rules = ctx.targetRules();
   const fixedService = rules.allProcessesService;
-  const object = openProbeObject(ctx, {
-    plugin,
-    objectPath: options.objectPath,
-    filterTargets: fixedService === undefined,
-    ringBufferBytes: options.ringBufferBytes,
-  });
+  const { object, presence: presenceRequests } = openPresenceObject(
+    ctx,
+    {
+      plugin,
+      objectPath: options.objectPath,
+      filterTargets: fixedService === undefined,
+      ringBufferBytes: options.ringBufferBytes,
+    },
+    presenceIndexes(options.countModes),
+    log,
+  );
   const { handle } = object;
   const watchLibraryLoads = handle.programNames().includes(LIBRARY_LOADED_PROGRAM);
   const scope = options.attachScope ?? 'auto';
@@ -96,6 +108,30 @@ export async function startUprobeCallSession(
     log,
     (key) => discovery.replacementOf(key),
   );
+  const presenceFiles = new Map<string, LibraryFile>();
+  const presence =
+    presenceRequests.size > 0
+      ? new PresenceController({
+          handle,
+          program: StellaPrograms.uprobePresence,
+          windowMs: tuning.presenceWindowMs ?? 15_000,
+          log,
+          onArmed({ index, fileKey, pid, error }) {
+            const file = presenceFiles.get(fileKey);
+            if (!file) return;
+            points.report(index, requests[index]!, linkPoint(file, pid), {
+              resolvedPath: file.path,
+              probeType: 'uprobe',
+              state: error ? 'failed' : 'attached',
+              pid,
+              ...(error ? { reason: 'attach-error' as const } : {}),
+              detail: error
+                ? error.message
+                : 'presence mode: disarmed in this process once seen, until the window rolls over',
+            });
+          },
+        })
+      : undefined;
   const loaderLinks = new Map<string, BpfLink>();
   /** Requests whose library was found at least once: a later absence is processes leaving, not a failure. */
   const everResolved = new Set<number>();
@@ -107,6 +143,7 @@ export async function startUprobeCallSession(
     sampleRate: object.settings.perCallSampleRate,
     fixedService,
     services: () => rules.services,
+    presence: presenceRequests,
   });
 
   const watchLoader = (file: LibraryFile) => {
@@ -167,7 +204,10 @@ export async function startUprobeCallSession(
           timedOut = true;
           return;
         }
-        if (!perPid) links.attach(index, request, file, offset, -1);
+        if (presence && presenceRequests.has(index)) {
+          presenceFiles.set(file.key, file);
+          for (const pid of pids) if (targetPids.has(pid) || onlyPids) presence.arm(index, file, offset, pid);
+        } else if (!perPid) links.attach(index, request, file, offset, -1);
         else
           for (const pid of pids) if (targetPids.has(pid) || onlyPids) links.attach(index, request, file, offset, pid);
       });
@@ -204,6 +244,7 @@ export async function startUprobeCallSession(
     const gone = (fileKey: string, pid: number | undefined) =>
       !candidates.has(fileKey) || (pid !== undefined && pid >= 0 && !targetPids.has(pid)) || (idle && pid === -1);
     links.release(gone);
+    presence?.release(gone);
     points.release(
       (p) => p.fileKey !== undefined && gone(p.fileKey, p.pid),
       (p) => releaseDetail(p, candidates.has(p.fileKey!)),
@@ -259,6 +300,11 @@ export async function startUprobeCallSession(
         onLibraryLoaded(header.pid);
         return;
       }
+      if (presence && presenceRequests.has(header.cookie)) {
+        presence.firstHit(header.cookie, header.pid, header.tsNs);
+        // Aggregating, the window's count carries this hit; the record only said "disarm me".
+        if (object.settings.aggregate) return;
+      }
       const observation = decoder.fromEvent(buf, offset, header);
       if (observation) out.push(observation);
     },
@@ -279,6 +325,7 @@ export async function startUprobeCallSession(
       if (loadScan) clearImmediate(loadScan);
       for (const link of loaderLinks.values()) destroyQuietly(link, log);
       loaderLinks.clear();
+      await presence?.stop();
       await core.stop(links.links());
     },
   };
