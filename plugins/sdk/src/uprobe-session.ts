@@ -123,7 +123,7 @@ export async function startUprobeCallSession(
         libc: file.path,
         error: (error as Error).message,
       });
-      loaderLinks.set(file.key, { description: 'failed', destroy() {} });
+      loaderLinks.set(file.key, { description: 'failed', destroy() {}, destroyAsync: async () => {} });
     }
   };
 
