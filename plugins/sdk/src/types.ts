@@ -226,6 +226,11 @@ export interface BpfApi {
   open(objectPath: string, options?: { name?: string }): BpfObjectHandle;
   /** What this kernel offers, detected without loading anything. */
   features(): KernelFeatures;
+  /**
+   * Whether uprobe_multi links work here (a trial link, made once per process). Optional so a
+   * test double need not implement it; absent means perf-event uprobes.
+   */
+  uprobeMultiSupported?(): Promise<{ supported: boolean; reason?: string }>;
 }
 
 export interface KernelFeatures {
