@@ -1,13 +1,14 @@
 // SPDX-License-Identifier: Apache-2.0
 import { createHash } from 'node:crypto';
 import { createReadStream } from 'node:fs';
-import { copyFile, mkdir, mkdtemp, readdir, readFile, rename, rm, stat, writeFile } from 'node:fs/promises';
+import { copyFile, mkdir, mkdtemp, readdir, readFile, rm, stat, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { basename, dirname, join, relative, sep } from 'node:path';
 import { c as createTar } from 'tar';
 import { signEnvelope } from '../attest/dsse.js';
 import { loadPrivateKey } from '../attest/keys.js';
 import { InputError } from '../errors.js';
+import { writeOutput } from '../output.js';
 import {
   BUNDLE_MANIFEST_PAYLOAD_TYPE,
   BUNDLE_MANIFEST_TYPE,
@@ -120,7 +121,6 @@ export async function createBundle(options: CreateBundleOptions): Promise<Bundle
   const privateKey = options.signKey === undefined ? undefined : await loadPrivateKey(options.signKey);
 
   const staging = await mkdtemp(join(tmpdir(), 'stella-bundle-'));
-  const temporaryOutput = `${options.output}.${process.pid}.tmp`;
   try {
     const sources = new Map<string, string>([[FUNCTION_MAP_BUNDLE_PATH, options.functionMap], ...observations]);
     if (options.report !== undefined) sources.set(REPORT_BUNDLE_PATH, options.report);
@@ -148,11 +148,16 @@ export async function createBundle(options: CreateBundleOptions): Promise<Bundle
       entries.push(MANIFEST_ENVELOPE_PATH);
     }
     // portable: no uid/gid/user names; files only, so the reader never meets a directory entry.
-    await createTar({ gzip: true, file: temporaryOutput, cwd: staging, portable: true }, [...entries, ...paths]);
-    await rename(temporaryOutput, options.output);
+    await writeOutput(
+      options.output,
+      (file) => createTar({ gzip: true, file, cwd: staging, portable: true }, [...entries, ...paths]),
+      {
+        flag: '--output',
+        inputs: [options.functionMap, options.report, options.signKey, ...options.observations],
+      },
+    );
     return manifest;
   } catch (error) {
-    await rm(temporaryOutput, { force: true });
     if (error instanceof InputError) throw error;
     const code = (error as NodeJS.ErrnoException).code;
     throw new InputError(`cannot write bundle ${options.output}: ${code ?? (error as Error).message}`, {

@@ -16,8 +16,10 @@ export async function runCli(...args: string[]): Promise<CliResult> {
   let stderr = '';
   const writeOut = process.stdout.write.bind(process.stdout);
   const writeErr = process.stderr.write.bind(process.stderr);
-  process.stdout.write = ((chunk: string | Uint8Array) => {
+  // The callback is honoured: safe output waits for it to learn that stdout took the bytes.
+  process.stdout.write = ((chunk: string | Uint8Array, callback?: unknown) => {
     stdout += chunk.toString();
+    if (typeof callback === 'function') queueMicrotask(() => (callback as () => void)());
     return true;
   }) as typeof process.stdout.write;
   process.stderr.write = ((chunk: string | Uint8Array) => {

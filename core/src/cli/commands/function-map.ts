@@ -1,6 +1,4 @@
 // SPDX-License-Identifier: Apache-2.0
-import { mkdir, writeFile } from 'node:fs/promises';
-import { dirname } from 'node:path';
 import type { CatalogueEntry, ObservationStore, Priority } from '@stella/sdk';
 import { isStoreUnavailableError } from '@stella/stores';
 import type { Command } from 'commander';
@@ -13,6 +11,7 @@ import { readFunctionMap } from '../../function-map/parse.js';
 import { readSbom } from '../../function-map/sbom.js';
 import { readStaticAnalysis } from '../../function-map/static-analysis.js';
 import { createLogger } from '../../logger.js';
+import { writeOutput } from '../../output.js';
 import { cataloguesOf, loadPlugins } from '../../plugins/load.js';
 import { parseTimeArg } from '../../time.js';
 import { VerificationAccumulator } from '../../verify/accumulator.js';
@@ -58,15 +57,6 @@ async function configuredCatalogue(
     error: (msg: string) => warn(`${msg}; its functions are not in the map`),
   };
   return cataloguesOf(await loadPlugins(config, logger));
-}
-
-async function writeOutput(path: string | undefined, text: string): Promise<void> {
-  if (path === undefined || path === '-') {
-    process.stdout.write(text);
-    return;
-  }
-  await mkdir(dirname(path), { recursive: true });
-  await writeFile(path, text);
 }
 
 /**
@@ -199,7 +189,10 @@ export function register(program: Command): void {
         generator: { name: 'stella', version: VERSION },
       });
       for (const w of warnings) warn(w);
-      await writeOutput(flags.output, serializeFunctionMap(map));
+      await writeOutput(flags.output, serializeFunctionMap(map), {
+        flag: '--output',
+        inputs: [flags.sbom, flags.staticAnalysis, flags.config],
+      });
       if (flags.output !== '-') {
         const paths = map.predicate.expectedPaths;
         process.stderr.write(
@@ -261,7 +254,10 @@ export function register(program: Command): void {
           await readFromConfiguredStore(flags.config, acc);
         }
         const report = acc.report();
-        await writeOutput(flags.output, formatReport(report, format));
+        await writeOutput(flags.output ?? '-', formatReport(report, format), {
+          flag: '--output',
+          inputs: [functionMapPath, flags.bundle, flags.config, ...observationArgs],
+        });
         if (flags.output !== undefined) process.stderr.write(`stella: ${summaryLine(report)} → ${flags.output}\n`);
         if (report.verdict === 'fail') {
           throw new VerificationFailedError(
