@@ -32,6 +32,8 @@ export interface CreateBundleOptions {
   /** Private key: the manifest is then signed as manifest.dsse.json. */
   signKey?: string;
   output: string;
+  /** Told about files left out (symbolic links in an observations directory). */
+  warn?: (message: string) => void;
 }
 
 async function statInput(path: string, what: string) {
@@ -45,24 +47,31 @@ async function statInput(path: string, what: string) {
   }
 }
 
-async function walkObservations(dir: string): Promise<string[]> {
+/**
+ * Regular files only: a symlink inside an observations directory (`x.ndjson -> /etc/shadow`) could
+ * pack any file this user can read into a bundle that leaves the machine, so it is skipped with a
+ * warning. A file named directly on the command line is the user's own choice and is taken as named.
+ */
+async function walkObservations(dir: string, warn: (message: string) => void): Promise<string[]> {
   const found: string[] = [];
   for (const entry of await readdir(dir, { withFileTypes: true })) {
     const path = join(dir, entry.name);
-    if (entry.isDirectory()) found.push(...(await walkObservations(path)));
-    else if ((entry.isFile() || entry.isSymbolicLink()) && OBSERVATION_FILE.test(entry.name)) {
-      if ((await stat(path)).isFile()) found.push(path);
-    }
+    if (entry.isSymbolicLink()) {
+      if (OBSERVATION_FILE.test(entry.name) || (await stat(path).catch(() => undefined))?.isDirectory()) {
+        warn(`${path} is a symbolic link; skipped (only regular files inside an observations directory are bundled)`);
+      }
+    } else if (entry.isDirectory()) found.push(...(await walkObservations(path, warn)));
+    else if (entry.isFile() && OBSERVATION_FILE.test(entry.name)) found.push(path);
   }
   return found;
 }
 
 /** Maps every observation source to its place under observations/ in the bundle. */
-async function collectObservations(sources: string[]): Promise<Map<string, string>> {
+async function collectObservations(sources: string[], warn: (message: string) => void): Promise<Map<string, string>> {
   const byBundlePath = new Map<string, string>();
   for (const source of sources) {
     const info = await statInput(source, 'observations');
-    const files = info.isDirectory() ? await walkObservations(source) : [source];
+    const files = info.isDirectory() ? await walkObservations(source, warn) : [source];
     if (files.length === 0) {
       throw new InputError(`no observation files (*.ndjson, *.jsonl, optionally .gz) in ${source}`);
     }
@@ -117,7 +126,7 @@ export async function createBundle(options: CreateBundleOptions): Promise<Bundle
   }
   if (options.observations.length === 0)
     throw new InputError('at least one --observations directory or file is required');
-  const observations = await collectObservations(options.observations);
+  const observations = await collectObservations(options.observations, options.warn ?? (() => {}));
   const privateKey = options.signKey === undefined ? undefined : await loadPrivateKey(options.signKey);
 
   const staging = await mkdtemp(join(tmpdir(), 'stella-bundle-'));

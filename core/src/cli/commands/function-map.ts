@@ -221,10 +221,23 @@ export function register(program: Command): void {
       let observationArgs = flags.observations ?? [];
       let cleanup: (() => Promise<void>) | undefined;
       if (flags.bundle !== undefined) {
+        // A bundle is evidence sealed as a whole (and signed with --key): a map or observations
+        // from elsewhere would be verified as if they were part of it.
+        const extra =
+          flags.functionMap !== undefined
+            ? '--function-map'
+            : observationArgs.length > 0
+              ? '--observations'
+              : undefined;
+        if (extra !== undefined) {
+          throw new InputError(
+            `${extra} cannot be combined with --bundle: the bundle's own function map and observations are what is verified; verify the bundle alone, or the files without --bundle`,
+          );
+        }
         const opened = await openBundle(flags.bundle, flags.key !== undefined ? { key: flags.key } : {});
         cleanup = opened.cleanup;
-        functionMapPath ??= opened.functionMapPath;
-        observationArgs = [...opened.observationPaths, ...observationArgs];
+        functionMapPath = opened.functionMapPath;
+        observationArgs = opened.observationPaths;
       } else if (observationArgs.length === 0 && flags.offline) {
         throw new InputError('--offline needs --observations <files, directories or globs>');
       }
