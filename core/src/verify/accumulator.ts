@@ -141,8 +141,11 @@ export function hasCanonicalShape(t: string, at: number): boolean {
  * date such as Feb 30 is NaN, where Date.parse would roll it over), any other form via Date.parse.
  */
 export function parseObservedAt(t: string): number {
-  return t.length === 24 && hasCanonicalShape(t, 0) ? parseCanonicalTime(t, 0) : Date.parse(t);
+  if (t.length === 24 && hasCanonicalShape(t, 0)) return parseCanonicalTime(t, 0);
+  // Date.parse alone takes almost anything (`/lib/libssl.so.3` is 2001-03-01): ISO-8601 shapes only.
+  return ISO_8601.test(t) ? Date.parse(t) : Number.NaN;
 }
+const ISO_8601 = /^\d{4}-\d{2}-\d{2}(?:[T ]\d{2}:\d{2}(?::\d{2}(?:\.\d{1,9})?)?(?:Z|[+-]\d{2}(?::?\d{2})?)?)?$/i;
 
 const fnKey = (fn: string, binaryPath: string) => fn + '\u0000' + binaryPath;
 const iso = (ms: number) => new Date(ms).toISOString();
@@ -231,6 +234,16 @@ export class VerificationAccumulator {
     return this.addFields(obs.service, obs.observedAt, obs.nodeHash, obs.hitCount, obs.pid, () => obs);
   }
 
+  /** True (and counted as malformed) when a record has no string function or binaryPath. */
+  private lacksCallFields(obs: Observation): boolean {
+    const missing =
+      typeof obs.function !== 'string' ? 'function' : typeof obs.binaryPath !== 'string' ? 'binaryPath' : undefined;
+    if (missing === undefined) return false;
+    this.read--; // skipMalformed counts it again
+    this.skipMalformed(`missing or non-string "${missing}"`);
+    return true;
+  }
+
   /**
    * The same as `add` for readers that decode lazily: only the fields every record needs are
    * given; `details` is called (at most once) when the record has no nodeHash or is unexpected and
@@ -273,20 +286,21 @@ export class VerificationAccumulator {
     if (nodeHash !== undefined) state = this.byNodeHash.get(nodeHash);
     else {
       obs = details();
+      if (this.lacksCallFields(obs)) return 'malformed';
       state = this.byFunctionBinary.get(fnKey(obs.function, obs.binaryPath));
     }
     if (state) {
       tally(state, hits, ms, ms);
       return 'matched';
     }
+    // An unexpected symbol is reported by function and binary: a lazily decoded record (the NDJSON
+    // fast lane checks only the fields every record needs) must carry them, or it is malformed.
+    obs ??= details();
+    if (this.lacksCallFields(obs)) return 'malformed';
     let key = nodeHash;
-    if (key === undefined) {
-      obs ??= details();
-      key = fnKey(obs.function, obs.binaryPath);
-    }
+    if (key === undefined) key = fnKey(obs.function, obs.binaryPath);
     let u = this.unexpected.get(key);
     if (!u) {
-      obs ??= details();
       u = {
         function: obs.function,
         symbol: obs.symbol,
