@@ -8,6 +8,7 @@ import { c as createTar } from 'tar';
 import { signEnvelope } from '../attest/dsse.js';
 import { loadPrivateKey } from '../attest/keys.js';
 import { InputError } from '../errors.js';
+import { readFunctionMap } from '../function-map/parse.js';
 import { writeOutput } from '../output.js';
 import {
   BUNDLE_MANIFEST_PAYLOAD_TYPE,
@@ -20,6 +21,21 @@ import {
   OBSERVATIONS_DIR,
   REPORT_BUNDLE_PATH,
 } from './manifest.js';
+
+async function checkReport(file: string): Promise<void> {
+  let report: unknown;
+  try {
+    report = JSON.parse(await readFile(file, 'utf8'));
+  } catch (error) {
+    throw new InputError(`report ${file} is not valid JSON: ${(error as Error).message}`);
+  }
+  const r = report as Record<string, unknown> | null;
+  if (typeof r !== 'object' || r === null || (r.verdict !== 'pass' && r.verdict !== 'fail')) {
+    throw new InputError(
+      `report ${file} is not a verification report: expected a JSON object with "verdict" pass or fail`,
+    );
+  }
+}
 
 /** Observation files picked up from an --observations directory (the agent's NDJSON export). */
 export const OBSERVATION_FILE = /\.(ndjson|jsonl)(\.gz)?$/;
@@ -124,6 +140,10 @@ export async function createBundle(options: CreateBundleOptions): Promise<Bundle
   if (options.report !== undefined && !(await statInput(options.report, 'report')).isFile()) {
     throw new InputError(`report ${options.report} is not a file`);
   }
+  // A bundle vouches for its contents: a map that is not one (or a report that is not JSON) is
+  // refused here rather than discovered on the air-gapped side.
+  await readFunctionMap(options.functionMap);
+  if (options.report !== undefined) await checkReport(options.report);
   if (options.observations.length === 0)
     throw new InputError('at least one --observations directory or file is required');
   const observations = await collectObservations(options.observations, options.warn ?? (() => {}));

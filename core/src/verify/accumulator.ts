@@ -272,9 +272,11 @@ export class VerificationAccumulator {
       this.lastTimeText = observedAt;
       this.lastTimeMs = ms;
     }
-    if (Number.isNaN(ms) || typeof hits !== 'number' || !(hits >= 1)) {
+    if (Number.isNaN(ms) || typeof hits !== 'number' || !(hits >= 1 && hits <= Number.MAX_SAFE_INTEGER)) {
       this.read--; // skipMalformed counts it again
-      this.skipMalformed(Number.isNaN(ms) ? 'observedAt is not an ISO-8601 time' : 'hitCount is not a number ≥ 1');
+      this.skipMalformed(
+        Number.isNaN(ms) ? 'observedAt is not an ISO-8601 time' : 'hitCount is not a number from 1 to 2^53',
+      );
       return 'malformed';
     }
     if (ms < this.fromMs || ms >= this.toMs) {

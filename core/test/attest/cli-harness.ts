@@ -44,7 +44,13 @@ export async function withTempDir(): Promise<{ dir: string; remove: () => Promis
 export const FUNCTION_MAP = {
   _type: 'https://stella.ops/predicates/function-map/v1',
   subject: { purl: 'pkg:oci/checkout@sha256:abc', digest: { sha256: 'a'.repeat(64) } },
-  predicate: { schemaVersion: '1.0.0', service: 'checkout', expectedPaths: [] },
+  // A valid map (bundle create checks it), with no paths: these tests are about packing and signing.
+  predicate: {
+    schemaVersion: '1.0.0',
+    service: 'checkout',
+    coverage: { minObservationRate: 0.95, windowSeconds: 1800 },
+    expectedPaths: [],
+  },
 };
 
 export const REPORT = {

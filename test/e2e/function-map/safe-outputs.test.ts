@@ -179,6 +179,7 @@ describe('an output that is an input, a directory, or a closed pipe', () => {
       'bash',
       [
         '-c',
+        // biome-ignore lint/suspicious/noTemplateCurlyInString: a bash script, not a template
         'node "$1" function-map generate --sbom "$2" --service demo --output - | true; echo "exit=${PIPESTATUS[0]}" >&2',
         'bash',
         BIN,

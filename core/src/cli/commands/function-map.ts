@@ -22,6 +22,7 @@ import { readObservationFilesParallel } from '../../verify/parallel.js';
 // Used only inside actions, so the import cycle with main.ts is harmless.
 import { VERSION } from '../main.js';
 
+const MAX_WARNINGS = 20;
 const collect = (value: string, previous: string[] = []) => [...previous, value];
 
 function rateArg(text: string, flag: string): number {
@@ -166,6 +167,9 @@ export function register(program: Command): void {
           `--optional-below "${flags.optionalBelow}" is not a priority: expected one of crypto, auth, net, general`,
         );
       }
+      if ((flags.hotFunctions ?? []).some((glob) => glob.trim() === '')) {
+        throw new InputError('--hot-functions is empty: expected a function id glob such as "crypto/*" or "tls/SSL_*"');
+      }
       const warn = (msg: string) => process.stderr.write(`stella: warning: ${msg}\n`);
       const [sbom, staticAnalysis, catalogue] = await Promise.all([
         readSbom(flags.sbom),
@@ -188,7 +192,10 @@ export function register(program: Command): void {
         failOnUnexpected: flags.failOnUnexpected === true,
         generator: { name: 'stella', version: VERSION },
       });
-      for (const w of warnings) warn(w);
+      // 100 k near-identical components must not print 200 k lines: the first few, then a count.
+      for (const w of warnings.slice(0, MAX_WARNINGS)) warn(w);
+      if (warnings.length > MAX_WARNINGS)
+        warn(`${warnings.length - MAX_WARNINGS} more warning(s) like these were left out`);
       await writeOutput(flags.output, serializeFunctionMap(map), {
         flag: '--output',
         inputs: [flags.sbom, flags.staticAnalysis, flags.config],
@@ -245,6 +252,11 @@ export function register(program: Command): void {
         if (functionMapPath === undefined)
           throw new InputError('--function-map <file> is required (or --bundle <tgz>)');
         const map = await readFunctionMap(functionMapPath);
+        if (map.predicate.expectedPaths.length === 0) {
+          throw new InputError(
+            `function map ${functionMapPath} has no expected paths, so there is nothing to verify (did generate match no SBOM component?)`,
+          );
+        }
         const now = new Date();
         const to = flags.to !== undefined ? parseTimeArg(flags.to, '--to', now) : now;
         const from =
