@@ -234,14 +234,28 @@ export class VerificationAccumulator {
     return this.addFields(obs.service, obs.observedAt, obs.nodeHash, obs.hitCount, obs.pid, () => obs);
   }
 
-  /** True (and counted as malformed) when a record has no string function or binaryPath. */
-  private lacksCallFields(obs: Observation): boolean {
-    const missing =
-      typeof obs.function !== 'string' ? 'function' : typeof obs.binaryPath !== 'string' ? 'binaryPath' : undefined;
-    if (missing === undefined) return false;
+  /**
+   * The whole record of a lazily decoded line, or undefined (counted as malformed) when the line is
+   * not JSON after all (the fast lane reads only some fields) or has no string function/binaryPath.
+   */
+  private decode(details: () => Observation): Observation | undefined {
+    let obs: Observation;
+    let why: string | undefined;
+    try {
+      obs = details();
+      why =
+        typeof obs.function !== 'string'
+          ? 'missing or non-string "function"'
+          : typeof obs.binaryPath !== 'string'
+            ? 'missing or non-string "binaryPath"'
+            : undefined;
+    } catch (error) {
+      why = `not JSON (${(error as Error).message})`;
+    }
+    if (why === undefined) return obs!;
     this.read--; // skipMalformed counts it again
-    this.skipMalformed(`missing or non-string "${missing}"`);
-    return true;
+    this.skipMalformed(why);
+    return undefined;
   }
 
   /**
@@ -287,8 +301,8 @@ export class VerificationAccumulator {
     let state: CallState | undefined;
     if (nodeHash !== undefined) state = this.byNodeHash.get(nodeHash);
     else {
-      obs = details();
-      if (this.lacksCallFields(obs)) return 'malformed';
+      obs = this.decode(details);
+      if (!obs) return 'malformed';
       state = this.byFunctionBinary.get(fnKey(obs.function, obs.binaryPath));
     }
     if (state) {
@@ -297,8 +311,8 @@ export class VerificationAccumulator {
     }
     // An unexpected symbol is reported by function and binary: a lazily decoded record (the NDJSON
     // fast lane checks only the fields every record needs) must carry them, or it is malformed.
-    obs ??= details();
-    if (this.lacksCallFields(obs)) return 'malformed';
+    obs ??= this.decode(details);
+    if (!obs) return 'malformed';
     let key = nodeHash;
     if (key === undefined) key = fnKey(obs.function, obs.binaryPath);
     let u = this.unexpected.get(key);
