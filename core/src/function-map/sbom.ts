@@ -105,9 +105,8 @@ export function parseSbom(text: string, source: string): ParsedSbom {
   const push = (list: unknown, at: string) => {
     if (list === undefined) return;
     if (!Array.isArray(list)) {
-      throw new InputError(
-        `SBOM ${source}: "${at}" is ${list === null ? 'null' : `a ${typeof list === 'object' ? 'mapping' : typeof list}`}; expected a list of components`,
-      );
+      // The wording of the annotate reader (sbom/document.ts), which reads the same field.
+      throw new InputError(`SBOM ${source}: field "${at}" must be an array`);
     }
     stack.push({ list, at });
   };

@@ -60,7 +60,7 @@ describe('generate', () => {
   });
 
   it.each([
-    ['an object', { a: 1 }, 'SBOM sbom.json: "components" is a mapping; expected a list of components'],
+    ['an object', { a: 1 }, 'SBOM sbom.json: field "components" must be an array'],
     ['a list with null', [null], 'SBOM sbom.json: components[0] is null; expected a component object'],
     [
       'a nested number',
