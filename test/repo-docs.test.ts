@@ -1,0 +1,161 @@
+// SPDX-License-Identifier: Apache-2.0
+/**
+ * The repository explains itself: no tracked file sends the reader to a document that is not in
+ * it, and every repository path a document or a code comment names exists. Pure file reading, no
+ * build needed (build outputs are recognised by .gitignore, not by having been built).
+ */
+import { execFileSync } from 'node:child_process';
+import { readFileSync } from 'node:fs';
+import { posix } from 'node:path';
+import { fileURLToPath } from 'node:url';
+import ts from 'typescript';
+import { describe, expect, it } from 'vitest';
+
+const repo = fileURLToPath(new URL('..', import.meta.url));
+const git = (...args: string[]) => execFileSync('git', args, { cwd: repo, encoding: 'utf8', maxBuffer: 64 << 20 });
+
+const tracked = git('ls-files', '-z').split('\0').filter(Boolean);
+const trackedFiles = new Set(tracked);
+const trackedDirs = new Set(tracked.flatMap((file) => ancestors(file)));
+const trackedBasenames = new Set(tracked.map((file) => posix.basename(file)));
+
+/** Documents the engineers keep outside the repository: a reader of the repository cannot open them. */
+const OUTSIDE_DOCUMENTS = ['MACHINE', 'SPEC', 'RUNBOOK', 'STYLE'].map((name) => `${name}.md`);
+/** A bare file name with one of these extensions names a file of the repository (or a build output). */
+const SOURCE_FILE = /^[\w.-]+\.(?:ts|mjs|cjs|c|h|cc|md|py|sh)$/;
+const TEXT_FILES = /\.(?:md|ts|mjs|cjs|js|c|h|cc|sh|py|ya?ml)$|(?:^|\/)Dockerfile$|^\.ci\/run$/;
+const HASH_COMMENTED = /\.(?:sh|py|ya?ml)$|(?:^|\/)Dockerfile$|^\.ci\/run$/;
+
+/**
+ * Where a relative path may start: the naming file's directory, the repository root or any package
+ * root (a guide walking through `examples/third-party-plugin` names its `src/plugin.ts`), and the
+ * BPF include directories (`stella/common.bpf.h`, as an `#include` spells it).
+ */
+const packageRoots = tracked
+  .filter((file) => posix.basename(file) === 'package.json' && !file.includes('/fixtures/'))
+  .map((file) => posix.dirname(file));
+const includeDirs = [...trackedDirs].filter((dir) => posix.basename(dir) === 'include');
+
+/** Build outputs, which exist once built: anchored .gitignore entries and the directories above them. */
+const buildOutputs = tracked
+  .filter((file) => posix.basename(file) === '.gitignore')
+  .flatMap((file) =>
+    readFileSync(`${repo}/${file}`, 'utf8')
+      .split('\n')
+      .filter((line) => /^[\w.-]+\/[\w./-]+$/.test(line))
+      .map((line) => posix.join(posix.dirname(file), line).replace(/\/$/, '')),
+  );
+const buildOutputNames = new Set(buildOutputs.map((path) => posix.basename(path)));
+
+function ancestors(file: string): string[] {
+  const dirs: string[] = [];
+  for (let dir = posix.dirname(file); dir !== '.'; dir = posix.dirname(dir)) dirs.push(dir);
+  return dirs;
+}
+
+/** What a reader reads as prose: Markdown outside code blocks (examples of the user's own files), code comments. */
+function readableText(file: string, text: string): Array<{ line: number; text: string }> {
+  const lines = text.split('\n').map((line, index) => ({ line: index + 1, text: line }));
+  if (file.endsWith('.md')) {
+    let fenced = false;
+    return lines.filter(({ text: line }) => {
+      if (/^\s*```/.test(line)) fenced = !fenced;
+      return !fenced && !/^\s*```/.test(line);
+    });
+  }
+  if (HASH_COMMENTED.test(file)) return lines.filter(({ text: line }) => line.trimStart().startsWith('#'));
+  // The TypeScript scanner tells comments from strings (a glob like '**/test/*.ts' is no comment);
+  // C and C++ comments lex the same way.
+  const comments: Array<{ line: number; text: string }> = [];
+  const scanner = ts.createScanner(ts.ScriptTarget.Latest, false, ts.LanguageVariant.Standard, text);
+  for (let token = scanner.scan(); token !== ts.SyntaxKind.EndOfFileToken; token = scanner.scan()) {
+    if (token !== ts.SyntaxKind.SingleLineCommentTrivia && token !== ts.SyntaxKind.MultiLineCommentTrivia) continue;
+    const firstLine = text.slice(0, scanner.getTokenStart()).split('\n').length;
+    for (const [offset, line] of scanner.getTokenText().split('\n').entries()) {
+      comments.push({ line: firstLine + offset, text: line });
+    }
+  }
+  return comments;
+}
+
+/**
+ * Words that claim to be repository paths: a relative path whose first directory exists where such
+ * a path may start, or a bare source file name. Not claims: a word touching a template or glob
+ * character (`${x}`, `<pkg>`, `*`) names a family of paths; an absolute path a file of the machine;
+ * `scheme:` a URL or purl; a one-letter name (`./x.js`) a placeholder; `tls/SSL_connect` a function id.
+ */
+function pathClaims(text: string): string[] {
+  const claims: string[] = [];
+  for (const match of text.matchAll(/[\w.\/-]+/g)) {
+    const before = text[match.index - 1] ?? ' ';
+    const after = text[match.index + match[0].length] ?? ' ';
+    if (/[$*<>{}@:~%=]/.test(before) || /[$*<>{}]/.test(after)) continue;
+    const word = match[0].replace(/[.,;]+$/, '');
+    if (word.startsWith('/') || /^\.[^./]/.test(word) || /(?:^|\/)\w(?:\.\w+)?$/.test(word)) continue;
+    if (word.includes('/') ? startsAtABase(word) : SOURCE_FILE.test(word)) claims.push(word);
+  }
+  return claims;
+}
+
+/**
+ * A path from the root (`core/src/...`, `bpf/vmlinux`) or `./`, `../`; a relative file path whose first
+ * directory exists where paths start (`test/decoder-btf.test.ts` in bpf/, `stella/event.h`). Not
+ * `demo/sidecar`, which is prose for "demo or sidecar".
+ */
+function startsAtABase(word: string): boolean {
+  if (/^\.\.?\//.test(word) || trackedDirs.has(word.split('/')[0]!)) return true;
+  const first = word.split('/')[0]!;
+  const isFile = /\/[\w-]+(?:\.[\w-]+)*\.\w+$/.test(word);
+  return isFile && [...packageRoots, ...includeDirs].some((base) => trackedDirs.has(posix.join(base, first)));
+}
+
+/** Why the path `word`, named in `file`, does not exist; undefined when it does. */
+function missing(file: string, word: string): string | undefined {
+  if (!word.includes('/')) {
+    return trackedBasenames.has(word) || buildOutputNames.has(word) ? undefined : 'no tracked file has this name';
+  }
+  const bases = [posix.dirname(file), ...packageRoots, ...includeDirs];
+  const candidates = bases.map((base) => posix.normalize(posix.join(base, word)).replace(/\/$/, ''));
+  const exists = (path: string) =>
+    trackedFiles.has(path) ||
+    trackedDirs.has(path) ||
+    buildOutputs.some((output) => output === path || output.startsWith(`${path}/`) || path.startsWith(`${output}/`));
+  if (candidates.some(exists) || candidates.some(ignoredByGit)) return undefined;
+  return 'no such tracked file or directory, nor a build output';
+}
+
+/** A build output by an unanchored .gitignore pattern (`dist/`, `build/`, `*.bpf.o`). */
+function ignoredByGit(path: string): boolean {
+  try {
+    git('check-ignore', '--no-index', '-q', path);
+    return true;
+  } catch {
+    return false;
+  }
+}
+
+describe('the repository explains itself', () => {
+  it('no tracked file refers to a document kept outside the repository', () => {
+    const pattern = new RegExp(`\\b(?:${OUTSIDE_DOCUMENTS.map((name) => name.replace('.', '\\.')).join('|')})`, 'i');
+    const offenders = tracked.flatMap((file) =>
+      readFileSync(`${repo}/${file}`, 'utf8')
+        .split('\n')
+        .flatMap((line, index) => (pattern.test(line) ? [`${file}:${index + 1}: ${line.trim()}`] : [])),
+    );
+    expect(offenders).toEqual([]);
+  });
+
+  it('every repository path a document or a code comment names exists', () => {
+    const unresolved = tracked
+      .filter((file) => TEXT_FILES.test(file))
+      .flatMap((file) =>
+        readableText(file, readFileSync(`${repo}/${file}`, 'utf8')).flatMap(({ line, text }) =>
+          pathClaims(text).flatMap((word) => {
+            const reason = missing(file, word);
+            return reason ? [`${file}:${line}: ${word}: ${reason}`] : [];
+          }),
+        ),
+      );
+    expect(unresolved).toEqual([]);
+  });
+});
