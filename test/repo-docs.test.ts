@@ -27,14 +27,20 @@ const TEXT_FILES = /\.(?:md|ts|mjs|cjs|js|c|h|cc|sh|py|ya?ml)$|(?:^|\/)Dockerfil
 const HASH_COMMENTED = /\.(?:sh|py|ya?ml)$|(?:^|\/)Dockerfile$|^\.ci\/run$/;
 
 /**
- * Where a relative path may start: the naming file's directory, the repository root or any package
- * root (a guide walking through `examples/third-party-plugin` names its `src/plugin.ts`), and the
- * BPF include directories (`stella/common.bpf.h`, as an `#include` spells it).
+ * Where a relative path may start: the naming file's directory, the repository root, any package
+ * root (a guide walking through `examples/third-party-plugin` names its `src/plugin.ts`) or its
+ * `src/` (`agent/compose.ts` in core), and the BPF include directories (`stella/common.bpf.h`, as
+ * an `#include` spells it).
  */
 const packageRoots = tracked
   .filter((file) => posix.basename(file) === 'package.json' && !file.includes('/fixtures/'))
   .map((file) => posix.dirname(file));
 const includeDirs = [...trackedDirs].filter((dir) => posix.basename(dir) === 'include');
+const bases = [
+  ...packageRoots,
+  ...packageRoots.map((root) => posix.join(root, 'src')).filter((dir) => trackedDirs.has(dir)),
+  ...includeDirs,
+];
 
 /** Build outputs, which exist once built: anchored .gitignore entries and the directories above them. */
 const buildOutputs = tracked
@@ -106,7 +112,7 @@ function startsAtABase(word: string): boolean {
   if (/^\.\.?\//.test(word) || trackedDirs.has(word.split('/')[0]!)) return true;
   const first = word.split('/')[0]!;
   const isFile = /\/[\w-]+(?:\.[\w-]+)*\.\w+$/.test(word);
-  return isFile && [...packageRoots, ...includeDirs].some((base) => trackedDirs.has(posix.join(base, first)));
+  return isFile && bases.some((base) => trackedDirs.has(posix.join(base, first)));
 }
 
 /** Why the path `word`, named in `file`, does not exist; undefined when it does. */
@@ -114,8 +120,7 @@ function missing(file: string, word: string): string | undefined {
   if (!word.includes('/')) {
     return trackedBasenames.has(word) || buildOutputNames.has(word) ? undefined : 'no tracked file has this name';
   }
-  const bases = [posix.dirname(file), ...packageRoots, ...includeDirs];
-  const candidates = bases.map((base) => posix.normalize(posix.join(base, word)).replace(/\/$/, ''));
+  const candidates = [posix.dirname(file), ...bases].map((base) => posix.normalize(posix.join(base, word)).replace(/\/$/, ''));
   const exists = (path: string) =>
     trackedFiles.has(path) ||
     trackedDirs.has(path) ||
