@@ -92,7 +92,7 @@ function readableText(file: string, text: string): Array<{ line: number; text: s
  */
 function pathClaims(text: string): string[] {
   const claims: string[] = [];
-  for (const match of text.matchAll(/[\w.\/-]+/g)) {
+  for (const match of text.matchAll(/[\w./-]+/g)) {
     const before = text[match.index - 1] ?? ' ';
     const after = text[match.index + match[0].length] ?? ' ';
     if (/[$*<>{}@:~%=]/.test(before) || /[$*<>{}]/.test(after)) continue;
@@ -120,7 +120,9 @@ function missing(file: string, word: string): string | undefined {
   if (!word.includes('/')) {
     return trackedBasenames.has(word) || buildOutputNames.has(word) ? undefined : 'no tracked file has this name';
   }
-  const candidates = [posix.dirname(file), ...bases].map((base) => posix.normalize(posix.join(base, word)).replace(/\/$/, ''));
+  const candidates = [posix.dirname(file), ...bases].map((base) =>
+    posix.normalize(posix.join(base, word)).replace(/\/$/, ''),
+  );
   const exists = (path: string) =>
     trackedFiles.has(path) ||
     trackedDirs.has(path) ||

@@ -1,5 +1,5 @@
 // SPDX-License-Identifier: Apache-2.0
-/** What this kernel offers, detected from sysfs/tracefs without loading programs (MACHINE.md). */
+/** What this kernel offers, detected from sysfs/tracefs without loading programs (docs/KERNEL.md §1). */
 import { spawnSync } from 'node:child_process';
 import { existsSync } from 'node:fs';
 import { release } from 'node:os';

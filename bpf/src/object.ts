@@ -40,7 +40,7 @@ export class LibbpfLink implements BpfLink {
     return this.#native === undefined;
   }
 
-  /** Detaches; idempotent. Takes 75-130 ms per uprobe/tracepoint on 6.18 (MACHINE.md). */
+  /** Detaches; idempotent. Takes 50-130 ms per uprobe/tracepoint on 6.18 (docs/KERNEL.md §7). */
   destroy(): void {
     const native = this.#native;
     if (!native) return;

@@ -70,7 +70,7 @@ const firing = (alerts: PromAlert[], name: string) =>
   alerts.filter((a) => a.labels.alertname === name && a.state === 'firing');
 
 describe('Prometheus scraping createTelemetry', () => {
-  it('stores the SPEC metric names with their labels and values', async () => {
+  it('stores the documented metric names with their labels and values', async () => {
     const rate = await prometheus.waitFor(
       async () => {
         const r = await prometheus.query('stella_observation_rate{service="payments",tag="all"}');
