@@ -141,6 +141,29 @@ function ignoredByGit(path: string): boolean {
   }
 }
 
+/**
+ * Sections cited as `docs/X.md §N` or `docs/X.md "Title"`: the document must have a heading
+ * `## N.` or a heading containing the title. Unresolvable names are the previous test's business.
+ */
+function missingSections(file: string, text: string): string[] {
+  const problems: string[] = [];
+  for (const match of text.matchAll(/([\w./-]+\.md)`?,? (?:§(\d+)|"([^"]+)")/g)) {
+    const [, document, number, title] = match;
+    const path = [posix.dirname(file), '.', ...bases]
+      .map((base) => posix.normalize(posix.join(base, document!)))
+      .find((candidate) => trackedFiles.has(candidate));
+    if (!path) continue;
+    const headings = readFileSync(`${repo}/${path}`, 'utf8')
+      .split('\n')
+      .filter((line) => line.startsWith('#'));
+    const found = number
+      ? headings.some((heading) => heading.startsWith(`## ${number}.`))
+      : headings.some((heading) => heading.includes(title!));
+    if (!found) problems.push(`${document} has no section ${number ? `§${number}` : `"${title}"`}`);
+  }
+  return problems;
+}
+
 describe('the repository explains itself', () => {
   it('no tracked file refers to a document kept outside the repository', () => {
     const pattern = new RegExp(`\\b(?:${OUTSIDE_DOCUMENTS.map((name) => name.replace('.', '\\.')).join('|')})`, 'i');
@@ -161,6 +184,17 @@ describe('the repository explains itself', () => {
             const reason = missing(file, word);
             return reason ? [`${file}:${line}: ${word}: ${reason}`] : [];
           }),
+        ),
+      );
+    expect(unresolved).toEqual([]);
+  });
+
+  it('every section a document or a code comment cites exists', () => {
+    const unresolved = tracked
+      .filter((file) => TEXT_FILES.test(file))
+      .flatMap((file) =>
+        readableText(file, readFileSync(`${repo}/${file}`, 'utf8')).flatMap(({ line, text }) =>
+          missingSections(file, text).map((problem) => `${file}:${line}: ${problem}`),
         ),
       );
     expect(unresolved).toEqual([]);
