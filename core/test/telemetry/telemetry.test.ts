@@ -186,7 +186,7 @@ describe('Prometheus endpoint (real scrape)', () => {
 });
 
 describe('OTLP/gRPC export (real gRPC receiver)', () => {
-  it('pushes spans with semantic-convention attributes and metrics with SPEC names', async () => {
+  it('pushes spans with semantic-convention attributes and metrics with the documented names', async () => {
     const receiver = await startOtlpReceiver();
     try {
       const t = await telemetry({
