@@ -74,18 +74,55 @@ function readableText(file: string, text: string): Array<{ line: number; text: s
     });
   }
   if (HASH_COMMENTED.test(file)) return lines.filter(({ text: line }) => line.trimStart().startsWith('#'));
-  // The TypeScript scanner tells comments from strings (a glob like '**/test/*.ts' is no comment);
-  // C and C++ comments lex the same way.
   const comments: Array<{ line: number; text: string }> = [];
-  const scanner = ts.createScanner(ts.ScriptTarget.Latest, false, ts.LanguageVariant.Standard, text);
-  for (let token = scanner.scan(); token !== ts.SyntaxKind.EndOfFileToken; token = scanner.scan()) {
-    if (token !== ts.SyntaxKind.SingleLineCommentTrivia && token !== ts.SyntaxKind.MultiLineCommentTrivia) continue;
-    const firstLine = text.slice(0, scanner.getTokenStart()).split('\n').length;
-    for (const [offset, line] of scanner.getTokenText().split('\n').entries()) {
+  const lineStarts = [0, ...[...text.matchAll(/\n/g)].map((newline) => newline.index + 1)];
+  const lineOf = (offset: number) => {
+    let low = 0;
+    let high = lineStarts.length - 1;
+    while (low < high) {
+      const middle = Math.ceil((low + high) / 2);
+      if (lineStarts[middle]! <= offset) low = middle;
+      else high = middle - 1;
+    }
+    return low + 1;
+  };
+  const add = (start: number, end: number) => {
+    const firstLine = lineOf(start);
+    for (const [offset, line] of text.slice(start, end).split('\n').entries()) {
       comments.push({ line: firstLine + offset, text: line });
     }
+  };
+  if (/\.(?:c|h|cc)$/.test(file)) {
+    // C has no template or regex literals, so the TypeScript scanner alone tells its comments from
+    // its strings.
+    const scanner = ts.createScanner(ts.ScriptTarget.Latest, false, ts.LanguageVariant.Standard, text);
+    for (let token = scanner.scan(); token !== ts.SyntaxKind.EndOfFileToken; token = scanner.scan()) {
+      if (token === ts.SyntaxKind.SingleLineCommentTrivia || token === ts.SyntaxKind.MultiLineCommentTrivia) {
+        add(scanner.getTokenStart(), scanner.getTokenEnd());
+      }
+    }
+    return comments;
   }
-  return comments;
+  // TypeScript and JavaScript: the parser knows where templates and regular expressions end (a
+  // glob like '**/test/*.ts' or /\/\*/ is no comment); every comment is some token's trivia.
+  const source = ts.createSourceFile(file, text, ts.ScriptTarget.Latest, false);
+  const seen = new Set<number>();
+  const collect = (ranges: ts.CommentRange[] | undefined) => {
+    for (const range of ranges ?? []) {
+      if (seen.has(range.pos)) continue;
+      seen.add(range.pos);
+      add(range.pos, range.end);
+    }
+  };
+  const visit = (node: ts.Node) => {
+    collect(ts.getLeadingCommentRanges(text, node.pos));
+    collect(ts.getTrailingCommentRanges(text, node.end));
+    // getChildren includes tokens: a comment alone before a `}` is that token's trivia.
+    for (const child of node.getChildren(source)) visit(child);
+  };
+  visit(source);
+  collect(ts.getLeadingCommentRanges(text, source.endOfFileToken.pos));
+  return comments.sort((a, b) => a.line - b.line);
 }
 
 /**
@@ -168,6 +205,11 @@ function missingSections(file: string, text: string): string[] {
   return problems;
 }
 
+/** The prose of every text file, read and parsed once for the tests below. */
+const prose = tracked
+  .filter((file) => TEXT_FILES.test(file))
+  .map((file) => ({ file, lines: readableText(file, readFileSync(`${repo}/${file}`, 'utf8')) }));
+
 describe('the repository explains itself', () => {
   it('no tracked file refers to a document kept outside the repository', () => {
     const names = OUTSIDE_DOCUMENTS.join('|');
@@ -187,27 +229,21 @@ describe('the repository explains itself', () => {
   });
 
   it('every repository path a document or a code comment names exists', () => {
-    const unresolved = tracked
-      .filter((file) => TEXT_FILES.test(file))
-      .flatMap((file) =>
-        readableText(file, readFileSync(`${repo}/${file}`, 'utf8')).flatMap(({ line, text }) =>
-          pathClaims(text).flatMap((word) => {
-            const reason = missing(file, word);
-            return reason ? [`${file}:${line}: ${word}: ${reason}`] : [];
-          }),
-        ),
-      );
+    const unresolved = prose.flatMap(({ file, lines }) =>
+      lines.flatMap(({ line, text }) =>
+        pathClaims(text).flatMap((word) => {
+          const reason = missing(file, word);
+          return reason ? [`${file}:${line}: ${word}: ${reason}`] : [];
+        }),
+      ),
+    );
     expect(unresolved).toEqual([]);
   });
 
   it('every section a document or a code comment cites exists', () => {
-    const unresolved = tracked
-      .filter((file) => TEXT_FILES.test(file))
-      .flatMap((file) =>
-        readableText(file, readFileSync(`${repo}/${file}`, 'utf8')).flatMap(({ line, text }) =>
-          missingSections(file, text).map((problem) => `${file}:${line}: ${problem}`),
-        ),
-      );
+    const unresolved = prose.flatMap(({ file, lines }) =>
+      lines.flatMap(({ line, text }) => missingSections(file, text).map((problem) => `${file}:${line}: ${problem}`)),
+    );
     expect(unresolved).toEqual([]);
   });
 });
