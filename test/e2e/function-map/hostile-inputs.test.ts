@@ -59,6 +59,13 @@ describe('generate', () => {
     );
   });
 
+  it('--window 1e20 is bad input (the map schema allows at most 100 years)', () => {
+    badInput(
+      stella(['function-map', 'generate', '--sbom', SBOM, '--service', 'd', '--window', '1e20', '--output', '-']),
+      '--window "1e20" is not a number of seconds: expected a whole number from 1 to 3153600000 (100 years), e.g. 1800',
+    );
+  });
+
   it.each([
     ['an object', { a: 1 }, 'SBOM sbom.json: field "components" must be an array'],
     ['a list with null', [null], 'SBOM sbom.json: components[0] is null; expected a component object'],

@@ -24,6 +24,8 @@ import { VERSION } from '../main.js';
 import { registerLearn } from './function-map-learn.js';
 
 const MAX_WARNINGS = 20;
+/** The map schema's bound on coverage.windowSeconds: beyond it window dates overflow. */
+const MAX_WINDOW_SECONDS = 3_153_600_000;
 const collect = (value: string, previous: string[] = []) => [...previous, value];
 
 function rateArg(text: string, flag: string): number {
@@ -158,9 +160,9 @@ export function register(program: Command): void {
     )
     .action(async (flags: GenerateFlags) => {
       const windowSeconds = Number(flags.window);
-      if (!Number.isInteger(windowSeconds) || windowSeconds < 1) {
+      if (!Number.isInteger(windowSeconds) || windowSeconds < 1 || windowSeconds > MAX_WINDOW_SECONDS) {
         throw new InputError(
-          `--window "${flags.window}" is not a number of seconds: expected a whole number ≥ 1, e.g. 1800`,
+          `--window "${flags.window}" is not a number of seconds: expected a whole number from 1 to ${MAX_WINDOW_SECONDS} (100 years), e.g. 1800`,
         );
       }
       if (flags.optionalBelow !== undefined && !(flags.optionalBelow in PRIORITY_RANK)) {
