@@ -13,7 +13,7 @@ export type Category = 'crypto' | 'tls' | 'auth' | 'net' | 'file' | (string & {}
 /** Path priority, highest first: crypto > auth > net > general. */
 export type Priority = 'crypto' | 'auth' | 'net' | 'general';
 
-/** One observed call (or an aggregated count of calls), the NDJSON record of SPEC.md. */
+/** One observed call (or an aggregated count of calls), the NDJSON record of docs/FUNCTION-MAP.md. */
 export interface Observation {
   /** ISO-8601 UTC time of the call (of the last call when aggregated). */
   observedAt: string;
@@ -76,7 +76,7 @@ export interface CatalogueFunction {
   probeTypes?: ProbeType[];
   /**
    * Called per record or block (SSL_read, EVP_DigestUpdate): probed only when a map declares it,
-   * never merely to catch undeclared calls, since every call pays the uprobe trap (MACHINE.md).
+   * never merely to catch undeclared calls, since every call pays the uprobe trap (docs/KERNEL.md §2).
    */
   hot?: boolean;
   description?: string;
@@ -201,7 +201,7 @@ export interface TargetProcess {
   root: string;
 }
 
-/** Overhead controls the agent passes to every probe (runbook "Performance Tuning"). */
+/** Overhead controls the agent passes to every probe (docs/OPERATIONS.md §5). */
 export interface ProbeTuning {
   /**
    * 0 < samplingRate ≤ 1, applied in the kernel to per-call events. With aggregation on no per-call

@@ -35,7 +35,7 @@ export interface UprobeCallSessionOptions {
   /** How often (ms) to look for new processes' libraries when no target event arrives. Default 5000. */
   rescanIntervalMs?: number;
   /**
-   * Where each uprobe is installed (MACHINE.md: a uprobe on a shared library traps in every process
+   * Where each uprobe is installed (docs/KERNEL.md §4: a uprobe on a shared library traps in every process
    * that maps it unless attached per pid).
    * - `global`: pid -1, the kernel filters targets inside the program (catches processes claimed at
    *   exec time, short-lived ones included);
