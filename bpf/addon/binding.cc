@@ -178,7 +178,7 @@ struct RingConsumer {
       // batching interval. Skip the wait while the ring is busy.
       if (consumed < static_cast<int>(max_records / 2)) ring_buffer__poll(rb, poll_ms);
       if (aborted) break;
-      // NO_WAKEUP leaves records behind a timed-out poll (MACHINE.md): always consume after it.
+      // NO_WAKEUP leaves records behind a timed-out poll (docs/KERNEL.md §9): always consume after it.
       consumed = ring_buffer__consume(rb);
       if (aborted || !Flush()) {
         aborted = true;

@@ -1,5 +1,5 @@
 // SPDX-License-Identifier: Apache-2.0
-/** What this kernel offers, detected from sysfs/tracefs without loading programs (MACHINE.md). */
+/** What this kernel offers, detected from sysfs/tracefs without loading programs (docs/KERNEL.md §1). */
 import { spawnSync } from 'node:child_process';
 import { existsSync } from 'node:fs';
 import { release } from 'node:os';
@@ -8,7 +8,7 @@ import type { KernelFeatures } from '@stella/sdk';
 import { nativeAddon, packageDir } from './native.js';
 import { BpfObject } from './object.js';
 
-/** enum bpf_map_type BPF_MAP_TYPE_RINGBUF (include/uapi/linux/bpf.h). */
+/** enum bpf_map_type BPF_MAP_TYPE_RINGBUF (the kernel's uapi/linux/bpf.h). */
 const BPF_MAP_TYPE_RINGBUF = 27;
 
 const TRACEFS_PATHS = ['/sys/kernel/tracing', '/sys/kernel/debug/tracing'];

@@ -16,7 +16,7 @@ import { nativeAddon } from './native.js';
 
 const { ENOENT, EINVAL, ERANGE, EBADF } = constants.errno;
 
-/** enum bpf_attach_type (include/uapi/linux/bpf.h): what SEC("uprobe") and SEC("uprobe.multi") set. */
+/** enum bpf_attach_type (the kernel UAPI header <linux/bpf.h>): what SEC("uprobe") and SEC("uprobe.multi") set. */
 const ATTACH_TYPES: Record<UprobeAttachType, number> = { uprobe: 0, 'uprobe.multi': 48 };
 
 /** BPF_ANY / BPF_NOEXIST / BPF_EXIST for mapUpdate. */

@@ -27,13 +27,25 @@ export interface DrainedAggregate {
   pid: number;
   /** Calls counted on all CPUs since the previous drain. */
   count: number;
-  /** Latest bpf_ktime_get_ns() of a counted call, on any CPU. */
+  /** Latest call time (monotonic ns) on any CPU, when the object keeps one; 0 otherwise. */
   lastTsNs: number;
 }
 
 /** True while `/proc/PID` exists (a zombie too: it can make no call, but neither is it reused). */
 export function processAlive(pid: number): boolean {
   return existsSync(`/proc/${pid}`);
+}
+
+/**
+ * When a window's record happened: its last call when the object keeps call times, else the
+ * window's end (aggregate.bpf.h reads no clock per hit; the calls lie within the window).
+ */
+export function aggregateObservedAt(
+  lastTsNs: number,
+  clock: (monotonicNs: number) => number,
+  window: { windowEnd: string },
+): string {
+  return lastTsNs > 0 ? new Date(clock(lastTsNs)).toISOString() : window.windowEnd;
 }
 
 export class AggregateReader {

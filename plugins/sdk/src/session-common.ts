@@ -104,10 +104,10 @@ export function startHousekeeping(options: {
   };
 }
 
-/** Destroys a link; a failure is logged, never thrown (stopping goes on with the other links). */
-export function destroyQuietly(link: BpfLink, log: Logger): void {
+/** Releases a link on a worker thread; a failure is logged, never thrown (stopping goes on). */
+export async function destroyLink(link: BpfLink, log: Logger): Promise<void> {
   try {
-    link.destroy();
+    await link.destroyAsync();
   } catch (error) {
     log.warn('detach failed', { link: link.description, error: (error as Error).message });
   }

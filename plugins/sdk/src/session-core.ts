@@ -8,7 +8,7 @@ import { StellaMaps, TARGET_TRACKER_PROGRAMS } from './abi.js';
 import type { DrainedAggregate } from './aggregates.js';
 import { createEventHeader, decodeEventHeader, EVENT_HEADER, type EventHeader, forEachRecord } from './event.js';
 import { applyObjectTuning, type ObjectTuning, objectTuning } from './object-tuning.js';
-import { type AggregateWindow, attachTargetTracker, destroyQuietly, startHousekeeping } from './session-common.js';
+import { type AggregateWindow, attachTargetTracker, destroyLink, startHousekeeping } from './session-common.js';
 import { populateTargetMaps } from './targets.js';
 import type { BpfLink, BpfObjectHandle, Logger, Observation, PluginContext } from './types.js';
 
@@ -105,8 +105,8 @@ export function startSessionCore(options: SessionCoreOptions): SessionCore {
       if (stopped) return;
       stopped = true;
       unsubscribe();
-      for (const link of trackerLinks) destroyQuietly(link, log);
-      for (const link of links) destroyQuietly(link, log);
+      // In parallel on worker threads: each perf-event link's release waits for a grace period.
+      await Promise.all([...trackerLinks, ...links].map((link) => destroyLink(link, log)));
       await consumer.stop();
       housekeeping.stop();
       handle.close();

@@ -1,5 +1,6 @@
 // SPDX-License-Identifier: Apache-2.0
 import { splitSyscallCookie } from './abi.js';
+import { aggregateObservedAt } from './aggregates.js';
 import { createMonotonicClock, EVENT_HEADER, readCString } from './event.js';
 import { SERVICE_NONE } from './layout.js';
 import { createIsoClock, createObservationBuilder } from './observation.js';
@@ -162,7 +163,7 @@ export async function startSyscallSession(
       const targets = fanOut.get(service * IDS_PER_SERVICE + syscallId);
       if (!targets || !probeById.has(syscallId)) return;
       const fields = {
-        observedAt: new Date(clock(lastTsNs)).toISOString(),
+        observedAt: aggregateObservedAt(lastTsNs, clock, window),
         probeType: mechanismById.get(syscallId) ?? 'tracepoint',
         pid,
         comm: commOf(pid),

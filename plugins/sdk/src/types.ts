@@ -13,7 +13,7 @@ export type Category = 'crypto' | 'tls' | 'auth' | 'net' | 'file' | (string & {}
 /** Path priority, highest first: crypto > auth > net > general. */
 export type Priority = 'crypto' | 'auth' | 'net' | 'general';
 
-/** One observed call (or an aggregated count of calls), the NDJSON record of SPEC.md. */
+/** One observed call (or an aggregated count of calls), the NDJSON record of docs/FUNCTION-MAP.md. */
 export interface Observation {
   /** ISO-8601 UTC time of the call (of the last call when aggregated). */
   observedAt: string;
@@ -82,7 +82,7 @@ export interface CatalogueFunction {
   probeTypes?: ProbeType[];
   /**
    * Called per record or block (SSL_read, EVP_DigestUpdate): probed only when a map declares it,
-   * never merely to catch undeclared calls, since every call pays the uprobe trap (MACHINE.md).
+   * never merely to catch undeclared calls, since every call pays the uprobe trap (docs/KERNEL.md §2).
    */
   hot?: boolean;
   description?: string;
@@ -207,7 +207,7 @@ export interface TargetProcess {
   root: string;
 }
 
-/** Overhead controls the agent passes to every probe (runbook "Performance Tuning"). */
+/** Overhead controls the agent passes to every probe (docs/OPERATIONS.md §5). */
 export interface ProbeTuning {
   /**
    * 0 < samplingRate ≤ 1, applied in the kernel to per-call events. With aggregation on no per-call
@@ -248,6 +248,11 @@ export interface BpfApi {
   open(objectPath: string, options?: { name?: string }): BpfObjectHandle;
   /** What this kernel offers, detected without loading anything. */
   features(): KernelFeatures;
+  /**
+   * Whether uprobe_multi links work here (a trial link, made once per process). Optional so a
+   * test double need not implement it; absent means perf-event uprobes.
+   */
+  uprobeMultiSupported?(): Promise<{ supported: boolean; reason?: string }>;
 }
 
 export interface KernelFeatures {

@@ -1,5 +1,6 @@
 // SPDX-License-Identifier: Apache-2.0
 /** A uprobe session's records → observations: the call's request is the attach cookie's index. */
+import { aggregateObservedAt } from './aggregates.js';
 import { EVENT_HEADER, type EventHeader, readCString, SERVICE_NONE } from './event.js';
 import { createIsoClock, createObservationBuilder } from './observation.js';
 import type { Observation, ProbeRequest } from './types.js';
@@ -67,7 +68,7 @@ export function createUprobeObservationDecoder(options: UprobeObservationOptions
       const request = requests[Number(cookie)];
       if (!request) return undefined;
       return observationOf(request, {
-        observedAt: new Date(clock(lastTsNs)).toISOString(),
+        observedAt: aggregateObservedAt(lastTsNs, clock, window),
         probeType: 'uprobe',
         pid,
         comm,

@@ -4,13 +4,15 @@ import { AttachPointStatuses, filePoint, linkPoint, releaseDetail } from './atta
 import { createMonotonicClock } from './event.js';
 import { type Candidate, LibraryDiscovery } from './library-discovery.js';
 import { type LibraryFile, resolveRequest } from './library-files.js';
+import { UprobePlacer } from './placement/index.js';
+import type { UprobePlacement } from './placement/types.js';
 import { PresenceController } from './presence.js';
 import { openPresenceObject, presenceIndexes } from './presence-session.js';
 import { isLibrary } from './proc-maps.js';
-import { commOf, destroyQuietly } from './session-common.js';
+import { commOf } from './session-common.js';
 import { startSessionCore } from './session-core.js';
 import type { BpfLink, PluginContext, ProbeCountMode, ProbeRequest, ProbeSession, TargetRules } from './types.js';
-import { UprobeLinks } from './uprobe-links.js';
+import { UprobeLinks, type WantedProbe } from './uprobe-links.js';
 import { createUprobeObservationDecoder } from './uprobe-observations.js';
 
 /** Record kind of `stella_library_loaded` (`stella/library_load.bpf.h`): a target returned from dlopen. */
@@ -35,7 +37,7 @@ export interface UprobeCallSessionOptions {
   /** How often (ms) to look for new processes' libraries when no target event arrives. Default 5000. */
   rescanIntervalMs?: number;
   /**
-   * Where each uprobe is installed (MACHINE.md: a uprobe on a shared library traps in every process
+   * Where each uprobe is installed (docs/KERNEL.md §4: a uprobe on a shared library traps in every process
    * that maps it unless attached per pid).
    * - `global`: pid -1, the kernel filters targets inside the program (catches processes claimed at
    *   exec time, short-lived ones included);
@@ -83,6 +85,14 @@ export async function startUprobeCallSession(
   const { tuning } = ctx;
   let rules = ctx.targetRules();
   const fixedService = rules.allProcessesService;
+  const program = options.program ?? StellaPrograms.uprobeCall;
+  const multi = (await ctx.bpf.uprobeMultiSupported?.()) ?? { supported: false, reason: 'not offered by this BPF API' };
+  if (!multi.supported) log.info('uprobe_multi unavailable: one perf-event uprobe per probe', { reason: multi.reason });
+  const wantedPresence = presenceIndexes(options.countModes);
+  if (!multi.supported && wantedPresence.size > 0) {
+    log.warn('presence mode needs uprobe_multi links: counting every call instead', { reason: multi.reason });
+    wantedPresence.clear();
+  }
   const { object, presence: presenceRequests } = openPresenceObject(
     ctx,
     {
@@ -90,8 +100,10 @@ export async function startUprobeCallSession(
       objectPath: options.objectPath,
       filterTargets: fixedService === undefined,
       ringBufferBytes: options.ringBufferBytes,
+      // The kernel refuses a program loaded for one attach type when attached by the other.
+      configure: multi.supported ? (h) => h.setProgramAttachType(program, 'uprobe.multi') : undefined,
     },
-    presenceIndexes(options.countModes),
+    wantedPresence,
     log,
   );
   const { handle } = object;
@@ -100,13 +112,8 @@ export async function startUprobeCallSession(
 
   const discovery = new LibraryDiscovery(requests, log);
   const points = new AttachPointStatuses(ctx, plugin);
-  const links = new UprobeLinks(
-    handle,
-    options.program ?? StellaPrograms.uprobeCall,
-    points,
-    tuning.maxConcurrent,
-    log,
-    (key) => discovery.replacementOf(key),
+  const links = new UprobeLinks(handle, program, multi.supported, points, tuning.maxConcurrent, log, (key) =>
+    discovery.replacementOf(key),
   );
   const presenceFiles = new Map<string, LibraryFile>();
   const presence =
@@ -133,6 +140,41 @@ export async function startUprobeCallSession(
         })
       : undefined;
   const loaderLinks = new Map<string, BpfLink>();
+  // Past-the-entry placement only for the generic program: it reads no argument register, so the
+  // instructions it skips cannot change what it records. Another program stays at the entry.
+  const placer = program === StellaPrograms.uprobeCall ? new UprobePlacer() : undefined;
+  /** File key → symbol → placement (one decode pass per file). */
+  const placements = new Map<string, Promise<Map<string, UprobePlacement | undefined>>>();
+  const placementsOf = (file: LibraryFile) => {
+    let cached = placements.get(file.key);
+    if (!cached) {
+      const symbols = [...new Set(requests.map((r) => r.symbol))];
+      cached = (
+        placer
+          ? placer.place(
+              file.hostPath,
+              symbols.map((symbol) => ({ symbol })),
+            )
+          : Promise.resolve([])
+      )
+        .then((found) => new Map(symbols.map((s, i) => [s, found[i]])))
+        .catch((error) => {
+          log.warn('placement failed: probes stay at function entries', { file: file.path, error: String(error) });
+          return new Map<string, UprobePlacement | undefined>();
+        });
+      placements.set(file.key, cached);
+    }
+    return cached;
+  };
+  /** Where `symbol` at `entry` of `file` is probed, and the reason shown in its status. */
+  const placeProbe = async (file: LibraryFile, symbol: string, entry: number) => {
+    if (!placer) return { offset: entry, placement: 'entry: a custom program may read argument registers' };
+    const placed = (await placementsOf(file)).get(symbol);
+    if (!placed) return { offset: entry, placement: 'entry: no placement for this symbol' };
+    if (placed.offset - placed.delta !== entry)
+      return { offset: entry, placement: 'entry: placement saw another entry address' };
+    return { offset: placed.offset, placement: placed.reason };
+  };
   /** Requests whose library was found at least once: a later absence is processes leaving, not a failure. */
   const everResolved = new Set<number>();
 
@@ -165,19 +207,20 @@ export async function startUprobeCallSession(
   };
 
   /** Reports each request's verdict on each candidate file and attaches where it resolves. */
-  const attachCandidates = (
+  const attachCandidates = async (
     candidates: Map<string, Candidate>,
     targetPids: Set<number>,
     onlyPids: number[] | undefined,
     deadline: number,
-  ): { resolved: Set<number>; timedOut: boolean } => {
+  ): Promise<{ resolved: Set<number>; timedOut: boolean }> => {
     const perPid = perPidScope(scope, rules);
     const idle = matchesNothing(rules);
     const resolved = new Set<number>();
+    const wanted: WantedProbe[] = [];
     let timedOut = false;
     for (const { file, pids } of candidates.values()) {
-      requests.forEach((request, index) => {
-        if (!isLibrary({ path: file.path }, request.library, request.binaryPath)) return;
+      for (const [index, request] of requests.entries()) {
+        if (!isLibrary({ path: file.path }, request.library, request.binaryPath)) continue;
         resolved.add(index);
         const verdict = resolveRequest(file, request);
         const mismatchAttach =
@@ -189,29 +232,33 @@ export async function startUprobeCallSession(
             reason: verdict.reason,
             detail: verdict.detail,
           });
-          return;
+          continue;
         }
-        const offset = verdict.ok ? verdict.offset : file.offsetOf(request.symbol);
-        if (offset === undefined) return;
+        const entry = verdict.ok ? verdict.offset : file.offsetOf(request.symbol);
+        if (entry === undefined) continue;
         points.report(index, request, filePoint(file), {
           resolvedPath: file.path,
           probeType: 'uprobe',
           state: 'resolvable',
           ...(verdict.ok ? {} : { detail: verdict.detail }),
         });
-        if (idle) return;
+        if (idle) continue;
         if (timedOut || Date.now() > deadline) {
           timedOut = true;
-          return;
+          continue;
         }
+        const { offset, placement } = await placeProbe(file, request.symbol, entry);
         if (presence && presenceRequests.has(index)) {
           presenceFiles.set(file.key, file);
           for (const pid of pids) if (targetPids.has(pid) || onlyPids) presence.arm(index, file, offset, pid);
-        } else if (!perPid) links.attach(index, request, file, offset, -1);
-        else
-          for (const pid of pids) if (targetPids.has(pid) || onlyPids) links.attach(index, request, file, offset, pid);
-      });
+          continue;
+        }
+        const probe = { index, request, file, offset, placement };
+        if (!perPid) wanted.push({ ...probe, pid: -1 });
+        else for (const pid of pids) if (targetPids.has(pid) || onlyPids) wanted.push({ ...probe, pid });
+      }
     }
+    await links.attach(wanted);
     return { resolved, timedOut };
   };
 
@@ -220,19 +267,19 @@ export async function startUprobeCallSession(
    * Finds each request's library on the host and in target processes and attaches. `onlyPids`
    * (after a dlopen) rescans those processes only and releases nothing.
    */
-  const resolveAndAttach = (onlyPids?: number[]) => {
+  const pass = async (onlyPids?: number[]) => {
     const deadline = Date.now() + tuning.attachTimeoutMs;
     rules = ctx.targetRules();
     const targetPids = new Set(ctx.targets().map((t) => t.pid));
     const candidates = discovery.scan(onlyPids ?? targetPids, watchLibraryLoads ? watchLoader : undefined);
-    const { resolved, timedOut } = attachCandidates(candidates, targetPids, onlyPids, deadline);
+    const { resolved, timedOut } = await attachCandidates(candidates, targetPids, onlyPids, deadline);
     if (timedOut && !deferred) {
       log.warn(
         `attaching took longer than probes.attach_timeout_ms (${tuning.attachTimeoutMs} ms): continuing in the background`,
       );
       deferred = setTimeout(() => {
         deferred = undefined;
-        resolveAndAttach();
+        void resolveAndAttach();
       }, 0);
     }
     if (onlyPids) return;
@@ -243,14 +290,25 @@ export async function startUprobeCallSession(
     const idle = matchesNothing(rules);
     const gone = (fileKey: string, pid: number | undefined) =>
       !candidates.has(fileKey) || (pid !== undefined && pid >= 0 && !targetPids.has(pid)) || (idle && pid === -1);
-    links.release(gone);
+    await links.release(gone);
     presence?.release(gone);
     points.release(
       (p) => p.fileKey !== undefined && gone(p.fileKey, p.pid),
       (p) => releaseDetail(p, candidates.has(p.fileKey!)),
     );
     discovery.forget((key) => !candidates.has(key) && !loaderLinks.has(key));
+    for (const key of placements.keys()) if (!candidates.has(key)) placements.delete(key);
     reportLookups(resolved);
+  };
+
+  // Passes run one after another (attach and release are asynchronous); none starts once stopping.
+  let passes: Promise<void> = Promise.resolve();
+  let stopping = false;
+  const resolveAndAttach = (onlyPids?: number[]): Promise<void> => {
+    passes = passes
+      .then(() => (stopping ? undefined : pass(onlyPids)))
+      .catch((error) => log.warn('attach pass failed', { pids: onlyPids, error: (error as Error).message }));
+    return passes;
   };
 
   /**
@@ -282,11 +340,7 @@ export async function startUprobeCallSession(
       loadScan = undefined;
       const pids = [...loadedPids];
       loadedPids.clear();
-      try {
-        resolveAndAttach(pids);
-      } catch (error) {
-        log.warn('rescan after dlopen failed', { pids, error: (error as Error).message });
-      }
+      void resolveAndAttach(pids);
     });
   };
 
@@ -312,21 +366,24 @@ export async function startUprobeCallSession(
       const observation = decoder.fromAggregate(cookie, pid, commOf(pid), count, lastTsNs, window);
       if (observation) out.push(observation);
     },
-    onTargetsChanged: () => resolveAndAttach(),
+    onTargetsChanged: () => void resolveAndAttach(),
   });
-  resolveAndAttach();
-  const rescan = setInterval(() => resolveAndAttach(), options.rescanIntervalMs ?? 5000);
+  await resolveAndAttach();
+  const rescan = setInterval(() => void resolveAndAttach(), options.rescanIntervalMs ?? 5000);
   rescan.unref();
 
   return {
     async stop() {
+      if (stopping) return;
+      stopping = true;
       clearInterval(rescan);
       if (deferred) clearTimeout(deferred);
       if (loadScan) clearImmediate(loadScan);
-      for (const link of loaderLinks.values()) destroyQuietly(link, log);
+      await passes;
+      const loaders = [...loaderLinks.values()];
       loaderLinks.clear();
       await presence?.stop();
-      await core.stop(links.links());
+      await Promise.all([core.stop([...loaders, ...links.links()]), placer?.close()]);
     },
   };
 }

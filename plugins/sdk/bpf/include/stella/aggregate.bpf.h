@@ -30,20 +30,22 @@ struct {
 
 /*
  * Counters only grow: user space never deletes the entry of a live process, it keeps the last sums
- * and reports the difference, so no call counted while it reads is lost. The add is atomic
+ * and reports the difference, so no call counted while it reads is lost. No clock is read per hit
+ * (bpf_ktime_get_ns() was a tenth of the program's time, and tracing programs may not use the
+ * coarse clock): last_ts_ns stays 0 and user space dates a window's record by the window's end.
+ * The add is atomic
  * because a uprobe program runs with migration, not preemption, disabled: two tasks on one CPU
  * may interleave here.
  */
-static __always_inline void stella_aggregate_hit(__u64 cookie, __u32 pid, __u64 ts_ns)
+static __always_inline void stella_aggregate_hit(__u64 cookie, __u32 pid)
 {
 	struct stella_agg_key key = { .cookie = cookie, .pid = pid };
-	struct stella_agg_value *val, init = { .count = 1, .last_ts_ns = ts_ns };
+	struct stella_agg_value *val, init = { .count = 1 };
 	long err;
 
 	val = bpf_map_lookup_elem(&stella_agg, &key);
 	if (val) {
 		__sync_fetch_and_add(&val->count, 1);
-		val->last_ts_ns = ts_ns;
 		return;
 	}
 	err = bpf_map_update_elem(&stella_agg, &key, &init, BPF_NOEXIST);
@@ -54,7 +56,6 @@ static __always_inline void stella_aggregate_hit(__u64 cookie, __u32 pid, __u64 
 		val = bpf_map_lookup_elem(&stella_agg, &key);
 		if (val) {
 			__sync_fetch_and_add(&val->count, 1);
-			val->last_ts_ns = ts_ns;
 			return;
 		}
 	}

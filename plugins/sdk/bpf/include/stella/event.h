@@ -90,7 +90,7 @@ struct stella_agg_key {
 
 struct stella_agg_value {
 	__u64 count;
-	__u64 last_ts_ns;
+	__u64 last_ts_ns; /* 0 from aggregate.bpf.h (no clock read per hit); a plugin may set it */
 };
 
 /* Key of `stella_target_exes`: an executable as the kernel sees it, sb->s_dev (MKDEV encoding,

@@ -43,21 +43,25 @@ struct {
 	__type(value, __u32);
 } stella_target_exes SEC(".maps");
 
-/* Service index of the current process, STELLA_SERVICE_NONE when unfiltered, else STELLA_NOT_TARGET. */
-static __always_inline __u32 stella_current_service(void)
+/* Service index of process `tgid`, STELLA_SERVICE_NONE when unfiltered, else STELLA_NOT_TARGET. */
+static __always_inline __u32 stella_service_of(__u32 tgid)
 {
-	__u32 tgid, *svc;
+	__u32 *svc;
 	__u64 cgroup_id;
 
 	if (!stella_filter_targets)
 		return STELLA_SERVICE_NONE;
-	tgid = bpf_get_current_pid_tgid() >> 32;
 	svc = bpf_map_lookup_elem(&stella_target_pids, &tgid);
 	if (svc)
 		return *svc & STELLA_SERVICE_MASK;
 	cgroup_id = bpf_get_current_cgroup_id();
 	svc = bpf_map_lookup_elem(&stella_target_cgroups, &cgroup_id);
 	return svc ? *svc : STELLA_NOT_TARGET;
+}
+
+static __always_inline __u32 stella_current_service(void)
+{
+	return stella_service_of(bpf_get_current_pid_tgid() >> 32);
 }
 
 static __always_inline bool stella_is_target(void)
