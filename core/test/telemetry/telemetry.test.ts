@@ -174,7 +174,11 @@ describe('Prometheus endpoint (real scrape)', () => {
     for (const s of series) expect(specLabels(s.labels)).toEqual(['path_id', 'service', 'tag']);
 
     // Verifying again with the same map changes values, never the series count (no per-call growth).
-    for (let i = 0; i < 50; i++) t.setPathsObserved('payments', paths.map((p) => ({ ...p, observed: i % 2 === 0 })));
+    for (let i = 0; i < 50; i++)
+      t.setPathsObserved(
+        'payments',
+        paths.map((p) => ({ ...p, observed: i % 2 === 0 })),
+      );
     scraped = await scrape(t.prometheusUrl() as string);
     expect(find(scraped, 'stella_path_observed', { service: 'payments' })).toHaveLength(5);
 
@@ -187,9 +191,9 @@ describe('Prometheus endpoint (real scrape)', () => {
 
     t.clearService('payments');
     scraped = await scrape(t.prometheusUrl() as string);
-    expect(find(scraped, 'stella_path_observed', { path_id: 'tls-handshake' }).every((s) => Number.isNaN(s.value))).toBe(
-      true,
-    );
+    expect(
+      find(scraped, 'stella_path_observed', { path_id: 'tls-handshake' }).every((s) => Number.isNaN(s.value)),
+    ).toBe(true);
   });
 
   it('shuts down once, stops serving, and a second shutdown is harmless', async () => {
