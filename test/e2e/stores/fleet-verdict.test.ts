@@ -13,11 +13,12 @@ import type { Observation, ObservationStore } from '@stella/sdk';
 import { postgresStore, valkeyStore } from '@stella/stores';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { StoreWriter } from '../../../core/src/export/store-writer.js';
-import { nodeHash, pathHash } from '../../../core/src/function-map/index.js';
+import { nodeHash } from '../../../core/src/function-map/index.js';
 import { runStella } from '../../support/cli.js';
 import { LIBSSL, LIBSSL_PURL, libsslCallMap } from '../../support/maps.js';
 import { type PostgresServer, startPostgres, stopAllServers } from '../../support/servers.js';
 import { startValkeyCluster, type ValkeyCluster } from '../../support/valkey-cluster.js';
+import { libsslPathsMap } from './fleet-support.js';
 import { silent } from './support.js';
 
 const SERVICE = 'payments';
@@ -25,33 +26,12 @@ const SYMBOLS = ['SSL_do_handshake', 'SSL_connect', 'SSL_accept', 'SSL_read', 'S
 /** Which paths (by index into SYMBOLS) each node exercises: together all, alone at most half. */
 const NODES: Record<string, number[]> = { 'node-a': [0, 1, 3], 'node-b': [1, 2], 'node-c': [4, 5, 0] };
 
-/** A map of six one-call paths in libssl, tagged tls (first three) and io (last three). */
-function sixPathMap(): unknown {
-  const map = libsslCallMap(SERVICE) as {
-    predicate: { expectedPaths: Array<Record<string, unknown> & { entrypoint: { nodeHash: string } }> };
-  };
-  const [template] = map.predicate.expectedPaths;
-  map.predicate.expectedPaths = SYMBOLS.map((symbol, i) => {
-    const call = {
-      function: `tls/${symbol}`,
-      symbol,
-      library: 'libssl.so.3',
-      purl: LIBSSL_PURL,
-      binaryPath: LIBSSL,
-      probeTypes: ['uprobe'],
-      nodeHash: nodeHash(LIBSSL_PURL, symbol),
-      optional: false,
-    };
-    return {
-      ...template!,
-      pathId: `path-${symbol}`,
-      tags: [i < 3 ? 'tls' : 'io'],
-      expectedCalls: [call],
-      pathHash: pathHash([template!.entrypoint.nodeHash, call.nodeHash]),
-    };
-  });
-  return map;
-}
+/** Six one-call paths in libssl, tagged tls (first three) and io (last three). */
+const sixPathMap = () =>
+  libsslPathsMap(
+    SERVICE,
+    SYMBOLS.map((symbol, i) => ({ pathId: `path-${symbol}`, symbol, tags: [i < 3 ? 'tls' : 'io'] })),
+  );
 
 function observationsOf(node: string, now: number): Observation[] {
   return NODES[node]!.flatMap((p, k) =>
