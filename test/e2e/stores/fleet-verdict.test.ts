@@ -15,7 +15,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { StoreWriter } from '../../../core/src/export/store-writer.js';
 import { nodeHash } from '../../../core/src/function-map/index.js';
 import { runStella } from '../../support/cli.js';
-import { LIBSSL, LIBSSL_PURL, libsslCallMap } from '../../support/maps.js';
+import { LIBSSL, LIBSSL_PURL } from '../../support/maps.js';
 import { type PostgresServer, startPostgres, stopAllServers } from '../../support/servers.js';
 import { startValkeyCluster, type ValkeyCluster } from '../../support/valkey-cluster.js';
 import { libsslPathsMap } from './fleet-support.js';
