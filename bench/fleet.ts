@@ -60,7 +60,7 @@ function nodeRows(node: number): Observation[] {
 async function drive(stores: ObservationStore[], rows: Observation[][]): Promise<number> {
   const writers = stores.map((store) => new StoreWriter({ store, maxBatchSize: BATCH, logger: silent, lingerMs: 0 }));
   const t = process.hrtime.bigint();
-  writers.forEach((w, i) => w.write(rows[i]!));
+  for (const [i, w] of writers.entries()) w.write(rows[i]!);
   await Promise.all(writers.map((w) => w.close(600_000)));
   const seconds = Number(process.hrtime.bigint() - t) / 1e9;
   const total = rows.reduce((n, r) => n + r.length, 0);
