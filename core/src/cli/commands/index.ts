@@ -8,6 +8,7 @@ import { register as registerDoctor } from './doctor.js';
 import { register as registerFunctionMap } from './function-map.js';
 import { register as registerObservations } from './observations.js';
 import { register as registerPlugins } from './plugins.js';
+import { register as registerSbom } from './sbom.js';
 
 /**
  * Each command group lives in its own file (`function-map.ts`, `observations.ts`, `attest.ts`,
@@ -23,4 +24,5 @@ export function registerCommandGroups(program: Command): void {
   registerFunctionMap(program);
   registerPlugins(program);
   registerObservations(program);
+  registerSbom(program);
 }
