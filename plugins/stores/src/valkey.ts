@@ -44,6 +44,7 @@ export class ValkeyObservationStore implements ObservationStore {
   private readonly target: string;
   private readonly waitReplicas: number;
   private readonly batchIds = new WeakMap<Observation[], string>();
+  private readonly knownServices = new Set<string>();
   private retentionTimer?: NodeJS.Timeout;
 
   private constructor(
@@ -102,7 +103,9 @@ export class ValkeyObservationStore implements ObservationStore {
     const chunks: ServiceChunk[] = [];
     for (let c = 0; c * size < rows.length; c++)
       chunks.push(...this.serviceChunks(`${batchId}-${c}`, rows.slice(c * size, (c + 1) * size)));
-    const services = [...new Set(chunks.map((c) => c.service))];
+    // The services set only grows, so each store adds a service to it once (after a success):
+    // later batches do not touch the shard that holds it.
+    const newServices = [...new Set(chunks.map((c) => c.service))].filter((s) => !this.knownServices.has(s));
     // A cluster pipeline must stay within one slot: the services set and each service's chunks go
     // as separate pipelines, concurrently. A single server takes them all in one.
     const pipelines: Pipeline[] = [];
@@ -111,9 +114,14 @@ export class ValkeyObservationStore implements ObservationStore {
       pipelines.push(p);
       return p;
     };
-    const first = open();
-    first.sadd(this.keys.services, ...services);
-    for (const chunk of chunks) (this.keys.cluster ? open() : first).stellaApply(...chunk.args);
+    if (this.keys.cluster) {
+      if (newServices.length > 0) open().sadd(this.keys.services, ...newServices);
+      for (const chunk of chunks) open().stellaApply(...chunk.args);
+    } else {
+      const pipeline = open();
+      if (newServices.length > 0) pipeline.sadd(this.keys.services, ...newServices);
+      for (const chunk of chunks) pipeline.stellaApply(...chunk.args);
+    }
     if (this.waitReplicas > 0) for (const p of pipelines) p.wait(this.waitReplicas, WAIT_TIMEOUT_MS);
     const settled = await Promise.allSettled(pipelines.map((p) => p.exec()));
     for (const s of settled) {
@@ -130,6 +138,7 @@ export class ValkeyObservationStore implements ObservationStore {
           );
       }
     }
+    for (const service of newServices) this.knownServices.add(service);
   }
 
   /** Splits one chunk by service: the script's keys must share a slot on a cluster. */
