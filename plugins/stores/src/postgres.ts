@@ -156,7 +156,7 @@ export class PostgresObservationStore implements ObservationStore {
         await this.appendOnce(batchId, rows, days);
         return;
       } catch (error) {
-        if (!isMissingPartition(error) || attempt >= 5) throw error;
+        if (!isMissingPartition(error) || attempt >= 10) throw error;
         for (const d of days) this.knownDays.delete(d);
         this.logger.debug('postgres store: a day partition was dropped under an append; recreating it', {
           attempt,
