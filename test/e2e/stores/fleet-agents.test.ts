@@ -7,7 +7,8 @@
  * node-c the TLS server (SSL_set_accept_state, once per accepted connection). Per node the rate is
  * 1/3, 2/3 and 1/3; the fleet rate is 1 and no coverage alert fires; `verify --from` against the
  * cluster passes with the same per-path result as the union of the three nodes' NDJSON, while each
- * node's NDJSON alone fails. Counts are checked against the workloads' exact call counts.
+ * node's NDJSON alone fails. Counts are checked against the workloads' exact call counts and against
+ * bpftrace count() on the same symbols, cgroups and pid.
  */
 import { type ChildProcess, spawn } from 'node:child_process';
 import { mkdir, mkdtemp, readFile, rm, writeFile } from 'node:fs/promises';
@@ -16,9 +17,10 @@ import { join, resolve } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { freePort, startOpensslServer, type TlsServer } from '../../../core/src/demo/tls-server.js';
 import { type RunningCli, runStella, startStella } from '../../support/cli.js';
-import { stdoutLines } from '../../support/maps.js';
+import { LIBSSL, stdoutLines } from '../../support/maps.js';
 import { type PrometheusServer, startPrometheus } from '../../support/prometheus.js';
 import { startValkeyCluster, type ValkeyCluster } from '../../support/valkey-cluster.js';
+import { bpftraceCount } from '../probes/support.js';
 import { cgroupV2Root, createCgroup, libsslPathsMap, type WorkloadCgroup } from './fleet-support.js';
 
 const repo = resolve(import.meta.dirname, '../../..');
@@ -52,6 +54,8 @@ describe.skipIf(!canBpf || !cgroupRoot)('three agents, one service, one verdict'
   const outputs: string[] = [];
   const metrics: string[] = [];
   let mapPath: string;
+  /** bpftrace's count() of each path's symbol over the same cgroups and pid the agents watch. */
+  const independent: Record<string, number> = {};
 
   beforeAll(async () => {
     dir = await mkdtemp(join(tmpdir(), 'stella-e2e-fleet-'));
@@ -102,6 +106,16 @@ describe.skipIf(!canBpf || !cgroupRoot)('three agents, one service, one verdict'
       await agent.waitFor(/\bready\b.*metrics=/, 60_000);
     }
 
+    const [a, b] = [cgroups[0]!.id, cgroups[1]!.id];
+    const counters = {
+      'client-handshake': await bpftraceCount(
+        [`uprobe:${LIBSSL}:SSL_do_handshake`],
+        `cgroup == ${a} || cgroup == ${b}`,
+      ),
+      'client-connect': await bpftraceCount([`uprobe:${LIBSSL}:SSL_connect`], `cgroup == ${b}`),
+      'server-accept': await bpftraceCount([`uprobe:${LIBSSL}:SSL_set_accept_state`], `pid == ${tls.process.pid}`),
+    };
+
     // node-a: the Python client, moved into its cgroup before its first handshake.
     client = spawn('python3', [TLS_CLIENT, String(tls.port), tls.certPath, String(PY_HANDSHAKES)], {
       stdio: ['pipe', 'pipe', 'inherit'],
@@ -122,6 +136,8 @@ describe.skipIf(!canBpf || !cgroupRoot)('three agents, one service, one verdict'
       );
       expect(await new Promise((r) => curl.once('exit', r))).toBe(0);
     }
+
+    for (const [pathId, counter] of Object.entries(counters)) independent[pathId] = await counter.stop();
 
     const rulesDir = join(dir, 'rules');
     await mkdir(rulesDir);
@@ -154,7 +170,15 @@ describe.skipIf(!canBpf || !cgroupRoot)('three agents, one service, one verdict'
       'the fleet rate to reach 1',
     );
     expect(fleet).toHaveLength(1);
-    const perNode = await p.query(`stella_observation_rate{service="${SERVICE}",tag="all"}`);
+    // node-a adds nothing to the union (curl's node also sees SSL_do_handshake): wait for its scrape too.
+    const perNode = await p.waitFor(
+      async () => {
+        const r = await p.query(`stella_observation_rate{service="${SERVICE}",tag="all"}`);
+        return r.length === NODES.length ? r : undefined;
+      },
+      30_000,
+      'every node scraped',
+    );
     const byInstance = Object.fromEntries(perNode.map((s) => [s.metric.instance, Number(s.value[1])]));
     expect(metrics.map((url) => byInstance[new URL(url).host]!.toFixed(3))).toEqual(['0.333', '0.667', '0.333']);
     // Several evaluations with `for: 2s`: the per-node rates would have fired; the fleet rule does not.
@@ -194,6 +218,8 @@ describe.skipIf(!canBpf || !cgroupRoot)('three agents, one service, one verdict'
     const hits = Object.fromEntries(perPath(shared.report).map(([id, , n]) => [id, n]));
     expect(hits['server-accept']).toBe(PY_HANDSHAKES + CURLS);
     expect(hits['client-connect']).toBeGreaterThanOrEqual(CURLS);
+    // And bpftrace on the same symbols, cgroups and pid saw exactly what the fleet stored.
+    expect(hits).toEqual(independent);
     const summary = await runStella([
       'observations',
       'query',
