@@ -31,7 +31,7 @@ const allRules = (parse(readFileSync(RULES, 'utf8')) as { groups: Array<{ rules:
 const rules = allRules.filter((r) => r.alert);
 const recordings = allRules.filter((r) => r.record);
 
-/** SPEC's coverage conditions apply to the fleet rate (SPEC "Fleet semantics"), a recording rule. */
+/** The coverage conditions compare the fleet rate, a recording rule (docs/OPERATIONS.md §7). */
 const FLEET_RATE = 'service_tag:stella_observation_rate:fleet';
 
 /** docs/OPERATIONS.md §4: each alert's condition, severity and the opening words of its annotations. */
