@@ -233,7 +233,13 @@ export class NdjsonExporter {
         const seg = await this.openSegment();
         const data = Buffer.from(lines.join(''), 'utf8');
         try {
-          await seg.handle.write(data, 0, data.length, seg.size);
+          // A nearly full disk takes part of a write and says so only by the count (no error):
+          // write the rest, so the next call meets ENOSPC instead of a torn line counted as written.
+          for (let done = 0; done < data.length; ) {
+            const { bytesWritten } = await seg.handle.write(data, done, data.length - done, seg.size + done);
+            if (bytesWritten === 0) throw Object.assign(new Error('no space left on device'), { code: 'ENOSPC' });
+            done += bytesWritten;
+          }
           await seg.handle.datasync();
         } catch (error) {
           // Leave no half line behind (ENOSPC mid-write): cut back to the last good size.
