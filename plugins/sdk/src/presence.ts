@@ -84,10 +84,15 @@ export class PresenceController {
     this.#timer.unref();
   }
 
-  /** Puts request `index` at `offset` of `file` under presence control in `pid`. Idempotent. */
-  arm(index: number, file: Pick<LibraryFile, 'key' | 'hostPath'>, offset: number, pid: number): void {
+  /**
+   * Puts request `index` at `offset` of `file` under presence control in `pid`. Idempotent.
+   * Resolves once its link is made (or failed, reported through `onArmed`); never rejects.
+   */
+  arm(index: number, file: Pick<LibraryFile, 'key' | 'hostPath'>, offset: number, pid: number): Promise<void> {
     const key = `${file.key}#${index}#${pid}`;
-    if (this.#stopped || this.#probes.has(key)) return;
+    if (this.#stopped) return Promise.resolve();
+    const known = this.#probes.get(key);
+    if (known) return known.attaching ?? Promise.resolve();
     const probe: Probe = {
       index,
       fileKey: file.key,
@@ -104,6 +109,7 @@ export class PresenceController {
     this.#byHit.set(hitKey, group);
     group.add(probe);
     this.#attach(probe);
+    return probe.attaching ?? Promise.resolve();
   }
 
   /**

@@ -217,6 +217,7 @@ export async function startUprobeCallSession(
     const idle = matchesNothing(rules);
     const resolved = new Set<number>();
     const wanted: WantedProbe[] = [];
+    const arming: Promise<void>[] = [];
     let timedOut = false;
     for (const { file, pids } of candidates.values()) {
       for (const [index, request] of requests.entries()) {
@@ -250,7 +251,8 @@ export async function startUprobeCallSession(
         const { offset, placement } = await placeProbe(file, request.symbol, entry);
         if (presence && presenceRequests.has(index)) {
           presenceFiles.set(file.key, file);
-          for (const pid of pids) if (targetPids.has(pid) || onlyPids) presence.arm(index, file, offset, pid);
+          for (const pid of pids)
+            if (targetPids.has(pid) || onlyPids) arming.push(presence.arm(index, file, offset, pid));
           continue;
         }
         const probe = { index, request, file, offset, placement };
@@ -258,7 +260,8 @@ export async function startUprobeCallSession(
         else for (const pid of pids) if (targetPids.has(pid) || onlyPids) wanted.push({ ...probe, pid });
       }
     }
-    await links.attach(wanted);
+    // Presence links are made beside the others, and the pass (so "ready") waits for both.
+    await Promise.all([links.attach(wanted), ...arming]);
     return { resolved, timedOut };
   };
 
