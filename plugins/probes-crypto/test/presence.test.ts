@@ -16,9 +16,12 @@ const LIBCRYPTO = '/usr/lib/x86_64-linux-gnu/libcrypto.so.3';
 const SERVICE = 'hashing-svc';
 const CALLS = 100_000;
 
-/** `update N`: N EVP_DigestUpdate calls; `final`: one digest (EVP_DigestFinal_ex); answers `done`. */
+/**
+ * `update N`: N EVP_DigestUpdate calls; `final`: one digest (EVP_DigestFinal_ex); `fork`: a child
+ * that calls EVP_DigestUpdate 1,000 times 1.5 s later (its pid is printed first). Answers `done`.
+ */
 const HASHER = `
-import hashlib, sys
+import hashlib, os, sys, time
 h = hashlib.sha256()
 print('ready', flush=True)
 for line in sys.stdin:
@@ -29,6 +32,13 @@ for line in sys.stdin:
         for _ in range(int(n)): h.update(b'x')
     elif cmd == 'final':
         h.hexdigest()
+    elif cmd == 'fork':
+        child = os.fork()
+        if child == 0:
+            time.sleep(1.5)
+            for _ in range(1000): h.update(b'y')
+            os._exit(0)
+        print(child, flush=True)
     print('done', flush=True)
 `;
 
@@ -108,5 +118,25 @@ describe.skipIf(bpfUnavailableReason())('presence mode', () => {
     expect(countsFor(t.observations, b.pid)['crypto/EVP_DigestUpdate']).toBeGreaterThanOrEqual(1);
     expect(countsFor(t.observations, a.pid)['crypto/EVP_DigestFinal_ex']).toBeGreaterThanOrEqual(1);
     expect(t.observations.every((o) => o.countMode === 'presence' && o.hitCount === 1)).toBe(true);
+  });
+
+  it('gives a forked child that becomes a target its own link, after the parent was disarmed', async () => {
+    const parent = await hasher();
+    const pids = [parent.pid];
+    const t = testContext(createBpf(), SERVICE, pids, { presenceWindowMs: 60_000 });
+    const session = await cryptoProbes({ rescanIntervalMs: 200 }).start(t.ctx, [request('EVP_DigestUpdate')]);
+    await armed(t.statuses, 1);
+    await send(parent, `update ${CALLS}`); // seen: the parent's link is released
+    await sleep(50);
+    parent.child.stdin.write('fork\n');
+    const child = Number(await parent.nextLine());
+    expect(await parent.nextLine()).toBe('done');
+    pids.push(child); // the tracker's view: the child is a target of its own
+    await armed(t.statuses, 2);
+    await sleep(1800); // the child calls 1.5 s after the fork
+    await session.stop();
+
+    expect(countsFor(t.observations, parent.pid)['crypto/EVP_DigestUpdate']).toBe(1);
+    expect(countsFor(t.observations, child)['crypto/EVP_DigestUpdate']).toBe(1);
   });
 });

@@ -14,20 +14,24 @@ export const StellaMaps = {
   targetPids: 'stella_target_pids',
   targetCgroups: 'stella_target_cgroups',
   targetExes: 'stella_target_exes',
-  /** Presence mode: the current window's number (one __u64 at key 0). */
-  presenceWindow: 'stella_presence_window',
-  /** Presence mode: (cookie, pid) -> window last reported. */
-  presenceSeen: 'stella_presence_seen',
 } as const;
 
-/** `const volatile` tunables set before load: each a __u32 unless its comment says otherwise. */
+/** Presence mode's names (`stella/presence.bpf.h`): only in objects with the uprobe call programs. */
+export const PresenceNames = {
+  /** Map: the current window's number (one __u64 at key 0). */
+  window: 'stella_presence_window',
+  /** Map: (cookie, pid) -> window last reported. */
+  seen: 'stella_presence_seen',
+  /** `const volatile __u8[PRESENCE_COOKIES]`: 1 at a presence probe's cookie. */
+  cookies: 'stella_presence_cookies',
+} as const;
+
+/** `const volatile` tunables, each a __u32 set before load. */
 export const StellaGlobals = {
   filterTargets: 'stella_filter_targets',
   aggregate: 'stella_aggregate',
   sampleThreshold: 'stella_sample_threshold',
   ringbufWakeup: 'stella_rb_wakeup',
-  /** Presence mode: one byte per cookie below {@link PRESENCE_COOKIES}, 1 = presence. */
-  presenceCookies: 'stella_presence_cookies',
 } as const;
 
 /** `STELLA_PRESENCE_COOKIES`: request indexes at or above this always count every call. */

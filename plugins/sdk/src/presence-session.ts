@@ -5,7 +5,7 @@
  * cannot run (an object built before presence.bpf.h, a kernel without uprobe_multi), those probes
  * count every call instead and the log says why: slower, never blind.
  */
-import { PRESENCE_COOKIES, StellaGlobals, StellaPrograms } from './abi.js';
+import { PRESENCE_COOKIES, PresenceNames, StellaPrograms } from './abi.js';
 import { openProbeObject, type ProbeObject, type ProbeObjectOptions } from './session-core.js';
 import type { Logger, PluginContext, ProbeCountMode } from './types.js';
 
@@ -45,7 +45,7 @@ export function openPresenceObject(
         }
         const flags = new Uint8Array(PRESENCE_COOKIES);
         for (const index of wanted) flags[index] = 1;
-        handle.setGlobal(StellaGlobals.presenceCookies, flags);
+        handle.setGlobal(PresenceNames.cookies, flags);
       },
       autoload: (p) => p !== program || supported,
     });

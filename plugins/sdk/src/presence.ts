@@ -15,7 +15,7 @@
  * Bounded work: at most one release and one attach per (probe, process) and window. Nothing here
  * waits on the kernel on the event loop; the window's number is one 8-byte map write.
  */
-import { StellaMaps } from './abi.js';
+import { PresenceNames } from './abi.js';
 import type { LibraryFile } from './library-files.js';
 import type { BpfLink, BpfObjectHandle, Logger } from './types.js';
 
@@ -136,7 +136,7 @@ export class PresenceController {
     const value = Buffer.alloc(8);
     value.writeBigUInt64LE(BigInt(this.#window));
     try {
-      this.options.handle.mapUpdate(StellaMaps.presenceWindow, new Uint8Array(4), value);
+      this.options.handle.mapUpdate(PresenceNames.window, new Uint8Array(4), value);
     } catch (error) {
       this.options.log.warn('presence window not advanced: seen probes stay disarmed', {
         error: (error as Error).message,
