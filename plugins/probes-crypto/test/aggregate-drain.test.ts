@@ -2,7 +2,8 @@
 /**
  * Aggregated counts stay exact while the agent drains them: a python3 child hashes in a tight loop
  * (one EVP_DigestUpdate per `update()`) on one CPU while the session reads `stella_agg` every
- * 20 ms on the other. The sum of the emitted counts must equal bpftrace's count on the same pid.
+ * 20 ms on the other. The sum of the emitted counts must equal bpftrace's count on the same pid
+ * (an entry probe), with our probe placed on the emulated `je` after the entry's `test`.
  */
 import { createBpf } from '@stella/bpf';
 import { bpftraceCounts, bpfUnavailableReason, countsFor, ScriptWorkload, testContext } from '@stella/sdk/testing';
@@ -64,5 +65,8 @@ describe.skipIf(bpfUnavailableReason())('aggregated counts under a concurrent dr
     const windows = t.observations.filter((o) => o.windowStart !== undefined);
     expect(windows.length).toBeGreaterThan(20); // drained many times while the loop ran
     expect(countsFor(t.observations, hasher.pid)).toEqual({ 'crypto/EVP_DigestUpdate': expected.update });
+    // Counted exactly past the entry: `test` is single-stepped, the `je` 3 bytes on is emulated.
+    const attached = t.statuses.find((s) => s.state === 'attached');
+    expect(attached?.detail).toMatch(/^(uprobe_multi|perf-event uprobe) at entry\+3, je, emulated/);
   });
 });
