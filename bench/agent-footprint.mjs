@@ -5,9 +5,12 @@
  * after it has idled, VmHWM = peak) of `stella-runtime-agent` on the demo map (25 TLS calls,
  * uprobes on libssl/libcrypto for curl, memory store, NDJSON export, Prometheus on), beside two
  * floors measured in the same run: a bare `node` process and `stella --version` (the CLI's own
- * start-up, which loads only the command table).
+ * start-up with every command group loaded, what the agent no longer pays for).
  *
- *   node bench/agent-footprint.mjs [--rounds 5] [--idle-seconds 3]
+ *   node bench/agent-footprint.mjs [--rounds 5] [--idle-seconds 3] [--baseline <checkout>]
+ *
+ * `--baseline` adds the agent of another built checkout (e.g. a worktree of the previous commit)
+ * to the same run, interleaved, so before/after compare under the same load.
  *
  * Needs root and a built tree (npm run build). Prints a markdown table (medians over the rounds).
  */
@@ -21,7 +24,11 @@ import { parseArgs } from 'node:util';
 
 const repo = join(dirname(fileURLToPath(import.meta.url)), '..');
 const { values } = parseArgs({
-  options: { rounds: { type: 'string', default: '5' }, 'idle-seconds': { type: 'string', default: '3' } },
+  options: {
+    rounds: { type: 'string', default: '5' },
+    'idle-seconds': { type: 'string', default: '3' },
+    baseline: { type: 'string' },
+  },
 });
 const rounds = Number(values.rounds);
 const idleMs = Number(values['idle-seconds']) * 1000;
@@ -105,13 +112,24 @@ try {
   );
   const cases = [
     { name: 'node (empty process)', args: ['-e', 'setInterval(() => {}, 1000); console.log("up")'], ready: 'up' },
-    { name: 'stella --version', args: [join(repo, 'core/bin/stella.js'), '--version'], ready: undefined },
+    {
+      name: 'stella --version (loads every command)',
+      args: [join(repo, 'core/bin/stella.js'), '--version'],
+      ready: undefined,
+    },
     {
       name: 'stella-runtime-agent (idle)',
       args: [join(repo, 'core/bin/stella-runtime-agent.js'), '--config', config],
       ready: 'ready',
     },
   ];
+  if (values.baseline) {
+    cases.push({
+      name: `baseline agent (${values.baseline})`,
+      args: [join(values.baseline, 'core/bin/stella-runtime-agent.js'), '--config', config],
+      ready: 'ready',
+    });
+  }
   const results = cases.map(() => ({ ready: [], rss: [], hwm: [], stop: [] }));
   for (let round = 0; round < rounds; round++) {
     // Interleaved round by round: the machine is shared, so neighbours' load hits every case alike.
