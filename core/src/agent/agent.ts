@@ -202,7 +202,8 @@ export class RuntimeAgent {
       const to = now;
       const from = new Date(to.getTime() - map.predicate.coverage.windowSeconds * 1000);
       const accumulator = new VerificationAccumulator(map, { from, to });
-      for (const o of this.index.observations(service, from.getTime(), to.getTime())) accumulator.add(o);
+      for (const a of this.index.aggregates(service, from.getTime(), to.getTime()))
+        accumulator.addAggregate(a.sample, a.hitCount, a.firstSeenMs, a.lastSeenMs);
       const health = this.statuses.health(service);
       const report = accumulator.report({ probeHealth: health, generatedAt: now });
       reports.push(report);
