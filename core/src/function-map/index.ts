@@ -9,6 +9,7 @@ export {
   serializeFunctionMap,
 } from './generate.js';
 export { canonicalJson, functionMapDigest, nodeHash, normalizePurl, pathHash } from './hash.js';
+export { formatLearnDiff, type LearnChange, type LearnOptions, type LearnResult, learnFunctionMap } from './learn.js';
 export { FunctionMapInvalidError, type MapProblem, parseFunctionMap, readFunctionMap } from './parse.js';
 export { defaultLibraryPath, type ResolvedLibrary, RootfsResolver } from './rootfs.js';
 export { type ParsedSbom, parseSbom, readSbom, type SbomComponent } from './sbom.js';
@@ -30,5 +31,6 @@ export {
   type FunctionMap,
   type FunctionMapPredicate,
   type FunctionMapSubject,
+  type LearningProvenance,
   type PathEntrypoint,
 } from './types.js';

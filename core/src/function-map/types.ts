@@ -67,12 +67,26 @@ export interface ExpectedPath {
   pathHash: string;
 }
 
+/** How `stella function-map learn` refined a map (`generatedFrom.learning`). */
+export interface LearningProvenance {
+  /** The learning window, ISO-8601 UTC; `to` exclusive. */
+  from: string;
+  to: string;
+  /** `sha256:` over the observation files' bytes, in the order read. */
+  observationsDigest: string;
+  /** Records of the map's service inside the window. */
+  observationsInWindow: number;
+  /** Digest (functionMapDigest) of the map that was refined. */
+  baseMapDigest: string;
+}
+
 export interface FunctionMapPredicate {
   schemaVersion: string;
   service: string;
   buildId?: string;
   generatedAt?: string;
-  generatedFrom?: { sbomRef: string; sbomDigest: string; staticAnalysisRef?: string };
+  /** What the map was made from: an SBOM (generate), observations (learn), or both. */
+  generatedFrom?: { sbomRef?: string; sbomDigest?: string; staticAnalysisRef?: string; learning?: LearningProvenance };
   generator?: { name: string; version: string; commit?: string };
   coverage: Coverage;
   hotFunctions?: string[];

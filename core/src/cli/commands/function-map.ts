@@ -22,6 +22,7 @@ import { readObservationFiles } from '../../verify/ndjson.js';
 import { readObservationFilesParallel } from '../../verify/parallel.js';
 // Used only inside actions, so the import cycle with main.ts is harmless.
 import { VERSION } from '../main.js';
+import { registerLearn } from './function-map-learn.js';
 
 const collect = (value: string, previous: string[] = []) => [...previous, value];
 
@@ -272,4 +273,6 @@ export function register(program: Command): void {
         await cleanup?.();
       }
     });
+
+  registerLearn(group);
 }

@@ -18,6 +18,7 @@ const COMMAND_GROUPS: Record<string, CommandGroup> = {
   'function-map': () => import('./function-map.js'),
   plugins: () => import('./plugins.js'),
   observations: () => import('./observations.js'),
+  sbom: () => import('./sbom.js'),
 };
 
 /**

@@ -1,0 +1,193 @@
+// SPDX-License-Identifier: Apache-2.0
+/**
+ * Runtime evidence from a real agent run: the map generated from syft's SBOM of this Debian 12 host
+ * (`--rootfs /`, tls/* and crypto/*), the agent's uprobes on a python TLS client making N blocking
+ * handshakes through libssl, bpftrace counting SSL_do_handshake on the same pid. Then, on the
+ * agent's own NDJSON export: `sbom annotate` marks exactly the component whose calls were observed
+ * (with the handshake count bpftrace saw), and `function-map learn` gives a map the same run
+ * verifies `pass` under, where the generated one fails. Run under the kernel lock.
+ */
+import { spawn, spawnSync } from 'node:child_process';
+import { mkdtemp, readdir, readFile, rm, writeFile } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { fileURLToPath } from 'node:url';
+import { gunzipSync } from 'node:zlib';
+import { Spec, Validation } from '@cyclonedx/cyclonedx-library';
+import type { Observation } from '@stella/sdk';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { startOpensslServer, type TlsServer } from '../../../core/src/demo/tls-server.js';
+import { startStella } from '../../support/cli.js';
+import { LIBSSL, stdoutLines } from '../../support/maps.js';
+
+const REPO = fileURLToPath(new URL('../../../', import.meta.url));
+const SBOM = join(REPO, 'test/e2e/function-map/fixtures/debian12-syft.cdx.json');
+const CLIENT = join(REPO, 'test/e2e/agent/fixtures/tls_client.py');
+const HANDSHAKES = 12;
+const canBpf = process.getuid?.() === 0;
+if (!canBpf) console.warn('[skip] evidence agent e2e: needs root for BPF (CAP_BPF/CAP_PERFMON)');
+
+function stella(cwd: string, ...args: string[]) {
+  const r = spawnSync(process.execPath, [join(REPO, 'core/bin/stella.js'), ...args], {
+    cwd,
+    encoding: 'utf8',
+    timeout: 120_000,
+  });
+  return { code: r.status, stdout: r.stdout, stderr: r.stderr };
+}
+
+async function readNdjson(dir: string): Promise<Observation[]> {
+  const out: Observation[] = [];
+  for (const name of await readdir(dir)) {
+    if (!/\.ndjson(\.gz)?$/.test(name)) continue;
+    const raw = await readFile(join(dir, name));
+    const text = name.endsWith('.gz') ? gunzipSync(raw).toString('utf8') : raw.toString('utf8');
+    for (const l of text.split('\n')) if (l.trim()) out.push(JSON.parse(l) as Observation);
+  }
+  return out;
+}
+
+describe.skipIf(!canBpf)('runtime evidence from a real agent run', () => {
+  let dir: string;
+  let server: TlsServer;
+  let observations: Observation[];
+  let bpftraceCount: number;
+  let window: { from: string; to: string };
+  const obsDir = () => join(dir, 'observations');
+
+  beforeAll(async () => {
+    dir = await mkdtemp(join(tmpdir(), 'stella-e2e-evidence-'));
+    const generate = stella(
+      dir,
+      ...['function-map', 'generate', '--sbom', SBOM, '--service', 'web', '--rootfs', '/'],
+      ...['--hot-functions', 'tls/*', '--hot-functions', 'crypto/*', '--output', 'map.json'],
+    );
+    expect(generate.code, generate.stderr).toBe(0);
+    server = await startOpensslServer(dir);
+    const client = spawn('python3', [CLIENT, String(server.port), server.certPath, String(HANDSHAKES)], {
+      stdio: ['pipe', 'pipe', 'inherit'],
+    });
+    await stdoutLines(client, 'ready');
+    const pid = client.pid!;
+    await writeFile(
+      join(dir, 'stella.yaml'),
+      [
+        'runtime_agent:',
+        '  node_name: evidence-node',
+        `  function_maps: [${JSON.stringify(join(dir, 'map.json'))}]`,
+        `  targets: [{service: web, pids: [${pid}]}]`,
+        '  observation_store: {type: memory}',
+        `  export: {flush_interval_ms: 200, output_path: ${JSON.stringify(obsDir())}}`,
+        '  telemetry: {prometheus: {enabled: false}, verify_interval_ms: 500}',
+      ].join('\n'),
+    );
+    const bpftrace = spawn(
+      'bpftrace',
+      [
+        '-B',
+        'line',
+        '-e',
+        `uprobe:${LIBSSL}:SSL_do_handshake /pid == ${pid}/ { @calls = count(); }\nBEGIN { printf("armed\\n"); }`,
+      ],
+      { stdio: ['ignore', 'pipe', 'pipe'] },
+    );
+    let bpftraceOut = '';
+    bpftrace.stdout?.on('data', (d) => {
+      bpftraceOut += String(d);
+    });
+    await stdoutLines(bpftrace, 'armed');
+    const from = new Date(Date.now() - 1000).toISOString();
+    const agent = startStella(['agent', '--config', join(dir, 'stella.yaml')]);
+    await agent.waitFor(/\bready metrics=/, 90_000);
+    client.stdin?.end('go\n');
+    await stdoutLines(client, 'done');
+    await new Promise((resolve) => client.once('exit', resolve));
+    agent.child.kill('SIGTERM');
+    expect(await agent.exited).toBe(0);
+    bpftrace.kill('SIGINT');
+    await new Promise((resolve) => bpftrace.once('exit', resolve));
+    bpftraceCount = Number(/@calls: (\d+)/.exec(bpftraceOut)?.[1]);
+    window = { from, to: new Date(Date.now() + 1000).toISOString() };
+    observations = await readNdjson(obsDir());
+  }, 240_000);
+  afterAll(async () => {
+    await server?.stop();
+    if (dir) await rm(dir, { recursive: true, force: true });
+  });
+
+  it('saw the handshakes bpftrace saw', () => {
+    expect(bpftraceCount).toBe(HANDSHAKES);
+    const handshakes = observations.filter((o) => o.function === 'tls/SSL_do_handshake' && o.binaryPath === LIBSSL);
+    expect(handshakes.reduce((n, o) => n + o.hitCount, 0)).toBe(HANDSHAKES);
+  });
+
+  it('sbom annotate marks exactly the components whose calls the agent recorded', async () => {
+    const r = stella(
+      dir,
+      ...['sbom', 'annotate', '--sbom', SBOM, '--function-map', 'map.json', '--observations', obsDir()],
+      ...['--from', window.from, '--to', window.to, '--output', 'web.cdx.json'],
+    );
+    expect(r.code, r.stderr).toBe(0);
+    const text = await readFile(join(dir, 'web.cdx.json'), 'utf8');
+    expect(await new Validation.JsonValidator(Spec.Version.v1dot6).validate(text)).toBeNull();
+    const bom = JSON.parse(text) as { components: Record<string, unknown>[] };
+    const prop = (c: Record<string, unknown>, name: string) =>
+      (c.properties as { name: string; value: string }[] | undefined)?.find((p) => p.name === name)?.value;
+    const observedPurls = bom.components
+      .filter((c) => prop(c, 'stella:runtime:observed') === 'true')
+      .map((c) => c.purl);
+    // Independently: the purls of the records the agent wrote, for this service.
+    const recorded = [...new Set(observations.filter((o) => o.service === 'web' && o.purl).map((o) => o.purl))];
+    expect(observedPurls.sort()).toEqual(recorded.sort());
+    expect(observedPurls).toEqual(['pkg:deb/debian/libssl3@3.0.19-1~deb12u2?arch=amd64&distro=debian-12']);
+    const libssl3 = bom.components.find((c) => c.purl === observedPurls[0])!;
+    const occurrences = (
+      libssl3.evidence as { occurrences: { symbol: string; location: string; additionalContext: string }[] }
+    ).occurrences;
+    const handshake = occurrences.find((o) => o.symbol === 'SSL_do_handshake' && o.location === LIBSSL)!;
+    expect(handshake.additionalContext).toMatch(new RegExp(`called ${HANDSHAKES} times .* on 1 node`));
+    const total = observations
+      .filter((o) => o.service === 'web' && o.purl === observedPurls[0])
+      .reduce((n, o) => n + o.hitCount, 0);
+    expect(prop(libssl3, 'stella:runtime:hitCount')).toBe(String(total));
+    // The libraries this client never loads are mapped, not observed, and never called unreachable.
+    const notObserved = bom.components.filter((c) => prop(c, 'stella:runtime:observed') === 'false').map((c) => c.name);
+    expect(notObserved.sort()).toEqual(['libgcrypt20', 'libgnutls30', 'libsodium23', 'nodejs']);
+  });
+
+  it('function-map learn refines the generated map so the same run verifies pass', async () => {
+    const args = ['--observations', obsDir(), '--from', window.from, '--to', window.to];
+    const before = stella(dir, 'function-map', 'verify', '--function-map', 'map.json', '--offline', ...args);
+    expect(before.code, before.stderr).toBe(1);
+    const learn = stella(
+      dir,
+      'function-map',
+      'learn',
+      '--function-map',
+      'map.json',
+      ...args,
+      '--output',
+      'learned.json',
+    );
+    expect(learn.code, learn.stderr).toBe(0);
+    expect(learn.stderr).toMatch(/ {2}= tls-handshake:libssl\.so\.3: stays required, observed \(\d+ hits\)/);
+    expect(learn.stderr).toContain('  ~ tls-handshake:node: required → optional, never observed (0 hits)');
+    const after = stella(
+      dir,
+      'function-map',
+      'verify',
+      '--function-map',
+      'learned.json',
+      '--offline',
+      ...args,
+      '--format',
+      'json',
+    );
+    expect(after.code, after.stderr).toBe(0);
+    const report = JSON.parse(after.stdout);
+    expect(report.verdict).toBe('pass');
+    expect(report.observationRate).toBe(1);
+    const handshake = report.paths.find((p: { pathId: string }) => p.pathId === 'tls-handshake:libssl.so.3');
+    expect(handshake.hitCount).toBeGreaterThanOrEqual(HANDSHAKES);
+  });
+});
