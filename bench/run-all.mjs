@@ -21,8 +21,9 @@ import { parseArgs } from 'node:util';
 const repo = join(dirname(fileURLToPath(import.meta.url)), '..');
 
 /**
- * Every benchmark: its script, its arguments for a full and a quick run, and whether it loads
- * BPF (needs root, runs under the lock). `quick: undefined` skips it in a quick run.
+ * Every benchmark: its script, its arguments for a full and a quick run, and whether it loads BPF
+ * (needs root, runs under the lock). `quick: undefined` skips it in a quick run. A bench/*.mjs
+ * script missing here fails core/test/bench-runner.test.ts.
  */
 const BENCHMARKS = [
   {
@@ -52,6 +53,13 @@ const BENCHMARKS = [
     script: 'bench/probes-uprobe.mjs',
     full: [],
     quick: ['--calls', '20000', '--rounds', '1', '--seconds', '2', '--rates', '10000,50000'],
+    bpf: true,
+  },
+  {
+    name: 'handshake-overhead',
+    script: 'bench/handshake-overhead.mjs',
+    full: [],
+    quick: ['--handshakes', '50', '--rounds', '1', '--modes', 'none,bpftrace,agent'],
     bpf: true,
   },
   {
