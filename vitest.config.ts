@@ -22,6 +22,8 @@ export default defineConfig({
         extends: true,
         test: {
           name: 'unit',
+          // `vitest run` with both projects: the unit tests first, then the kernel tests alone.
+          sequence: { groupOrder: 0 },
           include: ['**/test/**/*.test.ts'],
           exclude: ['**/node_modules/**', '**/dist/**', '**/fixtures/**', ...KERNEL_TESTS],
           testTimeout: 20_000,
@@ -32,6 +34,7 @@ export default defineConfig({
         test: {
           name: 'kernel',
           include: KERNEL_TESTS,
+          sequence: { groupOrder: 1 },
           // Native addon + BPF: separate processes, not worker threads. One test file at a time: the
           // end-to-end tests share one kernel (uprobes on the same libssl, node and libc inodes,
           // bpftrace baselines, agents claiming every curl by executable), and two at once made a
