@@ -7,7 +7,17 @@ import { defineConfig } from 'vitest/config';
  * real workloads; everything else is a unit test that runs anywhere (any user, no clang, no kernel
  * features) in seconds. `npx vitest run --project unit` is `npm run test:unit`.
  */
-const KERNEL_TESTS = ['test/e2e/**/*.test.ts', 'bpf/test/**/*.test.ts', 'plugins/probes-*/test/**/*.test.ts'];
+const KERNEL_TESTS = [
+  'test/e2e/**/*.test.ts',
+  'bpf/test/**/*.test.ts',
+  'plugins/probes-*/test/**/*.test.ts',
+  // Elsewhere, a test that needs the kernel says so in its name.
+  '**/test/**/*-kernel.test.ts',
+  // Runs placement on the compiled worker thread the kernel project's set-up builds.
+  'plugins/sdk/test/placement.test.ts',
+  // Mounts a small tmpfs to fill the disk for real: root.
+  'core/test/export/full-disk.test.ts',
+];
 
 export default defineConfig({
   resolve: {

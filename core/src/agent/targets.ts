@@ -6,7 +6,7 @@ import picomatch from 'picomatch';
 
 /**
  * glibc's `st_dev` packs major/minor as makedev(3) does; the kernel's `sb->s_dev` (what a BPF
- * program reads from `file->f_inode->i_sb`) is MKDEV = major << 20 | minor (include/linux/kdev_t.h).
+ * program reads from `file->f_inode->i_sb`) is MKDEV = major << 20 | minor (the kernel's linux/kdev_t.h).
  */
 export function userDevToKernelDev(dev: bigint): bigint {
   const major = ((dev >> 8n) & 0xfffn) | ((dev >> 32n) & ~0xfffn);

@@ -1,6 +1,7 @@
 // SPDX-License-Identifier: Apache-2.0
 import 'reflect-metadata';
 import { Command, CommanderError } from 'commander';
+import { redactSecrets } from '../config/secrets.js';
 import { exitCodeOf, StellaError } from '../errors.js';
 import { registerCommandGroups } from './commands/index.js';
 
@@ -36,11 +37,14 @@ export async function main(argv: string[] = process.argv): Promise<number> {
       return 2; // commander already printed the sentence
     }
     if (error instanceof StellaError) {
-      process.stderr.write(`stella: ${error.message}\n`);
+      process.stderr.write(`stella: ${redactSecrets(error.message)}\n`);
       return exitCodeOf(error);
     }
+    // A bug: one line for the user; the stack only when asked for, since it can carry input text.
+    const debug = process.env.STELLA_DEBUG === '1';
+    const text = error instanceof Error ? (debug ? (error.stack ?? error.message) : error.message) : String(error);
     process.stderr.write(
-      `stella: internal error: ${error instanceof Error ? (error.stack ?? error.message) : String(error)}\n`,
+      `stella: internal error: ${redactSecrets(text)}${debug ? '' : ' (a bug: STELLA_DEBUG=1 shows where)'}\n`,
     );
     return exitCodeOf(error);
   }

@@ -61,6 +61,8 @@ function checkAgent(agent: Record<string, unknown>, problems: RawProblem[]): voi
   checkSize(agent.export, 'rotate_bytes', at('export', 'rotate_bytes'), 1, problems);
 }
 
+const wellEncoded = (url: string) => !/%(?![0-9a-f]{2})/i.test(url);
+
 /** URLs the schema's prefix pattern accepted must also parse (host present, port numeric). */
 function checkUrl(value: unknown, segments: KeySegment[], problems: RawProblem[]): void {
   if (typeof value !== 'string' || !/^[a-z][a-z0-9+.-]*:\/\//i.test(value)) return;
@@ -71,6 +73,13 @@ function checkUrl(value: unknown, segments: KeySegment[], problems: RawProblem[]
     // fall through: reported below
   }
   if (!host) problems.push({ segments, message: `must be a URL with a host, got ${showValue(value, segments)}` });
+  else if (!wellEncoded(value)) {
+    // Drivers decode the URL themselves (pg: decodeURI) and throw a bare URIError on a stray `%`.
+    problems.push({
+      segments,
+      message: `has a "%" that does not start a %XX escape (write %25 for a literal percent sign), got ${showValue(value, segments)}`,
+    });
+  }
 }
 
 function checkSize(section: unknown, key: string, segments: KeySegment[], min: number, problems: RawProblem[]): void {

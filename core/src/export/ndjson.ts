@@ -43,7 +43,7 @@ export interface NdjsonExporterOptions {
   rotateBytes?: number;
   /** Start a new file once the current one is this old (ms). Default 1 hour. */
   rotateIntervalMs?: number;
-  /** gzip completed files. Default true (runbook: "Compress archived observations"). */
+  /** gzip completed files. Default true (docs/OPERATIONS.md "Limits and tuning": storage). */
   compressRotated?: boolean;
   /** Delete completed files whose newest line is older than this. 0 = keep. Default 72. */
   retentionHours?: number;
@@ -241,7 +241,13 @@ export class NdjsonExporter {
         const seg = await this.openSegment();
         const data = Buffer.from(lines.join(''), 'utf8');
         try {
-          await seg.handle.write(data, 0, data.length, seg.size);
+          // A nearly full disk takes part of a write and says so only by the count (no error):
+          // write the rest, so the next call meets ENOSPC instead of a torn line counted as written.
+          for (let done = 0; done < data.length; ) {
+            const { bytesWritten } = await seg.handle.write(data, done, data.length - done, seg.size + done);
+            if (bytesWritten === 0) throw Object.assign(new Error('no space left on device'), { code: 'ENOSPC' });
+            done += bytesWritten;
+          }
           await seg.handle.datasync();
         } catch (error) {
           // Leave no half line behind (ENOSPC mid-write): cut back to the last good size.

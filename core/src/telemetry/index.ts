@@ -20,6 +20,10 @@ export { INSTRUMENT, OVERALL_TAG } from './metrics.js';
 export { observationAttributes } from './spans.js';
 export type { DropReason, OtlpOptions, ProbeHealth, PrometheusOptions, Telemetry, TelemetryOptions } from './types.js';
 
+/** 127.0.0.0/8, ::1 and localhost: the only binds where an unauthenticated /metrics stays on the node. */
+const isLoopback = (host: string) =>
+  host === 'localhost' || host === '::1' || /^127\.\d+\.\d+\.\d+$/.test(host) || host === '::ffff:127.0.0.1';
+
 /** Meter and tracer name; also the Prometheus metric prefix (`stella_…`). */
 export const TELEMETRY_NAME = 'stella';
 const AGENT_SERVICE_NAME = 'stella-agent';
@@ -90,6 +94,11 @@ export async function createTelemetry(options: TelemetryOptions): Promise<Teleme
       });
     }
     logger.info('prometheus endpoint listening', { url: prometheus.url });
+    if (!isLoopback(options.prometheus.host)) {
+      logger.warn('prometheus endpoint is reachable beyond this node: /metrics has no authentication', {
+        host: options.prometheus.host,
+      });
+    }
   }
   if (otlp && (otlp.metrics || tracesOn)) {
     logger.info('otlp export on', {

@@ -37,7 +37,14 @@ export async function expandObservationInputs(args: readonly string[]): Promise<
     if (info?.isDirectory()) {
       const found: string[] = [];
       await walk(arg, found);
-      files.push(...observationFilesOf(found));
+      const inDir = observationFilesOf(found);
+      // An empty directory would verify as "rate 0%" with no word why: say that nothing was found.
+      if (inDir.length === 0) {
+        throw new InputError(
+          `--observations ${arg}: no observation files (*.ndjson, *.jsonl, *.json, optionally .gz) in this directory`,
+        );
+      }
+      files.push(...inDir);
       continue;
     }
     const scan = picomatch.scan(arg);

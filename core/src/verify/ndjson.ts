@@ -119,6 +119,9 @@ async function* chunks(file: string, from: number, buffers: readonly [Buffer, Bu
   }
 }
 
+/** Longest line read as a record: the agent writes a few hundred bytes; anything past this is malformed. */
+export const MAX_LINE_BYTES = 1 << 20;
+const NOTHING = Buffer.alloc(0);
 const QUOTE = 0x22;
 const NEWLINE = 0x0a;
 /** Bytes decoded to one string: below V8's large-object threshold (128 KiB). */
@@ -460,6 +463,18 @@ export async function readObservationFiles(
       }
       return start;
     };
+    let oversized = false;
+    /** Accounts the over-long line that started at `carryPos`; false when the slice ends before it. */
+    const takeOversized = (): boolean => {
+      if (skipFirst) skipFirst = false;
+      else if (slice && carryPos >= slice.end) past = true;
+      else {
+        lineNo++;
+        lineStartPos = carryPos;
+        acc.skipMalformed(`line longer than ${MAX_LINE_BYTES} bytes`, where(lineStartPos));
+      }
+      return !past;
+    };
     try {
       let chunkPos = from; // file offset of the chunk's first byte
       for await (const chunk of chunks(file, from, buffers)) {
@@ -470,13 +485,24 @@ export async function readObservationFiles(
           // Only the line that spans the two reads is copied together.
           const nl = chunk.indexOf(NEWLINE);
           if (nl === -1) {
-            carry = Buffer.concat([carry, chunk]);
+            // Past MAX_LINE_BYTES the line is dropped as it streams by (one malformed line), so a
+            // 40 MB line or a gzip of 1 GB without a newline keeps memory flat and time linear.
+            if (oversized || carry.length + chunk.length > MAX_LINE_BYTES) {
+              oversized = true;
+              carry = NOTHING;
+            } else carry = Buffer.concat([carry, chunk]);
             continue;
           }
-          const head = Buffer.concat([carry, chunk.subarray(0, nl + 1)]);
-          carry = undefined;
-          lines(head, carryPos, 0);
-          if (past) break;
+          if (oversized) {
+            oversized = false;
+            carry = undefined;
+            if (!takeOversized()) break;
+          } else {
+            const head = Buffer.concat([carry, chunk.subarray(0, nl + 1)]);
+            carry = undefined;
+            lines(head, carryPos, 0);
+            if (past) break;
+          }
           start = nl + 1;
         }
         start = lines(chunk, pos, start);
@@ -485,7 +511,8 @@ export async function readObservationFiles(
         if (start < chunk.length) carry = Buffer.from(chunk.subarray(start));
       }
       // A live segment's last line may still be being written: it is not a record yet.
-      if (
+      if (oversized && !file.endsWith('.partial') && !past) takeOversized();
+      else if (
         carry &&
         carry.length > 0 &&
         !isLiveSegment(file) &&

@@ -41,7 +41,7 @@ describe.skipIf(!canBpf)('stella doctor and stella plugins list (real CLI)', () 
     expect(by('BTF')?.status).toBe('pass');
     expect(by('capabilities')?.status).toBe('pass');
     expect(by('uprobe')?.status).toBe('pass');
-    expect(by('kprobe')?.status).toBe('warn'); // this kernel has no kprobes (MACHINE.md)
+    expect(by('kprobe')?.status).toBe('warn'); // this kernel has no kprobes (docs/KERNEL.md §1)
     expect(by(`binary ${LIBDIR}/libsodium.so.23`)).toMatchObject({ status: 'fail' });
     expect(by(`binary ${LIBDIR}/libsodium.so.23`)?.detail).toContain('regenerate the map');
     expect(by('binary /nonexistent/libx.so')?.status).toBe('fail');
