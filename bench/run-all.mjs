@@ -100,6 +100,15 @@ const BENCHMARKS = [
     bpf: true,
   },
   {
+    // Like stores below: rewrites its section of docs/BENCHMARKS.md, so full runs only.
+    name: 'fleet',
+    script: 'bench/fleet.mjs',
+    full: [],
+    quick: undefined,
+    bpf: false,
+    needs: 'PostgreSQL and a Valkey cluster (scripts/setup.sh)',
+  },
+  {
     // Rewrites its section of docs/BENCHMARKS.md, so a quick run (numbers not to quote) skips it.
     name: 'stores',
     script: 'bench/stores.mjs',
