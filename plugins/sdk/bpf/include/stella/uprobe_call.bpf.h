@@ -19,14 +19,15 @@
 static __always_inline int stella_handle_call(void *ctx, __u16 kind)
 {
 	struct stella_call_event *e;
+	__u32 tgid = bpf_get_current_pid_tgid() >> 32;
+	__u32 service = stella_service_of(tgid);
 	__u64 cookie;
-	__u32 service = stella_current_service();
 
 	if (service == STELLA_NOT_TARGET)
 		return 0;
 	cookie = bpf_get_attach_cookie(ctx);
 	if (stella_aggregate)
-		stella_aggregate_hit(cookie, bpf_get_current_pid_tgid() >> 32, bpf_ktime_get_ns());
+		stella_aggregate_hit(cookie, tgid);
 	if (!stella_should_sample())
 		return 0;
 	e = stella_reserve(sizeof(*e));
