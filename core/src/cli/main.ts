@@ -7,13 +7,14 @@ import { registerCommandGroups } from './commands/index.js';
 
 export const VERSION = '0.1.0';
 
-export function buildProgram(): Command {
+/** The program with the command groups `argv` needs (all of them for help); see commands/index.ts. */
+export async function buildProgram(argv: readonly string[] = process.argv): Promise<Command> {
   const program = new Command('stella')
     .description('Stella runtime linkage: prove from the kernel which security-relevant functions a service runs')
     .version(VERSION)
     .showHelpAfterError('(run with --help for usage)')
     .exitOverride();
-  registerCommandGroups(program);
+  await registerCommandGroups(program, argv);
   // Every sub-command reports usage errors through the same exit code path.
   const exitOverrideAll = (cmd: Command) => {
     cmd.exitOverride();
@@ -25,8 +26,8 @@ export function buildProgram(): Command {
 
 /** The one top-level catch: error classes → exit codes (0 ok, 1 verification failed, 2 bad input). */
 export async function main(argv: string[] = process.argv): Promise<number> {
-  const program = buildProgram();
   try {
+    const program = await buildProgram(argv);
     await program.parseAsync(argv);
     return typeof process.exitCode === 'number' ? process.exitCode : 0;
   } catch (error) {

@@ -6,7 +6,6 @@
 import { existsSync, statSync } from 'node:fs';
 import path from 'node:path';
 import { cosmiconfig, type Loader } from 'cosmiconfig';
-import { createJiti } from 'jiti';
 import { parseDocument } from 'yaml';
 import { ConfigError } from '../errors.js';
 import { applyEnvOverrides } from './env.js';
@@ -141,6 +140,8 @@ const loadData: Loader = (filepath, content) => {
  * default export may be the config, a promise of it, or a function returning either.
  */
 const loadModule: Loader = async (filepath) => {
+  // Loaded on first use: a YAML or JSON config (every agent in the runbook) never needs it.
+  const { createJiti } = await import('jiti');
   const jiti = createJiti(filepath, { fsCache: false, moduleCache: false, interopDefault: true });
   let value: unknown;
   try {

@@ -297,6 +297,41 @@ export class VerificationAccumulator {
       this.outOfWindow++;
       return 'out-of-window';
     }
+    return this.account(nodeHash, hits, ms, ms, pid, details);
+  }
+
+  /**
+   * `hits` calls of `sample`'s function seen between `firstMs` and `lastMs`, as the agent's live
+   * window index holds them: counted as they are, with no record made up per call and no time
+   * text to parse. Out of the window unless both ends lie in it (the index clips to the window).
+   */
+  addAggregate(sample: Observation, hits: number, firstMs: number, lastMs: number): AddResult | 'malformed' {
+    this.read++;
+    if (sample.service !== this.map.predicate.service) {
+      this.otherService++;
+      return 'other-service';
+    }
+    if (!(hits >= 1) || !(firstMs <= lastMs)) {
+      this.read--; // skipMalformed counts it again
+      this.skipMalformed(!(hits >= 1) ? 'hitCount is not a number ≥ 1' : 'first sighting after the last');
+      return 'malformed';
+    }
+    if (firstMs < this.fromMs || lastMs >= this.toMs) {
+      this.outOfWindow++;
+      return 'out-of-window';
+    }
+    return this.account(sample.nodeHash, hits, firstMs, lastMs, sample.pid, () => sample);
+  }
+
+  /** A record (or aggregate) of the map's service inside the window: an expected call's, or unexpected. */
+  private account(
+    nodeHash: string | undefined,
+    hits: number,
+    firstMs: number,
+    lastMs: number,
+    pid: number,
+    details: () => Observation,
+  ): AddResult {
     let obs: Observation | undefined;
     let state: CallState | undefined;
     if (nodeHash !== undefined) state = this.byNodeHash.get(nodeHash);
@@ -306,7 +341,7 @@ export class VerificationAccumulator {
       state = this.byFunctionBinary.get(fnKey(obs.function, obs.binaryPath));
     }
     if (state) {
-      tally(state, hits, ms, ms);
+      tally(state, hits, firstMs, lastMs);
       return 'matched';
     }
     // An unexpected symbol is reported by function and binary: a lazily decoded record (the NDJSON
@@ -324,14 +359,14 @@ export class VerificationAccumulator {
         purl: obs.purl,
         nodeHash,
         hits: 0,
-        firstMs: ms,
-        lastMs: ms,
+        firstMs,
+        lastMs,
         processes: new Map(),
         maxPid: -1,
       };
       this.unexpected.set(key, u);
     }
-    tally(u, hits, ms, ms);
+    tally(u, hits, firstMs, lastMs);
     if (keepsPid(u, pid)) {
       obs ??= details();
       const p: ObservedProcess = { pid, comm: obs.comm };

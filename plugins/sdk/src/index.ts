@@ -13,6 +13,7 @@ export {
   readCString,
   SERVICE_NONE,
 } from './event.js';
+export { OBSERVATION_FIELDS } from './observation-fields.js';
 export { isLibrary, type MappedFile, mappedFiles } from './proc-maps.js';
 export { attachTargetTracker, commOf, reportKernelDrops } from './session-common.js';
 export {
