@@ -331,7 +331,7 @@ export class VerificationAccumulator {
     lastMs: number,
     pid: number,
     details: () => Observation,
-  ): AddResult {
+  ): AddResult | 'malformed' {
     let obs: Observation | undefined;
     let state: CallState | undefined;
     if (nodeHash !== undefined) state = this.byNodeHash.get(nodeHash);
