@@ -229,6 +229,7 @@ export class RuntimeAgent {
       reports.push(report);
       telemetry.setCoverage(service, 'all', report.observationRate);
       for (const [tag, result] of Object.entries(report.perTag)) telemetry.setCoverage(service, tag, result.rate);
+      telemetry.setPathsObserved(service, report.paths);
       telemetry.setUnexpected(service, report.unexpectedSymbolsCount);
       const categories = new Set(this.requests.filter((r) => r.service === service).map((r) => r.category));
       for (const category of categories)

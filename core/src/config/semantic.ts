@@ -49,7 +49,21 @@ function checkAgent(agent: Record<string, unknown>, problems: RawProblem[]): voi
       });
     }
     checkUrl(postgres.url, at('observation_store', 'postgres', 'url'), problems);
-    if (isPlainObject(store.valkey)) checkUrl(store.valkey.url, at('observation_store', 'valkey', 'url'), problems);
+    if (isPlainObject(store.valkey)) {
+      const valkey = store.valkey;
+      checkUrl(valkey.url, at('observation_store', 'valkey', 'url'), problems);
+      // A cluster has only database 0 and its nodes come from cluster_nodes: a url or db beside them
+      // would be silently ignored, so it is refused.
+      if (Array.isArray(valkey.cluster_nodes)) {
+        for (const key of ['url', 'db'] as const) {
+          if (valkey[key] !== undefined && !(key === 'db' && valkey[key] === 0))
+            problems.push({
+              segments: at('observation_store', 'valkey', key),
+              message: `is not used with cluster_nodes (a Valkey Cluster has database 0 and is reached through its nodes): remove it`,
+            });
+        }
+      }
+    }
   }
 
   const telemetry = agent.telemetry;

@@ -16,7 +16,7 @@ import { servePrometheus } from './prometheus-server.js';
 import { emitObservationSpans } from './spans.js';
 import type { Telemetry, TelemetryOptions } from './types.js';
 
-export { INSTRUMENT, OVERALL_TAG } from './metrics.js';
+export { INSTRUMENT, OVERALL_TAG, type PathObservedState } from './metrics.js';
 export { observationAttributes } from './spans.js';
 export type { DropReason, OtlpOptions, ProbeHealth, PrometheusOptions, Telemetry, TelemetryOptions } from './types.js';
 
@@ -114,6 +114,7 @@ export async function createTelemetry(options: TelemetryOptions): Promise<Teleme
     tracer,
     setCoverage: (service, tag, rate) => state.setCoverage(service, tag, rate),
     clearService: (service) => state.clearService(service),
+    setPathsObserved: (service, paths) => state.setPathsObserved(service, paths),
     setUnexpected: (service, count) => state.setUnexpected(service, count),
     setProbeHealth: (service, category, health) => state.setProbeHealth(service, category, health),
     setBufferFull: (full) => {
