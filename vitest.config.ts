@@ -7,7 +7,17 @@ import { defineConfig } from 'vitest/config';
  * real workloads; everything else is a unit test that runs anywhere (any user, no clang, no kernel
  * features) in seconds. `npx vitest run --project unit` is `npm run test:unit`.
  */
-const KERNEL_TESTS = ['test/e2e/**/*.test.ts', 'bpf/test/**/*.test.ts', 'plugins/probes-*/test/**/*.test.ts'];
+const KERNEL_TESTS = [
+  'test/e2e/**/*.test.ts',
+  'bpf/test/**/*.test.ts',
+  'plugins/probes-*/test/**/*.test.ts',
+  // Elsewhere, a test that needs the kernel says so in its name.
+  '**/test/**/*-kernel.test.ts',
+  // Runs placement on the compiled worker thread the kernel project's set-up builds.
+  'plugins/sdk/test/placement.test.ts',
+  // Mounts a small tmpfs to fill the disk for real: root.
+  'core/test/export/full-disk.test.ts',
+];
 
 export default defineConfig({
   resolve: {
@@ -22,6 +32,8 @@ export default defineConfig({
         extends: true,
         test: {
           name: 'unit',
+          // `vitest run` with both projects: the unit tests first, then the kernel tests alone.
+          sequence: { groupOrder: 0 },
           include: ['**/test/**/*.test.ts'],
           exclude: ['**/node_modules/**', '**/dist/**', '**/fixtures/**', ...KERNEL_TESTS],
           testTimeout: 20_000,
@@ -32,6 +44,7 @@ export default defineConfig({
         test: {
           name: 'kernel',
           include: KERNEL_TESTS,
+          sequence: { groupOrder: 1 },
           // Native addon + BPF: separate processes, not worker threads. One test file at a time: the
           // end-to-end tests share one kernel (uprobes on the same libssl, node and libc inodes,
           // bpftrace baselines, agents claiming every curl by executable), and two at once made a

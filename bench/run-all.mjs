@@ -70,6 +70,45 @@ const BENCHMARKS = [
     bpf: true,
   },
   {
+    name: 'pipeline-memory',
+    script: 'bench/pipeline-memory.mjs',
+    node: ['--expose-gc'],
+    full: [],
+    quick: ['--records', '200000'],
+    bpf: false,
+    needs: 'the compiled TypeScript (npm run build:ts)',
+  },
+  {
+    name: 'placement',
+    script: 'bench/placement.mjs',
+    full: [],
+    quick: ['--calls', '20000', '--rounds', '1'],
+    bpf: true,
+  },
+  {
+    name: 'uprobe-first-instruction',
+    script: 'bench/uprobe-first-instruction.mjs',
+    full: [],
+    quick: ['--calls', '20000', '--rounds', '1'],
+    bpf: true,
+  },
+  {
+    name: 'uprobe-disarm',
+    script: 'bench/uprobe-disarm.mjs',
+    full: [],
+    quick: ['--calls', '20000', '--rounds', '1'],
+    bpf: true,
+  },
+  {
+    // Like stores below: rewrites its section of docs/BENCHMARKS.md, so full runs only.
+    name: 'fleet',
+    script: 'bench/fleet.mjs',
+    full: [],
+    quick: undefined,
+    bpf: false,
+    needs: 'PostgreSQL and a Valkey cluster (scripts/setup.sh)',
+  },
+  {
     // Rewrites its section of docs/BENCHMARKS.md, so a quick run (numbers not to quote) skips it.
     name: 'stores',
     script: 'bench/stores.mjs',
@@ -116,9 +155,10 @@ for (const bench of BENCHMARKS) {
     summary.push({ name: bench.name, status: 'skipped: loads BPF programs, needs root', s: 0 });
     continue;
   }
-  console.log(`\n## ${bench.name}${values.quick ? ' (quick)' : ''}: node ${[bench.script, ...args].join(' ')}\n`);
+  const shown = ['node', ...(bench.node ?? []), bench.script, ...args].join(' ');
+  console.log(`\n## ${bench.name}${values.quick ? ' (quick)' : ''}: ${shown}\n`);
   const started = performance.now();
-  const command = [process.execPath, join(repo, bench.script), ...args];
+  const command = [process.execPath, ...(bench.node ?? []), join(repo, bench.script), ...args];
   const { code, error } =
     bench.bpf && values.lock ? await run('flock', [values.lock, ...command]) : await run(command[0], command.slice(1));
   const s = (performance.now() - started) / 1000;

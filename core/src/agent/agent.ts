@@ -68,7 +68,17 @@ export class RuntimeAgent {
     @inject(TOKENS.FunctionMaps) maps: FunctionMap[],
   ) {
     // No probe plugin registered at all resolves as nothing to attach, not as an error.
-    const deps: RuntimeAgentDeps = { config, logger, clock, bpf, telemetry, store, exporter, plugins: plugins ?? [], maps };
+    const deps: RuntimeAgentDeps = {
+      config,
+      logger,
+      clock,
+      bpf,
+      telemetry,
+      store,
+      exporter,
+      plugins: plugins ?? [],
+      maps,
+    };
     this.deps = deps;
     const agentConfig = config.runtimeAgent;
     this.logger = deps.logger.child({ scope: 'agent' });
