@@ -86,6 +86,13 @@ const BENCHMARKS = [
     bpf: true,
   },
   {
+    name: 'bpf-per-hit',
+    script: 'bench/bpf-per-hit.mjs',
+    full: [],
+    quick: ['--calls', '20000', '--rounds', '1'],
+    bpf: true,
+  },
+  {
     name: 'uprobe-first-instruction',
     script: 'bench/uprobe-first-instruction.mjs',
     full: [],

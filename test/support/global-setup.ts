@@ -11,6 +11,13 @@ const repo = fileURLToPath(new URL('../..', import.meta.url));
  */
 export default function setup(): void {
   execFileSync(process.execPath, ['bpf/scripts/build.mjs', '--quiet'], { cwd: repo, stdio: 'inherit' });
+  // Each plugin builds its own objects with the SDK's helper (what `npm run build:bpf` runs).
+  const plugins = ['probes-crypto', 'probes-net', 'probes-auth', 'probes-file'].map((p) => `plugins/${p}`);
+  execFileSync(
+    process.execPath,
+    ['plugins/sdk/scripts/build-bpf.mjs', '--quiet', ...plugins, 'examples/third-party-plugin'],
+    { cwd: repo, stdio: 'inherit' },
+  );
   execFileSync(process.execPath, ['node_modules/typescript/bin/tsc', '-b', 'tsconfig.build.json'], {
     cwd: repo,
     stdio: 'inherit',

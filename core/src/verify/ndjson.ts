@@ -224,6 +224,7 @@ class LineScanner {
     if (Number.isNaN(ms)) return false;
     const hits = this.trailingCount(s, e);
     if (hits < 1) return false;
+    const lowerBound = this.countIsLowerBound;
     // `Z","service":"<service>"` in one compare: 'Z' ends the time.
     if (!textAt(t, at + 23, this.afterTime)) {
       if (!textAt(t, at + 23, AFTER_TIME)) return false;
@@ -252,7 +253,7 @@ class LineScanner {
       if (!textAt(t, key + 12, hash) || !this.contractLine(s, e, at)) return false;
       this.templates.set(hash, LineTemplate.of(t, at + 25, e));
     }
-    acc.addExpected(hash, ms, hits);
+    acc.addExpected(hash, ms, hits, lowerBound);
     return true;
   }
 
@@ -271,6 +272,9 @@ class LineScanner {
     );
   }
 
+  /** Set by `trailingCount`: `"countMode":"presence"` right before `"hitCount"` (the agent's order). */
+  private countIsLowerBound = false;
+
   /** `"hitCount":N` as the last field, or -1 (then the general path looks for it). */
   private trailingCount(s: number, e: number): number {
     const t = this.text;
@@ -283,6 +287,7 @@ class LineScanner {
     }
     if (scale === 1 || scale > 1e15 || (t.charCodeAt(at + 1) === 0x30 && scale > 10)) return -1; // none, too long, 0N
     if (!textAt(t, at - 10, HIT_COUNT_KEY)) return -1;
+    this.countIsLowerBound = textAt(t, at - 33, '"countMode":"presence",');
     return n;
   }
 
@@ -356,6 +361,7 @@ class LineScanner {
     const service = this.stringAt('service', s, e);
     const nodeHash = this.stringAt('nodeHash', s, e);
     const pid = this.integer('pid', s, e);
+    const countMode = this.stringAt('countMode', s, e);
     const hitCount = this.integer('hitCount', s, e);
     if (!observedAt || !service || nodeHash === null || typeof hitCount !== 'number' || typeof pid !== 'number') {
       return undefined;
@@ -378,6 +384,7 @@ class LineScanner {
       nodeHash: hashText,
       hitCount,
       pid,
+      presence: countMode ? t.slice(countMode[0], countMode[1]) === 'presence' : false,
     };
   }
 }
@@ -409,6 +416,8 @@ interface ScannedFields {
   nodeHash: string | undefined;
   hitCount: number;
   pid: number;
+  /** `countMode` is `presence`: the hit count is a lower bound. */
+  presence: boolean;
 }
 
 /**
@@ -479,6 +488,7 @@ export async function readObservationFiles(
         f.pid,
         () => JSON.parse(buf.toString('utf8', base + s, base + e)) as Observation,
         f.observedAtMs,
+        f.presence,
       );
       if (result === 'malformed') acc.relabelLastMalformed(where(lineStartPos));
     };

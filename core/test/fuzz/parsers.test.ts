@@ -203,6 +203,7 @@ describe('the NDJSON fast lane agrees with JSON.parse on every line (fast-check)
       cgroupId: fc.nat(),
       nodeName: text,
       sampleRate: fc.oneof(fc.nat(), fc.double()),
+      countMode: fc.constantFrom('presence', 'count'),
       hitCount: fc.oneof(fc.integer({ min: 0, max: 1000 }), field),
     },
     { requiredKeys: ['observedAt', 'service', 'hitCount'] },

@@ -7,9 +7,9 @@
 import { mkdtemp, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { createEventHeader, OBSERVATION_FIELDS, type Observation, type ProbeRequest } from '@stella/sdk';
+import { OBSERVATION_FIELDS, type Observation, type ProbeRequest } from '@stella/sdk';
 import { afterEach, describe, expect, it } from 'vitest';
-import { createUprobeObservationDecoder } from '../../../plugins/sdk/src/uprobe-observations.js';
+import { createObservationBuilder } from '../../../plugins/sdk/src/observation.js';
 import { libsslCallMap } from '../../../test/support/maps.js';
 import { NdjsonExporter } from '../../src/export/ndjson.js';
 import { parseFunctionMap } from '../../src/function-map/parse.js';
@@ -43,25 +43,24 @@ const request: ProbeRequest = {
 
 /** The uprobe builder's records: per call (with tid, cgroup, sampling) and per aggregation window. */
 function uprobeRecords(): Observation[] {
-  const decoder = createUprobeObservationDecoder({
-    requests: [request],
-    header: createEventHeader(),
-    clock: () => now,
-    nodeName: 'node-a',
-    samplingRate: 0.5,
-    services: () => ['shop'],
-  });
+  const observationOf = createObservationBuilder('node-a');
   const at = new Date(now - 5000).toISOString();
-  const perCall = decoder.observationOf(request, at, 42, 'curl', 1);
-  Object.assign(perCall, { tid: 43, cgroupId: '1234', sampleRate: 0.5 });
-  const aggregated = decoder.observationOf(request, at, 42, 'curl', 17);
-  Object.assign(aggregated, { windowStart: new Date(now - 6000).toISOString(), windowEnd: at });
-  return [perCall, aggregated];
+  const common = { observedAt: at, probeType: 'uprobe', pid: 42, comm: 'curl' };
+  const perCall = observationOf(request, { ...common, tid: 43, cgroupId: '1234', sampleRate: 0.5, hitCount: 1 });
+  const aggregated = observationOf(request, {
+    ...common,
+    windowStart: new Date(now - 6000).toISOString(),
+    windowEnd: at,
+    hitCount: 17,
+  });
+  // Presence mode: `countMode` just before `hitCount`, where the verifier's fast lane looks for it.
+  const presence = observationOf(request, { ...common, tid: 43, cgroupId: '1234', countMode: 'presence', hitCount: 1 });
+  return [perCall, aggregated, presence];
 }
 
 /**
- * The syscall builder's key order (plugins/sdk/src/syscall-session.ts): `hitCount` in the middle,
- * then the per-call or window fields. JSON.stringify of these keeps that order.
+ * Records in another key order (the syscall session's, before one builder served both sessions):
+ * `hitCount` in the middle, then the per-call or window fields. JSON.stringify keeps that order.
  */
 function syscallRecords(): Observation[] {
   const at = new Date(now - 4000).toISOString();
@@ -133,7 +132,8 @@ describe('every record shape the plugins build takes the fast lane', () => {
     const { stats, report } = await readBack(file!);
     expect(stats.lines).toBe(records.length);
     expect(stats.fastLane).toBe(records.length);
-    expect(report.paths[0]!.hitCount).toBe(1 + 17 + 1 + 9);
+    expect(report.paths[0]!.hitCount).toBe(1 + 17 + 1 + 1 + 9);
+    expect(report.paths[0]!.hitCountIsLowerBound).toBe(true); // the presence record, read in place
   });
 
   it("(the same records in their builders' own key order leave it: what the contract fixes)", async () => {
@@ -143,7 +143,7 @@ describe('every record shape the plugins build takes the fast lane', () => {
     await writeFile(file, records.map((o) => `${JSON.stringify(o)}\n`).join(''));
     const { stats, report } = await readBack(file);
     expect(stats.fastLane).toBeLessThan(records.length);
-    expect(report.paths[0]!.hitCount).toBe(1 + 17 + 1 + 9); // the general path still counts them
+    expect(report.paths[0]!.hitCount).toBe(1 + 17 + 1 + 1 + 9); // the general path still counts them
   });
 });
 

@@ -39,6 +39,12 @@ export interface Observation {
   windowEnd?: string;
   /** Present when per-call events were sampled in the kernel (0 < sampleRate < 1). */
   sampleRate?: number;
+  /**
+   * `presence` when the probe ran in presence mode: it stopped trapping in that process once seen in
+   * the window, so `hitCount` is a lower bound; whether the call happened in the window is exact.
+   * Absent in count mode (every call counted).
+   */
+  countMode?: 'presence';
 }
 
 /** Minimal structured logger handed to plugins. */
@@ -203,7 +209,10 @@ export interface TargetProcess {
 
 /** Overhead controls the agent passes to every probe (docs/OPERATIONS.md §5). */
 export interface ProbeTuning {
-  /** 0 < samplingRate ≤ 1, applied in the kernel to per-call events. */
+  /**
+   * 0 < samplingRate ≤ 1, applied in the kernel to per-call events. With aggregation on no per-call
+   * event is sent (the counts carry every call), so the rate has no effect there.
+   */
   samplingRate: number;
   /** 0 = per-call events; > 0 = counts aggregated in BPF maps, read every window. */
   aggregationWindowMs: number;
@@ -213,7 +222,23 @@ export interface ProbeTuning {
   defaultTypes: ProbeType[];
   /** Path prefixes the file probes watch, compared in the kernel (config `probes.sensitive_paths`). */
   sensitivePaths?: string[];
+  /** Config `probes.mode`: absent means presence for catalogue functions marked hot, count otherwise. */
+  countMode?: ProbeCountMode;
+  /** Config `probes.modes`: per category or function id; the most specific key wins. */
+  countModes?: Record<string, ProbeCountMode>;
+  /**
+   * Presence mode's window: a function seen in a process is disarmed there until the window rolls
+   * over. The aggregation window when aggregating, else the verifier's interval.
+   */
+  presenceWindowMs?: number;
 }
+
+/**
+ * `count`: every call traps and is counted (exact `hitCount`). `presence`: a function traps until
+ * seen in the current window, then is disarmed for that process until the window rolls over
+ * (`hitCount` is a lower bound; whether it was called in the window is exact).
+ */
+export type ProbeCountMode = 'count' | 'presence';
 
 /**
  * The narrow view of the libbpf addon a plugin gets. Implemented by `@stella/bpf`.
@@ -223,6 +248,11 @@ export interface BpfApi {
   open(objectPath: string, options?: { name?: string }): BpfObjectHandle;
   /** What this kernel offers, detected without loading anything. */
   features(): KernelFeatures;
+  /**
+   * Whether uprobe_multi links work here (a trial link, made once per process). Optional so a
+   * test double need not implement it; absent means perf-event uprobes.
+   */
+  uprobeMultiSupported?(): Promise<{ supported: boolean; reason?: string }>;
 }
 
 export interface KernelFeatures {
@@ -268,6 +298,8 @@ export interface BpfObjectHandle {
   mapLookup(map: string, key: Uint8Array): Buffer | null;
   /** Per-CPU maps: one value per possible CPU. */
   mapLookupPerCpu(map: string, key: Uint8Array): Buffer[] | null;
+  /** Per-CPU maps: reads and removes an entry in one syscall (nothing lands between the two). */
+  mapLookupAndDeletePerCpu(map: string, key: Uint8Array): Buffer[] | null;
   mapUpdate(map: string, key: Uint8Array, value: Uint8Array): void;
   mapDelete(map: string, key: Uint8Array): void;
   mapKeys(map: string): Buffer[];

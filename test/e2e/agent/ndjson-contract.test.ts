@@ -13,6 +13,7 @@ import { cryptoProbes } from '@stella/probes-crypto';
 import { fileProbes } from '@stella/probes-file';
 import { netProbes } from '@stella/probes-net';
 import type { Observation, ProbeRequest, ProbeTuning, ProbeType } from '@stella/sdk';
+import { bpfUnavailableReason, PYTHON, ScriptWorkload, testContext } from '@stella/sdk/testing';
 import { afterAll, describe, expect, it } from 'vitest';
 import { NdjsonExporter } from '../../../core/src/export/ndjson.js';
 import { nodeHash, pathHash } from '../../../core/src/function-map/hash.js';
@@ -20,7 +21,6 @@ import { parseFunctionMap } from '../../../core/src/function-map/parse.js';
 import { createLogger } from '../../../core/src/logger.js';
 import { VerificationAccumulator } from '../../../core/src/verify/accumulator.js';
 import { readObservationFiles } from '../../../core/src/verify/ndjson.js';
-import { bpfUnavailableReason, PYTHON, ScriptWorkload, testContext } from '../../../plugins/probes-net/test/helpers.js';
 
 const SERVICE = 'contract-svc';
 const LIBC = { library: 'libc.so.6', path: '/usr/lib/x86_64-linux-gnu/libc.so.6', purl: 'pkg:deb/debian/libc6@2.36-9' };

@@ -1,7 +1,11 @@
 // SPDX-License-Identifier: Apache-2.0
-/** Test plumbing shared by the net and file probe tests: a narrow plugin context and a workload. */
+/**
+ * `@stella/sdk/testing`: what a probe plugin's tests need and every plugin would otherwise copy: a
+ * plugin context that records what the session emits and reports, workload children driven over
+ * stdin, an independent bpftrace count, and a BPF API wrapper that fails attaches on demand.
+ */
 import { type ChildProcessWithoutNullStreams, spawn } from 'node:child_process';
-import { existsSync } from 'node:fs';
+import { existsSync, readlinkSync } from 'node:fs';
 import { createInterface } from 'node:readline';
 import type {
   BpfApi,
@@ -12,7 +16,7 @@ import type {
   ProbeRequest,
   ProbeStatus,
   ProbeTuning,
-} from '@stella/sdk';
+} from './types.js';
 
 /** Debian's interpreter, not a pyenv shim: the pid we target must be the one making the calls. */
 export const PYTHON = existsSync('/usr/bin/python3.11') ? '/usr/bin/python3.11' : 'python3';
@@ -45,6 +49,15 @@ function memoryLogger(lines: string[], bindings: Record<string, unknown> = {}): 
   };
 }
 
+/** `/proc/PID/exe`, or '' once the process is gone. */
+function exeOf(pid: number): string {
+  try {
+    return readlinkSync(`/proc/${pid}/exe`);
+  } catch {
+    return '';
+  }
+}
+
 /** The context the agent's plugin host would build, for one service whose processes are `pids`. */
 export function testContext(
   bpf: BpfApi,
@@ -70,7 +83,16 @@ export function testContext(
       defaultTypes: ['uprobe', 'kprobe'],
       ...tuning,
     },
-    targets: () => [],
+    targets: () =>
+      pids
+        .filter((pid) => existsSync(`/proc/${pid}`))
+        .map((pid) => ({
+          pid,
+          service,
+          exe: exeOf(pid),
+          comm: '',
+          root: `/proc/${pid}/root`,
+        })),
     targetRules: () => ({
       services: [service],
       executables: [],
@@ -182,6 +204,44 @@ export function faultyBpf(
           return typeof value === 'function' ? value.bind(target) : value;
         },
       }) as BpfObjectHandle;
+    },
+  };
+}
+
+/**
+ * An independent count for one process: bpftrace `count()` on each probe spec (label → e.g.
+ * `tracepoint:syscalls:sys_enter_connect` or `uprobe:/usr/lib/…/libcrypto.so.3:EVP_DigestUpdate`),
+ * read when `stop()` interrupts it.
+ */
+export async function bpftraceCounts(
+  probes: Readonly<Record<string, string>>,
+  pid: number,
+): Promise<{ stop(): Promise<Record<string, number>> }> {
+  const program = Object.entries(probes)
+    .map(([label, probe]) => `${probe} /pid == ${pid}/ { @calls["${label}"] = count(); }`)
+    .join('\n');
+  // BEGIN fires once every probe is attached ("Attaching N probes" is printed before that).
+  const child = spawn('bpftrace', ['-B', 'line', '-e', `${program}\nBEGIN { printf("armed\\n"); }`], {
+    stdio: ['ignore', 'pipe', 'pipe'],
+  });
+  let output = '';
+  await new Promise<void>((resolve, reject) => {
+    const onData = (d: Buffer) => {
+      output += String(d);
+      if (output.includes('armed')) resolve();
+    };
+    child.stdout.on('data', onData);
+    child.stderr.on('data', onData);
+    child.once('exit', (code) => reject(new Error(`bpftrace exited ${code}: ${output}`)));
+  });
+  return {
+    async stop() {
+      const exited = new Promise((resolve) => child.once('exit', resolve));
+      child.kill('SIGINT');
+      await exited;
+      const counts: Record<string, number> = {};
+      for (const [, label, n] of output.matchAll(/@calls\[([^\]]+)\]: (\d+)/g)) counts[label!] = Number(n);
+      return counts;
     },
   };
 }

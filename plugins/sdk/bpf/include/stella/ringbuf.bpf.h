@@ -1,13 +1,14 @@
 // SPDX-License-Identifier: (BSD-2-Clause OR GPL-2.0-only)
 /*
  * The one ring buffer of a Stella object, and a reserve/submit pair that never fails loudly: when
- * the ring is full the event is dropped and the per-CPU counter `stella_drops` (key 0) goes up;
- * user space sums it over CPUs and exports it.
+ * the ring is full the event is dropped and the per-CPU counter `stella_drops` (drops.bpf.h)
+ * goes up.
  */
 #ifndef __STELLA_RINGBUF_BPF_H
 #define __STELLA_RINGBUF_BPF_H
 
 #include "stella/common.bpf.h"
+#include "stella/drops.bpf.h"
 
 /*
  * 4 MiB default: on the project's 2-CPU machine a 256 KiB ring dropped heavily under CPU
@@ -23,28 +24,12 @@ struct {
 	__uint(max_entries, STELLA_RINGBUF_BYTES);
 } stella_events SEC(".maps");
 
-struct {
-	__uint(type, BPF_MAP_TYPE_PERCPU_ARRAY);
-	__uint(max_entries, 1);
-	__type(key, __u32);
-	__type(value, __u64);
-} stella_drops SEC(".maps");
-
 /*
  * 0 (default): submit with BPF_RB_NO_WAKEUP; the consumer polls on a timer and drains with
  * ring_buffer__consume(). A wakeup per event costs 1.3-1.8 us against 0.1-0.2 us without
  * (docs/KERNEL.md §3). Set to 1 before load for lowest latency at low event rates.
  */
 const volatile __u32 stella_rb_wakeup = 0;
-
-static __always_inline void stella_count_drop(void)
-{
-	__u32 zero = 0;
-	__u64 *drops = bpf_map_lookup_elem(&stella_drops, &zero);
-
-	if (drops)
-		*drops += 1;
-}
 
 /* Returns NULL (and counts the drop) when the ring is full. */
 static __always_inline void *stella_reserve(__u64 size)

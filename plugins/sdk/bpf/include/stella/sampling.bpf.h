@@ -13,8 +13,12 @@ const volatile __u32 stella_sample_threshold = 0xffffffff;
 
 static __always_inline bool stella_should_sample(void)
 {
+	/* Both ends are decided at load time (const volatile): the verifier drops the other branch,
+	 * so count-only objects never draw a random number. */
 	if (stella_sample_threshold == 0xffffffff)
 		return true;
+	if (stella_sample_threshold == 0)
+		return false;
 	return bpf_get_prandom_u32() < stella_sample_threshold;
 }
 

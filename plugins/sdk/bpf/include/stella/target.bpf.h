@@ -16,12 +16,6 @@
 #define STELLA_MAX_TARGETS 10240
 #endif
 
-/* Value of stella_current_service() for a process that belongs to no service. */
-#define STELLA_NOT_TARGET 0xfffffffeu
-/* Set in a stella_target_pids value claimed because of the executable: cleared by a later exec. */
-#define STELLA_TARGET_VIA_EXEC 0x80000000u
-#define STELLA_SERVICE_MASK 0x7fffffffu
-
 /* 0 (default): every process is a target. 1: only tgids/cgroups in the maps below. */
 const volatile __u32 stella_filter_targets = 0;
 
@@ -41,12 +35,6 @@ struct {
 	__type(value, __u32);
 } stella_target_cgroups SEC(".maps");
 
-/* Executable identity as the kernel sees it: sb->s_dev (MKDEV encoding, not st_dev) and i_ino. */
-struct stella_exe_key {
-	__u64 dev;
-	__u64 ino;
-};
-
 /* executable (dev, ino) -> service index. */
 struct {
 	__uint(type, BPF_MAP_TYPE_HASH);
@@ -55,23 +43,25 @@ struct {
 	__type(value, __u32);
 } stella_target_exes SEC(".maps");
 
-struct stella_exe_key *stella__btf_exe_key __attribute__((unused));
-
-/* Service index of the current process, STELLA_SERVICE_NONE when unfiltered, else STELLA_NOT_TARGET. */
-static __always_inline __u32 stella_current_service(void)
+/* Service index of process `tgid`, STELLA_SERVICE_NONE when unfiltered, else STELLA_NOT_TARGET. */
+static __always_inline __u32 stella_service_of(__u32 tgid)
 {
-	__u32 tgid, *svc;
+	__u32 *svc;
 	__u64 cgroup_id;
 
 	if (!stella_filter_targets)
 		return STELLA_SERVICE_NONE;
-	tgid = bpf_get_current_pid_tgid() >> 32;
 	svc = bpf_map_lookup_elem(&stella_target_pids, &tgid);
 	if (svc)
 		return *svc & STELLA_SERVICE_MASK;
 	cgroup_id = bpf_get_current_cgroup_id();
 	svc = bpf_map_lookup_elem(&stella_target_cgroups, &cgroup_id);
 	return svc ? *svc : STELLA_NOT_TARGET;
+}
+
+static __always_inline __u32 stella_current_service(void)
+{
+	return stella_service_of(bpf_get_current_pid_tgid() >> 32);
 }
 
 static __always_inline bool stella_is_target(void)

@@ -11,11 +11,16 @@
 
 /*
  * Clang only emits BTF for types reachable from globals, maps and function signatures. These
- * unused pointers keep the shared structs in every object's BTF, which is what the user-space
- * decoder is checked against (the bpf2go "unused" idiom). 8 bytes of .bss each.
+ * unused globals keep the shared structs and enums in every object's BTF, which is what
+ * `@stella/sdk/abi-check` compares user space with (the bpf2go "unused" idiom). A few bytes of .bss.
  */
 struct stella_event_header *stella__btf_event_header __attribute__((unused));
 struct stella_call_event *stella__btf_call_event __attribute__((unused));
+struct stella_agg_key *stella__btf_agg_key __attribute__((unused));
+struct stella_agg_value *stella__btf_agg_value __attribute__((unused));
+struct stella_exe_key *stella__btf_exe_key __attribute__((unused));
+enum stella_event_kind stella__btf_event_kind __attribute__((unused));
+enum stella_abi stella__btf_abi __attribute__((unused));
 
 static __always_inline void stella_fill_header(struct stella_event_header *h, __u16 kind, __u16 size,
 					       __u64 cookie, __u32 hit_count)

@@ -46,7 +46,7 @@
 /* Aggregation key cookie: service index in the high word, syscall id in the low word. */
 static __always_inline __u64 stella_syscall_agg_cookie(__u32 service, __u32 syscall_id)
 {
-	return ((__u64)service << 32) | syscall_id;
+	return ((__u64)service << STELLA_SYSCALL_COOKIE_SHIFT) | syscall_id;
 }
 
 /* A call of `syscall_id` by a process of `service` (already target-filtered). */
@@ -55,8 +55,7 @@ static __always_inline void stella_syscall_hit(__u32 service, __u32 syscall_id, 
 	struct stella_call_event *e;
 
 	if (stella_aggregate)
-		stella_aggregate_hit(stella_syscall_agg_cookie(service, syscall_id),
-				     bpf_get_current_pid_tgid() >> 32, bpf_ktime_get_ns());
+		stella_aggregate_hit(stella_syscall_agg_cookie(service, syscall_id), bpf_get_current_pid_tgid() >> 32);
 	if (!stella_should_sample())
 		return;
 	e = stella_reserve(sizeof(*e));

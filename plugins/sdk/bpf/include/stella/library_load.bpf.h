@@ -16,10 +16,6 @@
 #include "stella/ringbuf.bpf.h"
 #include "stella/target.bpf.h"
 
-#ifndef STELLA_EVENT_LIBRARY_LOADED
-#define STELLA_EVENT_LIBRARY_LOADED 190
-#endif
-
 SEC("uretprobe")
 int stella_library_loaded(struct pt_regs *ctx)
 {
