@@ -115,10 +115,7 @@ function waitLine(child, re, stream = 'stdout') {
 }
 
 const agentModeConfig = {
-  agent: [
-    '  export: {flush_interval_ms: 1000, output_path: OUT, aggregation_window_ms: 0}',
-    '  probes: {mode: count}',
-  ],
+  agent: ['  export: {flush_interval_ms: 1000, output_path: OUT, aggregation_window_ms: 0}', '  probes: {mode: count}'],
   'agent-aggregated': [
     '  export: {flush_interval_ms: 1000, output_path: OUT, aggregation_window_ms: 1000}',
     '  probes: {mode: count}',
