@@ -112,7 +112,7 @@ async function startAgent(name, pid, { aggregationMs = 0, samplingRate = 1, port
         ? `  telemetry: {prometheus: {enabled: true, host: 127.0.0.1, port: ${port}}}`
         : '  telemetry: {prometheus: {enabled: false}}',
       'plugins:',
-      // 4 MiB ring: MACHINE.md measured < 3 % drops under contention with it, heavy drops with 256 KiB.
+      // 4 MiB ring: < 3 % drops under contention with it, heavy drops with 256 KiB (docs/KERNEL.md §6).
       `  - {module: ${JSON.stringify(join(example, 'src/index.ts'))}, options: {ringBufferBytes: 4194304}}`,
     ].join('\n'),
   );

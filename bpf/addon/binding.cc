@@ -22,6 +22,8 @@
 #include <thread>
 #include <vector>
 
+#include "off_thread.h"
+
 #if LIBBPF_MAJOR_VERSION < 1 || (LIBBPF_MAJOR_VERSION == 1 && LIBBPF_MINOR_VERSION < 4)
 #error "@stella/bpf needs libbpf >= 1.4 (uprobe attach by versioned symbol, uprobe.multi)"
 #endif
@@ -46,7 +48,9 @@ int LibbpfPrint(enum libbpf_print_level level, const char* fmt, va_list args) {
   return 0;
 }
 
-Napi::Error MakeError(Napi::Env env, const std::string& verb, const std::string& object, int err) {
+// `log`: libbpf's lines for the failing call, captured on the thread that made it.
+Napi::Error MakeError(Napi::Env env, const std::string& verb, const std::string& object, int err,
+                      const std::string& log) {
   if (err < 0) err = -err;
   if (err == 0) err = EINVAL;
   const char* name = strerrorname_np(err);
@@ -57,8 +61,12 @@ Napi::Error MakeError(Napi::Env env, const std::string& verb, const std::string&
   e.Set("code", Napi::String::New(env, code));
   e.Set("verb", Napi::String::New(env, verb));
   e.Set("object", Napi::String::New(env, object));
-  if (!g_libbpf_log.empty()) e.Set("libbpfLog", Napi::String::New(env, g_libbpf_log));
+  if (!log.empty()) e.Set("libbpfLog", Napi::String::New(env, log));
   return e;
+}
+
+Napi::Error MakeError(Napi::Env env, const std::string& verb, const std::string& object, int err) {
+  return MakeError(env, verb, object, err, g_libbpf_log);
 }
 
 [[noreturn]] void Fail(Napi::Env env, const std::string& verb, const std::string& object, int err) {
@@ -170,7 +178,7 @@ struct RingConsumer {
       // batching interval. Skip the wait while the ring is busy.
       if (consumed < static_cast<int>(max_records / 2)) ring_buffer__poll(rb, poll_ms);
       if (aborted) break;
-      // NO_WAKEUP leaves records behind a timed-out poll (MACHINE.md): always consume after it.
+      // NO_WAKEUP leaves records behind a timed-out poll (docs/KERNEL.md §9): always consume after it.
       consumed = ring_buffer__consume(rb);
       if (aborted || !Flush()) {
         aborted = true;
@@ -211,14 +219,19 @@ class LinkWrap : public Napi::ObjectWrap<LinkWrap> {
  public:
   static Napi::Function Init(Napi::Env env) {
     return DefineClass(env, "BpfLink",
-                       {InstanceMethod("destroy", &LinkWrap::Destroy), InstanceMethod("fd", &LinkWrap::Fd)});
+                       {InstanceMethod("destroy", &LinkWrap::Destroy), InstanceMethod("fd", &LinkWrap::Fd),
+                        InstanceMethod("destroyAsync", &LinkWrap::DestroyAsync)});
   }
   explicit LinkWrap(const Napi::CallbackInfo& info) : Napi::ObjectWrap<LinkWrap>(info) {
     link_ = static_cast<bpf_link*>(info[0].As<Napi::External<bpf_link>>().Data());
     description_ = info[1].As<Napi::String>().Utf8Value();
   }
+  // A link collected without destroy(): release it on a thread of its own, not inside the GC on
+  // the main thread (a uprobe release waits a grace period). Nothing waits for that thread.
   ~LinkWrap() override {
-    if (link_) bpf_link__destroy(link_);
+    if (!link_) return;
+    bpf_link* link = link_;
+    std::thread([link] { bpf_link__destroy(link); }).detach();
   }
 
  private:
@@ -234,6 +247,7 @@ class LinkWrap : public Napi::ObjectWrap<LinkWrap> {
   Napi::Value Fd(const Napi::CallbackInfo& info) {
     return Napi::Number::New(info.Env(), link_ ? bpf_link__fd(link_) : -1);
   }
+  Napi::Value DestroyAsync(const Napi::CallbackInfo& info);
   bpf_link* link_ = nullptr;
   std::string description_;
 };
@@ -284,6 +298,9 @@ class ObjectHandle : public Napi::ObjectWrap<ObjectHandle> {
                            InstanceMethod("mapKeys", &ObjectHandle::MapKeys),
                            InstanceMethod("consumeRingBuffer", &ObjectHandle::ConsumeRingBuffer),
                            InstanceMethod("close", &ObjectHandle::Close),
+                           InstanceMethod("setExpectedAttachType", &ObjectHandle::SetExpectedAttachType),
+                           InstanceMethod("attachUprobeAsync", &ObjectHandle::AttachUprobeAsync),
+                           InstanceMethod("attachUprobeMulti", &ObjectHandle::AttachUprobeMulti),
                        });
   }
 
@@ -300,7 +317,7 @@ class ObjectHandle : public Napi::ObjectWrap<ObjectHandle> {
 
  private:
   bpf_object* Obj(Napi::Env env) {
-    if (!obj_) Fail(env, "use", "BPF object " + path_ + " (closed)", EBADF);
+    if (!obj_ || close_pending_) Fail(env, "use", "BPF object " + path_ + " (closed)", EBADF);
     return obj_;
   }
   bpf_program* Prog(Napi::Env env, const std::string& name) {
@@ -618,6 +635,11 @@ class ObjectHandle : public Napi::ObjectWrap<ObjectHandle> {
       if (auto c = w.lock()) HardStop(c);
     }
     consumers_.clear();
+    // A worker thread is still attaching one of our programs: free the object when it is done.
+    if (jobs_in_flight_ > 0) {
+      close_pending_ = true;
+      return;
+    }
     if (obj_) {
       bpf_object__close(obj_);
       obj_ = nullptr;
@@ -629,11 +651,154 @@ class ObjectHandle : public Napi::ObjectWrap<ObjectHandle> {
     return info.Env().Undefined();
   }
 
+  // Attaching off the main thread (off_thread.h). The object must outlive the worker's use of its
+  // bpf_program: the JS wrapper is pinned (Ref) and close() defers the free until the last job ends.
+  void BeginJob() {
+    jobs_in_flight_++;
+    Ref();
+  }
+  void EndJob() {
+    if (--jobs_in_flight_ == 0 && close_pending_) {
+      close_pending_ = false;
+      CloseNow();
+    }
+    Unref();
+  }
+  Napi::Value SetExpectedAttachType(const Napi::CallbackInfo& info);
+  Napi::Value AttachUprobeAsync(const Napi::CallbackInfo& info);
+  Napi::Value AttachUprobeMulti(const Napi::CallbackInfo& info);
+  Napi::Value SettleAttach(Napi::Env env, bpf_link* link, int err, const std::string& log, const std::string& what);
+
   std::string path_;
   bpf_object* obj_ = nullptr;
   bool loaded_ = false;
   std::vector<std::weak_ptr<RingConsumer>> consumers_;
+  int jobs_in_flight_ = 0;
+  bool close_pending_ = false;
 };
+
+// ------------------------------------------------------------------------------------------------
+// Links made and released on worker threads (issue 11: a release waits a grace period; making a
+// uprobe by symbol parses the ELF file). Each call keeps its strings alive in its closure.
+
+struct AttachResult {
+  bpf_link* link = nullptr;
+  int err = 0;
+  std::string log;
+};
+
+Napi::Value LinkWrap::DestroyAsync(const Napi::CallbackInfo& info) {
+  Napi::Env env = info.Env();
+  bpf_link* link = link_;
+  link_ = nullptr;
+  if (!link) {
+    auto done = Napi::Promise::Deferred::New(env);
+    done.Resolve(env.Undefined());
+    return done.Promise();
+  }
+  auto result = std::make_shared<AttachResult>();
+  std::string what = description_;
+  return stella::RunOffThread(
+      env, "stella-link-destroy",
+      [link, result] {
+        g_libbpf_log.clear();
+        result->err = bpf_link__destroy(link);
+        result->log = g_libbpf_log;
+      },
+      [result, what](Napi::Env env) -> Napi::Value {
+        if (result->err) throw MakeError(env, "detach", what, result->err, result->log);
+        return env.Undefined();
+      });
+}
+
+Napi::Value ObjectHandle::SettleAttach(Napi::Env env, bpf_link* link, int err, const std::string& log,
+                                       const std::string& what) {
+  EndJob();
+  if (!link) throw MakeError(env, "attach", what, err, log);
+  return NewLink(env, link, what);
+}
+
+// setExpectedAttachType(program, attachType): before load. BPF_TRACE_UPROBE_MULTI makes a uprobe
+// program attachable through uprobe_multi links (and, in the kernel, no longer through perf events).
+Napi::Value ObjectHandle::SetExpectedAttachType(const Napi::CallbackInfo& info) {
+  Napi::Env env = info.Env();
+  std::string name = ArgString(info, 0);
+  auto type = static_cast<enum bpf_attach_type>(info[1].As<Napi::Number>().Int32Value());
+  if (loaded_) Fail(env, "set attach type of", "program " + name + " (object already loaded)", EBUSY);
+  int err = bpf_program__set_expected_attach_type(Prog(env, name), type);
+  if (err) Fail(env, "set attach type of", "program " + name, err);
+  return env.Undefined();
+}
+
+// attachUprobeAsync(program, binaryPath, symbol|null, offset, pid, retprobe, cookie) -> Promise<link>
+Napi::Value ObjectHandle::AttachUprobeAsync(const Napi::CallbackInfo& info) {
+  Napi::Env env = info.Env();
+  bpf_program* prog = Prog(env, ArgString(info, 0));
+  std::string binary = ArgString(info, 1);
+  bool has_symbol = info[2].IsString();
+  std::string symbol = has_symbol ? info[2].As<Napi::String>().Utf8Value() : "";
+  size_t offset = static_cast<size_t>(ArgU64(info, 3));
+  int pid = info[4].As<Napi::Number>().Int32Value();
+  bool retprobe = info[5].ToBoolean().Value();
+  uint64_t cookie = ArgU64(info, 6);
+  char where[32];
+  snprintf(where, sizeof(where), "0x%zx", offset);
+  std::string what = std::string(retprobe ? "uretprobe " : "uprobe ") + (has_symbol ? symbol : where) + " in " +
+                     binary + (pid >= 0 ? " for pid " + std::to_string(pid) : "");
+  auto result = std::make_shared<AttachResult>();
+  BeginJob();
+  return stella::RunOffThread(
+      env, "stella-attach-uprobe",
+      [=] {
+        LIBBPF_OPTS(bpf_uprobe_opts, opts, .bpf_cookie = cookie, .retprobe = retprobe,
+                    .func_name = has_symbol ? symbol.c_str() : nullptr);
+        g_libbpf_log.clear();
+        result->link = bpf_program__attach_uprobe_opts(prog, pid, binary.c_str(), offset, &opts);
+        result->err = result->link ? 0 : errno;
+        result->log = g_libbpf_log;
+      },
+      [this, result, what](Napi::Env env) { return SettleAttach(env, result->link, result->err, result->log, what); });
+}
+
+// attachUprobeMulti(program, binaryPath, offsets: number[], cookies: bigint[], pid, retprobe)
+// -> Promise<link>. Explicit file offsets only: libbpf 1.4.6 fails with ENOENT when given symbol
+// names on a library without .symtab, and the caller has resolved the offsets anyway.
+Napi::Value ObjectHandle::AttachUprobeMulti(const Napi::CallbackInfo& info) {
+  Napi::Env env = info.Env();
+  std::string prog_name = ArgString(info, 0);
+  bpf_program* prog = Prog(env, prog_name);
+  std::string binary = ArgString(info, 1);
+  if (!info[2].IsArray() || !info[3].IsArray()) throw Napi::TypeError::New(env, "offsets and cookies must be arrays");
+  auto js_offsets = info[2].As<Napi::Array>();
+  auto js_cookies = info[3].As<Napi::Array>();
+  std::vector<unsigned long> offsets(js_offsets.Length());
+  std::vector<__u64> cookies(js_offsets.Length());
+  for (uint32_t i = 0; i < offsets.size(); i++) {
+    offsets[i] = static_cast<unsigned long>(js_offsets.Get(i).As<Napi::Number>().Int64Value());
+    Napi::Value c = i < js_cookies.Length() ? js_cookies.Get(i) : env.Undefined();
+    bool lossless = true;
+    cookies[i] = c.IsBigInt() ? c.As<Napi::BigInt>().Uint64Value(&lossless) : 0;
+  }
+  int pid = info[4].As<Napi::Number>().Int32Value();
+  bool retprobe = info[5].ToBoolean().Value();
+  std::string what = std::string(retprobe ? "uretprobe_multi (" : "uprobe_multi (") + std::to_string(offsets.size()) +
+                     " offsets) in " + binary + (pid >= 0 ? " for pid " + std::to_string(pid) : "");
+  if (offsets.empty()) Fail(env, "attach", what, EINVAL);
+  auto result = std::make_shared<AttachResult>();
+  BeginJob();
+  return stella::RunOffThread(
+      env, "stella-attach-uprobe-multi",
+      [=, offsets = std::move(offsets), cookies = std::move(cookies)] {
+        LIBBPF_OPTS(bpf_uprobe_multi_opts, opts, .offsets = offsets.data(), .cookies = cookies.data(),
+                    .cnt = offsets.size(), .retprobe = retprobe);
+        g_libbpf_log.clear();
+        errno = 0;
+        result->link = bpf_program__attach_uprobe_multi(prog, pid, binary.c_str(), nullptr, &opts);
+        result->err = result->link ? 0 : (errno ? errno : EINVAL);
+        result->log = g_libbpf_log;
+      },
+      [this, result, what](Napi::Env env) { return SettleAttach(env, result->link, result->err, result->log, what); });
+}
 
 Napi::Value NumPossibleCpus(const Napi::CallbackInfo& info) {
   return Napi::Number::New(info.Env(), libbpf_num_possible_cpus());

@@ -201,7 +201,8 @@ function nodeGypScript() {
 
 function buildAddon() {
   const out = join(bpfDir, 'build', 'Release', 'stella_bpf.node');
-  if (upToDate(out, [join(bpfDir, 'addon', 'binding.cc'), join(bpfDir, 'binding.gyp')])) return;
+  const addonSources = [...listFiles(join(bpfDir, 'addon'), '.cc'), ...listFiles(join(bpfDir, 'addon'), '.h')];
+  if (upToDate(out, [...addonSources, join(bpfDir, 'binding.gyp')])) return;
   log('node-gyp rebuild (addon)');
   const args = [nodeGypScript(), 'rebuild', '-j', '2'];
   // Use the installed Node headers when present (no download needed, works offline).

@@ -2,7 +2,7 @@
 /**
  * Reading ring-buffer batches and the records in them. Layouts mirror bpf/include/stella/event.h
  * (the single source of truth) and are checked against the compiled objects' BTF in
- * test/decoder-btf.test.ts. Per-record work must stay around 100 ns (MACHINE.md): the accessors
+ * test/decoder-btf.test.ts. Per-record work must stay around 100 ns (docs/KERNEL.md §6): the accessors
  * read one field without allocating; decodeEventHeader() is the convenient, allocating form.
  */
 

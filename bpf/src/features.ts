@@ -1,5 +1,5 @@
 // SPDX-License-Identifier: Apache-2.0
-/** What this kernel offers, detected from sysfs/tracefs without loading programs (MACHINE.md). */
+/** What this kernel offers, detected from sysfs/tracefs without loading programs (docs/KERNEL.md §1). */
 import { spawnSync } from 'node:child_process';
 import { existsSync } from 'node:fs';
 import { release } from 'node:os';
@@ -8,7 +8,7 @@ import type { KernelFeatures } from '@stella/sdk';
 import { nativeAddon, packageDir } from './native.js';
 import { BpfObject } from './object.js';
 
-/** enum bpf_map_type BPF_MAP_TYPE_RINGBUF (include/uapi/linux/bpf.h). */
+/** enum bpf_map_type BPF_MAP_TYPE_RINGBUF (the kernel's uapi/linux/bpf.h). */
 const BPF_MAP_TYPE_RINGBUF = 27;
 
 const TRACEFS_PATHS = ['/sys/kernel/tracing', '/sys/kernel/debug/tracing'];
@@ -48,6 +48,53 @@ export function trialLoadFentry(objectPath = FENTRY_PROBE_OBJECT): { ok: boolean
     return { ok: false, reason: (error as Error).message };
   } finally {
     obj?.close();
+  }
+}
+
+/** The compiled uprobe_multi trial object (built by `npm run build:bpf`). */
+export const UPROBE_MULTI_PROBE_OBJECT = join(packageDir, 'probes', 'uprobe_multi_probe.bpf.o');
+
+export interface UprobeMultiSupport {
+  supported: boolean;
+  /** Why not (the failing step's error), when unsupported. */
+  reason?: string;
+}
+
+const uprobeMultiVerdicts = new Map<string, Promise<UprobeMultiSupport>>();
+
+/**
+ * Whether this kernel and libbpf make uprobe_multi links (Linux >= 6.6, libbpf >= 1.4): a real
+ * trial, not a version check. Loads a do-nothing `uprobe.multi` program and links it at offset 0
+ * of the object file itself for this process only; that file is never mapped executable, so no
+ * breakpoint is ever written. Load, link and release happen off the event loop except the load
+ * (one tiny program). The verdict is kept for the life of the process.
+ */
+export function uprobeMultiSupported(objectPath = UPROBE_MULTI_PROBE_OBJECT): Promise<UprobeMultiSupport> {
+  let verdict = uprobeMultiVerdicts.get(objectPath);
+  if (!verdict) {
+    verdict = trialUprobeMulti(objectPath);
+    uprobeMultiVerdicts.set(objectPath, verdict);
+  }
+  return verdict;
+}
+
+async function trialUprobeMulti(objectPath: string): Promise<UprobeMultiSupport> {
+  let obj: BpfObject | undefined;
+  try {
+    obj = new BpfObject(objectPath);
+    obj.load();
+    const link = await obj.attachUprobeMulti({
+      program: 'stella_uprobe_multi_probe',
+      binaryPath: objectPath,
+      offsets: [0],
+      pid: process.pid,
+    });
+    await link.destroyAsync();
+    return { supported: true };
+  } catch (error) {
+    return { supported: false, reason: (error as Error).message };
+  } finally {
+    await obj?.closeAsync();
   }
 }
 

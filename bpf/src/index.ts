@@ -35,9 +35,13 @@ export {
   FENTRY_PROBE_OBJECT,
   type KernelFeatureReport,
   trialLoadFentry,
+  UPROBE_MULTI_PROBE_OBJECT,
+  type UprobeMultiSupport,
+  uprobeMultiSupported,
 } from './features.js';
+export { LibbpfLink } from './link.js';
 export { addonCandidates, BUILD_COMMAND, loadAddon } from './native.js';
-export { BpfObject, LibbpfLink, MapUpdateFlags, type RingBufferOptions } from './object.js';
+export { BpfObject, MapUpdateFlags, type RingBufferOptions } from './object.js';
 export { bpfIncludeDir, buildScript, vmlinuxIncludeDir } from './paths.js';
 export {
   type AggregateEntry,

@@ -32,6 +32,8 @@ export interface NativeGlobalInfo {
 
 export interface NativeLink {
   destroy(): void;
+  /** bpf_link__destroy on a worker thread; resolves when the kernel released the link. */
+  destroyAsync(): Promise<void>;
   fd(): number;
 }
 
@@ -72,6 +74,25 @@ export interface NativeObject {
     maxBatchBytes: number,
   ): NativeConsumer;
   close(): void;
+  /** enum bpf_attach_type, before load. */
+  setExpectedAttachType(program: string, attachType: number): void;
+  attachUprobeAsync(
+    program: string,
+    binaryPath: string,
+    symbol: string | null,
+    offset: number,
+    pid: number,
+    retprobe: boolean,
+    cookie: bigint,
+  ): Promise<NativeLink>;
+  attachUprobeMulti(
+    program: string,
+    binaryPath: string,
+    offsets: number[],
+    cookies: bigint[],
+    pid: number,
+    retprobe: boolean,
+  ): Promise<NativeLink>;
 }
 
 export interface NativeAddon {

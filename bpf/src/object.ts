@@ -1,12 +1,23 @@
 // SPDX-License-Identifier: Apache-2.0
 /** BpfObjectHandle over the native addon: argument checks, value encoding and lifetimes live here. */
 import { constants } from 'node:os';
-import type { BpfLink, BpfObjectHandle, RingBufferConsumer } from '@stella/sdk';
+import type {
+  BpfLink,
+  BpfObjectHandle,
+  RingBufferConsumer,
+  UprobeAttachOptions,
+  UprobeAttachType,
+  UprobeMultiAttachOptions,
+} from '@stella/sdk';
 import { BpfError, rethrowNative } from './errors.js';
-import type { NativeConsumer, NativeGlobalInfo, NativeLink, NativeMapInfo, NativeObject } from './native.js';
+import { LibbpfLink, LibbpfRingBufferConsumer } from './link.js';
+import type { NativeGlobalInfo, NativeLink, NativeMapInfo, NativeObject } from './native.js';
 import { nativeAddon } from './native.js';
 
 const { ENOENT, EINVAL, ERANGE, EBADF } = constants.errno;
+
+/** enum bpf_attach_type (the kernel UAPI header <linux/bpf.h>): what SEC("uprobe") and SEC("uprobe.multi") set. */
+const ATTACH_TYPES: Record<UprobeAttachType, number> = { uprobe: 0, 'uprobe.multi': 48 };
 
 /** BPF_ANY / BPF_NOEXIST / BPF_EXIST for mapUpdate. */
 export const MapUpdateFlags = { any: 0, noExist: 1, exist: 2 } as const;
@@ -23,48 +34,6 @@ export interface RingBufferOptions {
   maxBatchBytes?: number;
   /** Receives what `onBatch` throws (default: a process warning); consuming goes on. */
   onError?: (error: unknown) => void;
-}
-
-export class LibbpfLink implements BpfLink {
-  #native: NativeLink | undefined;
-  readonly description: string;
-
-  constructor(native: NativeLink, description: string, onDestroy: (link: LibbpfLink) => void) {
-    this.#native = native;
-    this.description = description;
-    this.#onDestroy = onDestroy;
-  }
-  #onDestroy: (link: LibbpfLink) => void;
-
-  get destroyed(): boolean {
-    return this.#native === undefined;
-  }
-
-  /** Detaches; idempotent. Takes 75-130 ms per uprobe/tracepoint on 6.18 (MACHINE.md). */
-  destroy(): void {
-    const native = this.#native;
-    if (!native) return;
-    this.#native = undefined;
-    this.#onDestroy(this);
-    try {
-      native.destroy();
-    } catch (error) {
-      rethrowNative(error);
-    }
-  }
-}
-
-class LibbpfRingBufferConsumer implements RingBufferConsumer {
-  #stopping: Promise<void> | undefined;
-  constructor(
-    private readonly native: NativeConsumer,
-    private readonly onStopped: (consumer: LibbpfRingBufferConsumer) => void,
-  ) {}
-
-  stop(): Promise<void> {
-    this.#stopping ??= this.native.stop().finally(() => this.onStopped(this));
-    return this.#stopping;
-  }
 }
 
 function toBuffer(bytes: Uint8Array): Buffer {
@@ -200,15 +169,7 @@ export class BpfObject implements BpfObjectHandle {
     return link;
   }
 
-  attachUprobe(opts: {
-    program: string;
-    binaryPath: string;
-    symbol?: string;
-    offset?: number;
-    pid?: number;
-    retprobe?: boolean;
-    cookie?: bigint;
-  }): BpfLink {
+  attachUprobe(opts: UprobeAttachOptions): BpfLink {
     const kind = opts.retprobe ? 'uretprobe' : 'uprobe';
     if (!opts.symbol && opts.offset === undefined) {
       throw new BpfError({
@@ -231,6 +192,81 @@ export class BpfObject implements BpfObjectHandle {
       ),
     );
     return this.#track(native, `${kind} ${where} in ${opts.binaryPath}${pid >= 0 ? ` for pid ${pid}` : ''}`);
+  }
+
+  /** Before load: `uprobe.multi` for programs given to `attachUprobeMulti`. */
+  setProgramAttachType(program: string, attachType: UprobeAttachType): void {
+    const type = ATTACH_TYPES[attachType];
+    if (type === undefined) {
+      throw new BpfError({ errno: EINVAL, verb: 'set attach type of', object: `program ${program} to ${attachType}` });
+    }
+    this.#call((o) => o.setExpectedAttachType(program, type));
+  }
+
+  async attachUprobeAsync(opts: UprobeAttachOptions): Promise<BpfLink> {
+    const kind = opts.retprobe ? 'uretprobe' : 'uprobe';
+    if (!opts.symbol && opts.offset === undefined) {
+      throw new BpfError({
+        errno: EINVAL,
+        verb: 'attach',
+        object: `${kind} in ${opts.binaryPath} (no symbol or offset)`,
+      });
+    }
+    const pid = opts.pid ?? -1;
+    const where = opts.symbol ?? `0x${(opts.offset ?? 0).toString(16)}`;
+    const pending = this.#call((o) =>
+      o.attachUprobeAsync(
+        opts.program,
+        opts.binaryPath,
+        opts.symbol ?? null,
+        opts.offset ?? 0,
+        pid,
+        opts.retprobe ?? false,
+        opts.cookie ?? 0n,
+      ),
+    );
+    return this.#settleAttach(pending, `${kind} ${where} in ${opts.binaryPath}${pid >= 0 ? ` for pid ${pid}` : ''}`);
+  }
+
+  async attachUprobeMulti(opts: UprobeMultiAttachOptions): Promise<BpfLink> {
+    const kind = opts.retprobe ? 'uretprobe_multi' : 'uprobe_multi';
+    const pid = opts.pid ?? -1;
+    const description = `${kind} (${opts.offsets.length} offsets) in ${opts.binaryPath}${pid >= 0 ? ` for pid ${pid}` : ''}`;
+    const bad = opts.offsets.find((o) => !Number.isSafeInteger(o) || o < 0);
+    if (opts.offsets.length === 0 || bad !== undefined) {
+      const why = bad === undefined ? 'no offsets' : `bad offset ${bad}`;
+      throw new BpfError({ errno: EINVAL, verb: 'attach', object: `${description} (${why})` });
+    }
+    if (opts.cookies && opts.cookies.length !== opts.offsets.length) {
+      const why = `${opts.cookies.length} cookies for ${opts.offsets.length} offsets`;
+      throw new BpfError({ errno: EINVAL, verb: 'attach', object: `${description} (${why})` });
+    }
+    const pending = this.#call((o) =>
+      o.attachUprobeMulti(
+        opts.program,
+        opts.binaryPath,
+        opts.offsets,
+        opts.cookies ?? opts.offsets.map(() => 0n),
+        pid,
+        opts.retprobe ?? false,
+      ),
+    );
+    return this.#settleAttach(pending, description);
+  }
+
+  /** A link that arrives after close() is released at once: nobody would ever detach it. */
+  async #settleAttach(pending: Promise<NativeLink>, description: string): Promise<BpfLink> {
+    let native: NativeLink;
+    try {
+      native = await pending;
+    } catch (error) {
+      rethrowNative(error);
+    }
+    if (!this.#native) {
+      await native.destroyAsync().catch(() => {});
+      throw new BpfError({ errno: EBADF, verb: 'attach', object: `${description} (object closed meanwhile)` });
+    }
+    return this.#track(native, description);
   }
 
   attachTracepoint(opts: { program: string; category: string; name: string; cookie?: bigint }): BpfLink {
@@ -331,6 +367,20 @@ export class BpfObject implements BpfObjectHandle {
     }
     this.#native = undefined;
     this.#consumers.clear();
+    native.close();
+  }
+
+  /**
+   * close() without blocking: every link is released on its own worker thread at the same time
+   * (they share grace periods), then the object is freed. Idempotent.
+   */
+  async closeAsync(): Promise<void> {
+    const native = this.#native;
+    if (!native) return;
+    const releases = [...this.#links].map((link) => link.destroyAsync().catch(() => {}));
+    this.#native = undefined;
+    this.#consumers.clear();
+    await Promise.all(releases);
     native.close();
   }
 }

@@ -235,7 +235,7 @@ describe.skipIf(skipReason)('@stella/bpf addon on this kernel', () => {
 
   it('attaches to libssl.so.3 SSL_connect and SSL_do_handshake and sees a real handshake', async () => {
     const libssl = '/usr/lib/x86_64-linux-gnu/libssl.so.3';
-    expect(existsSync(libssl), `${libssl} is part of this machine (MACHINE.md)`).toBe(true);
+    expect(existsSync(libssl), `${libssl} is part of this machine (docs/KERNEL.md §8)`).toBe(true);
     const obj = openFixture();
     obj.load();
     obj.attachUprobe({ program: 'stella_uprobe_call', binaryPath: libssl, symbol: 'SSL_connect', cookie: 101n });

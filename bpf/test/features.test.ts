@@ -1,7 +1,7 @@
 // SPDX-License-Identifier: Apache-2.0
 /** Detection without loading must agree with what attaching really does on this kernel. */
 import { beforeAll, describe, expect, it } from 'vitest';
-import { BpfObject, createBpfApi, detectKernelFeatures } from '../src/index.js';
+import { BpfObject, createBpfApi, detectKernelFeatures, uprobeMultiSupported } from '../src/index.js';
 import { bpfUnavailableReason, ensureBuilt, fixtureObject } from './helpers.js';
 
 const skipReason = bpfUnavailableReason();
@@ -40,6 +40,14 @@ describe.skipIf(skipReason)('detectKernelFeatures()', () => {
     } finally {
       obj.close();
     }
+  });
+
+  it('uprobeMultiSupported() says why not when the trial cannot even start', async () => {
+    const verdict = await uprobeMultiSupported('/nonexistent/uprobe_multi_probe.bpf.o');
+    expect(verdict.supported).toBe(false);
+    expect(verdict.reason).toBe(
+      'failed to open BPF object /nonexistent/uprobe_multi_probe.bpf.o: No such file or directory (ENOENT)',
+    );
   });
 
   it('the BpfApi caches its detection and opens objects', () => {

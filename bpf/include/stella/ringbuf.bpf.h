@@ -11,7 +11,7 @@
 
 /*
  * 4 MiB default: on the project's 2-CPU machine a 256 KiB ring dropped heavily under CPU
- * contention while 4 MiB stayed under 3 % drops (MACHINE.md). User space may resize it before
+ * contention while 4 MiB stayed under 3 % drops (docs/KERNEL.md §6). User space may resize it before
  * load with setMaxEntries('stella_events', bytes) (a power of two, multiple of the page size).
  */
 #ifndef STELLA_RINGBUF_BYTES
@@ -33,7 +33,7 @@ struct {
 /*
  * 0 (default): submit with BPF_RB_NO_WAKEUP; the consumer polls on a timer and drains with
  * ring_buffer__consume(). A wakeup per event costs 1.3-1.8 us against 0.1-0.2 us without
- * (MACHINE.md). Set to 1 before load for lowest latency at low event rates.
+ * (docs/KERNEL.md §3). Set to 1 before load for lowest latency at low event rates.
  */
 const volatile __u32 stella_rb_wakeup = 0;
 

@@ -14,7 +14,7 @@ import { ProbeStatusRegistry } from './status.js';
 import { TargetResolver } from './targets.js';
 import { ObservationWindowIndex } from './window-index.js';
 
-/** Everything the agent is built from; the composition root (container.ts) provides it. */
+/** Everything the agent is built from; the composition root (compose.ts) provides it. */
 export interface RuntimeAgentDeps {
   config: ResolvedConfig;
   logger: Logger;

@@ -1,12 +1,12 @@
 // SPDX-License-Identifier: Apache-2.0
 import { readFileSync, statfsSync, statSync } from 'node:fs';
 
-/** statfs(2) f_type of overlayfs (include/uapi/linux/magic.h). */
+/** statfs(2) f_type of overlayfs (the kernel's uapi linux/magic.h). */
 const OVERLAYFS_SUPER_MAGIC = 0x794c7630;
 
 /**
  * glibc's `st_dev` packs major/minor as makedev(3) does; the kernel's `sb->s_dev` (what a BPF
- * program reads from `file->f_inode->i_sb`) is MKDEV = major << 20 | minor (include/linux/kdev_t.h).
+ * program reads from `file->f_inode->i_sb`) is MKDEV = major << 20 | minor (the kernel's linux/kdev_t.h).
  */
 export function userDevToKernelDev(dev: bigint): bigint {
   const major = ((dev >> 8n) & 0xfffn) | ((dev >> 32n) & ~0xfffn);
@@ -36,7 +36,7 @@ export function mountDevices(mountinfo: string): { mountPoint: string; kernelDev
  * On overlayfs the two disagree with stat(2) whenever the layers are on different filesystems and
  * xino is off (a container image over tmpfs or 9p, or an upper on another disk): exec opens the
  * overlay's own inode, whose i_sb is the overlay superblock, while stat reports the lower layer's
- * pseudo device. The inode number is the real one in both views (fs/overlayfs/inode.c,
+ * pseudo device. The inode number is the real one in both views (overlayfs's
  * ovl_map_ino), so only the device is taken from the overlay mount that holds the path.
  */
 export function kernelExecutableIdentity(

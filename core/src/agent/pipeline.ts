@@ -4,8 +4,8 @@ import type { Logger, Observation } from '@stella/sdk';
 /**
  * Bytes one queued observation holds on the V8 heap. The per-call strings (function, symbol,
  * binaryPath, purl, nodeHash) are shared references to the probe request's strings, so a record
- * costs its object (17 slots) plus its own `observedAt`/`comm` strings: measured at ≈ 230 bytes
- * (bench/pipeline-memory.mjs); 256 keeps the 64 MiB default an upper bound.
+ * costs its object (17 slots) plus its own `observedAt`/`comm` strings: measured at 203-242 bytes
+ * (bench/pipeline-memory.mjs, docs/BENCHMARKS.md); 256 keeps the 64 MiB default an upper bound.
  */
 export const OBSERVATION_HEAP_BYTES = 256;
 

@@ -3,7 +3,7 @@ const UNITS: Record<string, number> = { '': 1, b: 1, k: 1024, m: 1024 ** 2, g: 1
 
 /**
  * `67108864`, `"64MiB"`, `"64MB"`, `"64M"`, `"512 KiB"` → bytes. K/M/G/T are powers of 1024 whether
- * written `MB` or `MiB`: the runbook's "64MB buffer" means the 64 MiB default. Undefined when not a size.
+ * written `MB` or `MiB`: an operator's "64MB buffer" means the 64 MiB default. Undefined when not a size.
  */
 export function parseByteSize(value: unknown): number | undefined {
   if (typeof value === 'number') return Number.isSafeInteger(value) && value >= 0 ? value : undefined;

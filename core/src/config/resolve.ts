@@ -1,5 +1,5 @@
 // SPDX-License-Identifier: Apache-2.0
-/** Defaults (runbook "Recommended limits") and the snake_case → camelCase mapping. */
+/** Defaults (docs/OPERATIONS.md "Limits and tuning") and the snake_case → camelCase mapping. */
 
 import os from 'node:os';
 import path from 'node:path';

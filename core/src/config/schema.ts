@@ -81,7 +81,7 @@ function describeAjvError(error: ErrorObject, root: unknown): RawProblem | undef
 function unknownKeyMessage(key: string, at: readonly KeySegment[], schema: SchemaNode): string {
   const allowed = Object.keys(schema.properties ?? {});
   if (at.length === 0) {
-    // The runbook's tuning snippets show `probes:`/`export:` without their `runtime_agent:` parent.
+    // Tuning snippets are often written as bare `probes:`/`export:`, without their `runtime_agent:` parent.
     const agentKeys = Object.keys(configSchema().properties?.runtime_agent?.properties ?? {});
     const nested = agentKeys.includes(key) ? key : closestKey(key, agentKeys);
     if (nested && !closestKey(key, allowed)) {

@@ -1,7 +1,7 @@
 // SPDX-License-Identifier: Apache-2.0
 /**
  * The two shapes of the agent configuration: `UserConfig` is what people write (snake_case, the
- * runbook's keys, every field optional) in YAML, JSON, `.stellarc*`, package.json#stella or
+ * keys of docs/OPERATIONS.md and README.md, every field optional) in YAML, JSON, `.stellarc*`, package.json#stella or
  * `stella.config.ts`; `ResolvedConfig` is what the code uses (camelCase, every default applied).
  */
 import type { ProbeType, StellaPlugin, TargetSpec } from '@stella/sdk';
@@ -57,7 +57,7 @@ export interface UserRuntimeAgentConfig {
     valkey?: UserValkeySettings;
   };
   probes?: {
-    /** Default 256 (runbook "Recommended limits"). */
+    /** Default 256 (docs/OPERATIONS.md "Limits and tuning"). */
     max_concurrent?: number;
     /** Default 5000. */
     attach_timeout_ms?: number;

@@ -50,7 +50,7 @@ export async function runDemo(options: DemoOptions): Promise<DemoResult> {
   await writeFile(
     configPath,
     [
-      '# Written by `stella demo`: the runbook configuration plus what the demo needs.',
+      '# Written by `stella demo`: the default configuration plus what the demo needs.',
       'runtime_agent:',
       '  node_name: demo-node',
       `  function_maps: [${JSON.stringify(DEMO_FUNCTION_MAP)}]`,

@@ -1,6 +1,6 @@
 // SPDX-License-Identifier: Apache-2.0
 /**
- * The runbook's "Probe Attachment Failures" checklist, automated: kernel version, BTF,
+ * The checklist of docs/OPERATIONS.md "When probes do not attach", automated: kernel version, BTF,
  * capabilities, probe types, tracefs, the map's binary paths and build-ids, SELinux/AppArmor, and a
  * real trial attach per plugin (its object loaded, one uprobe attached to libc and detached).
  */

@@ -31,7 +31,7 @@ export interface NdjsonExporterOptions {
   rotateBytes?: number;
   /** Start a new file once the current one is this old (ms). Default 1 hour. */
   rotateIntervalMs?: number;
-  /** gzip completed files. Default true (runbook: "Compress archived observations"). */
+  /** gzip completed files. Default true (docs/OPERATIONS.md "Limits and tuning": storage). */
   compressRotated?: boolean;
   /** Delete completed files whose newest line is older than this. 0 = keep. Default 72. */
   retentionHours?: number;

@@ -18,7 +18,7 @@ import {
   type PathEntrypoint,
 } from './types.js';
 
-/** Highest first (SPEC.md): crypto > auth > net > general. */
+/** Highest first (docs/FUNCTION-MAP.md): crypto > auth > net > general. */
 export const PRIORITY_RANK: Record<Priority, number> = { crypto: 3, auth: 2, net: 1, general: 0 };
 const CATEGORY_PRIORITY: Record<string, Priority> = { crypto: 'crypto', tls: 'crypto', auth: 'auth', net: 'net' };
 

@@ -9,7 +9,7 @@ function sha256Hex(text: string): string {
 }
 
 /**
- * The purl as nodeHash sees it (SPEC.md): `pkg:type/namespace/name`, type, namespace and name in
+ * The purl as nodeHash sees it (docs/FUNCTION-MAP.md): `pkg:type/namespace/name`, type, namespace and name in
  * lower case, without version, qualifiers or subpath. Parsed with packageurl-js, so percent-encoding
  * follows the purl spec. Throws InputError for a string that is not a purl.
  */
@@ -33,7 +33,7 @@ export function nodeHash(purl: string, symbol: string): string {
 
 /**
  * `sha256:` + hex(sha256(entry + ":" + intermediates.join(":") + ":" + sink)), taken literally from
- * SPEC.md: `nodeHashes` is [entry, ...intermediates, sink]; with no intermediates the hashed text
+ * docs/FUNCTION-MAP.md: `nodeHashes` is [entry, ...intermediates, sink]; with no intermediates the hashed text
  * is `entry::sink`.
  */
 export function pathHash(nodeHashes: readonly string[]): string {

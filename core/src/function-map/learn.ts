@@ -41,7 +41,7 @@ export interface LearnResult {
 }
 
 const CATEGORY_PRIORITY: Record<string, Priority> = { crypto: 'crypto', tls: 'crypto', auth: 'auth', net: 'net' };
-/** Syscall categories fall back from kprobes to tracepoints (SPEC "Probes"); library ones are uprobes. */
+/** Syscall categories fall back from kprobes to tracepoints (docs/KERNEL.md §1); library ones are uprobes. */
 const CATEGORY_PROBES: Record<string, ProbeType[]> = { net: ['kprobe', 'tracepoint'], file: ['kprobe', 'tracepoint'] };
 
 /**

@@ -1,6 +1,6 @@
 // SPDX-License-Identifier: Apache-2.0
 /**
- * Function Map V1, camelCase wire form (SPEC.md "Function map"). `parseFunctionMap` also reads the
+ * Function Map V1, camelCase wire form (docs/FUNCTION-MAP.md "The contract"). `parseFunctionMap` also reads the
  * snake_case Stella contract and returns this form, with the schema's defaults filled in.
  */
 import type { Priority, ProbeType } from '@stella/sdk';

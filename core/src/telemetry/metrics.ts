@@ -3,7 +3,7 @@ import type { Attributes, Counter, Meter, ObservableResult } from '@opentelemetr
 import type { ProbeHealth } from './types.js';
 
 /**
- * Instrument names of SPEC.md "Metrics". The Prometheus exporter adds the `stella_` prefix and,
+ * Instrument names of the metrics table in otel-collector/README.md. The Prometheus exporter adds the `stella_` prefix and,
  * for counters, `_total`; the collector's remote-write exporter (`namespace: stella`) gives the same
  * names. Ratio and 0/1 gauges carry no unit on purpose: the collector's Prometheus translation
  * would turn unit `1` into a `_ratio` suffix and the alert rules would no longer match. Curly-brace
@@ -99,7 +99,7 @@ export interface StellaInstruments {
   observationsDropped: Counter<Attributes>;
 }
 
-/** Registers every SPEC.md instrument on `meter`; gauges read `state` at collection time. */
+/** Registers every documented instrument on `meter`; gauges read `state` at collection time. */
 export function registerInstruments(meter: Meter, state: TelemetryState, nodeName: string): StellaInstruments {
   meter
     .createObservableGauge(INSTRUMENT.observationRate, {

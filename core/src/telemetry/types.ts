@@ -3,7 +3,7 @@ import type { Meter, Tracer } from '@opentelemetry/api';
 import type { Logger, Observation } from '@stella/sdk';
 
 /** Why an observation never reached the store. Bounded: these are the only label values. */
-/** Why observations were lost: SPEC's three, plus the NDJSON export's bound while the disk fails. */
+/** Why observations were lost: the three otel-collector/README.md lists, plus the NDJSON export's bound while the disk fails. */
 export type DropReason = 'buffer_full' | 'ringbuf' | 'store_error' | 'export_error';
 
 export interface PrometheusOptions {

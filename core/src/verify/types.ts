@@ -1,5 +1,5 @@
 // SPDX-License-Identifier: Apache-2.0
-/** Verification report, SPEC.md "Verification report". Times are ISO-8601 UTC strings. */
+/** Verification report, as docs/FUNCTION-MAP.md "The contract" states it. Times are ISO-8601 UTC strings. */
 
 export const VERIFICATION_REPORT_SCHEMA_VERSION = '1.0.0';
 
@@ -87,7 +87,7 @@ export interface VerificationReport {
   observationsSkipped: {
     malformed: number;
     outOfWindow: number;
-    /** Records of another service (a node's files mix services); not part of SPEC's minimum. */
+    /** Records of another service (a node's files mix services); an addition to the documented report. */
     otherService: number;
     /** Up to 20 malformed records with where and why. */
     malformedSamples: MalformedSample[];

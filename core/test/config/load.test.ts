@@ -8,7 +8,7 @@ import { DEFAULTS_SOURCE, loadConfig, probeTuningOf, storeSettingsOf } from '../
 import { ConfigError } from '../../src/errors.js';
 import { configErrorOf, fixture } from './helpers.js';
 
-describe('the runbook YAML', () => {
+describe('the minimal operator YAML (observation_store, probes, export; fixture runbook/)', () => {
   it('loads as is, found by search, with every default filled in', async () => {
     const { config, source, userConfig } = await loadConfig({ cwd: fixture('runbook'), env: { NODE_NAME: 'node-a' } });
     expect(source).toBe(fixture('runbook/stella.config.yaml'));

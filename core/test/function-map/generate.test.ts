@@ -67,7 +67,7 @@ describe('generate from real SBOM shapes (golden maps)', () => {
     expect(strip(a)).toBe(strip(b));
   });
 
-  it('trivy: subject is the image digest; paths and hashes per SPEC', async () => {
+  it('trivy: subject is the image digest; paths and hashes per docs/FUNCTION-MAP.md', async () => {
     const { map } = await gen('trivy-debian.cdx.json');
     expect(map.subject.digest.sha256).toBe('5f0a3b6c1e2d4f8a9b7c6d5e4f3a2b1c0d9e8f7a6b5c4d3e2f1a0b9c8d7e6f5a');
     const hs = map.predicate.expectedPaths.find((p) => p.pathId === 'tls-handshake:libssl.so.3')!;

@@ -21,7 +21,7 @@ describe('normalizePurl', () => {
   });
 });
 
-describe('nodeHash / pathHash (values computed with sha256sum, SPEC.md formulas)', () => {
+describe('nodeHash / pathHash (values computed with sha256sum, the docs/FUNCTION-MAP.md formulas)', () => {
   // printf '%s' 'pkg:deb/debian/libssl3:SSL_connect' | sha256sum
   const sink = 'sha256:6f111c98ff65690ab1231aefb1b008b0907a998ea1b3231282b4e08182eff6a4';
   // printf '%s' 'pkg:generic/my-svc:main' | sha256sum

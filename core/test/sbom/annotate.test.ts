@@ -42,7 +42,7 @@ function distinctCalls(map: FunctionMap): ExpectedCall[] {
   return [...seen.values()];
 }
 
-/** A record as the agent writes it (SPEC "Observation record"), for a call of the map. */
+/** A record as the agent writes it (docs/FUNCTION-MAP.md "The contract"), for a call of the map. */
 function record(c: ExpectedCall, service: string, at: string, node: string, hitCount = 1): string {
   return JSON.stringify({
     observedAt: at,

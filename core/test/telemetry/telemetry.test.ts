@@ -32,7 +32,7 @@ function only(samples: Sample[]): Sample {
   return samples[0] as Sample;
 }
 
-/** Label keys the SPEC defines, without the exporter's instrumentation-scope labels. */
+/** Label keys otel-collector/README.md documents, without the exporter's instrumentation-scope labels. */
 function specLabels(labels: Record<string, string>): string[] {
   return Object.keys(labels)
     .filter((k) => !k.startsWith('otel_scope_'))
@@ -58,7 +58,7 @@ const observation = (over: Partial<Observation> = {}): Observation => ({
 });
 
 describe('Prometheus endpoint (real scrape)', () => {
-  it('serves every SPEC.md metric under its exact Prometheus name, type and label set', async () => {
+  it('serves every documented metric under its exact Prometheus name, type and label set', async () => {
     const t = await telemetry();
     t.setCoverage('payments', 'all', 0.75);
     t.setCoverage('payments', 'crypto', 1);
@@ -186,7 +186,7 @@ describe('Prometheus endpoint (real scrape)', () => {
 });
 
 describe('OTLP/gRPC export (real gRPC receiver)', () => {
-  it('pushes spans with semantic-convention attributes and metrics with SPEC names', async () => {
+  it('pushes spans with semantic-convention attributes and metrics with the documented names', async () => {
     const receiver = await startOtlpReceiver();
     try {
       const t = await telemetry({

@@ -12,7 +12,7 @@ const IN = '2024-05-01T12:30:00.000Z';
 const sslConnect = call('tls/SSL_connect', LIBSSL, SSL);
 const evpDigest = call('crypto/EVP_DigestInit_ex', LIBCRYPTO, CRYPTO);
 const evpSign = call('crypto/EVP_DigestSign', LIBCRYPTO, CRYPTO);
-// MACHINE.md "TLS reality": node never calls SSL_do_handshake; any entry point that carries the
+// docs/KERNEL.md §8: node never calls SSL_do_handshake; any entry point that carries the
 // handshake must do. Modelled as a path whose calls are all optional (an any-of group).
 const nodeHandshake = path(
   'tls-handshake:node',

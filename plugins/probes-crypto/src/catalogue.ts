@@ -6,7 +6,7 @@ import type { CatalogueEntry, CatalogueFunction, CatalogueLibrary } from '@stell
  *
  * Grouping convention read by the generator: functions marked `optional: true` that share a tag
  * besides their category form ONE path per library that is observed when ANY of them is seen
- * (an any-of group). MACHINE.md "TLS reality": node never calls SSL_do_handshake; handshakes run
+ * (an any-of group). docs/KERNEL.md §8: node never calls SSL_do_handshake; handshakes run
  * inside SSL_connect/SSL_accept or implicitly in the first SSL_read/SSL_write after
  * SSL_set_connect_state/SSL_set_accept_state, so the handshake group lists all of those. SSL_read
  * and SSL_write themselves stay optional single paths: they are hot and their first instruction is

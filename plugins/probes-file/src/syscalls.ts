@@ -1,7 +1,7 @@
 // SPDX-License-Identifier: Apache-2.0
 import type { SyscallProbe } from '@stella/sdk';
 
-/** Mirrors `enum stella_file_syscall` (bpf/file_access.h); test/syscall-ids.test.ts checks the BTF. */
+/** Mirrors `enum stella_file_syscall` (bpf/file_access.h); plugins/probes-net/test/syscall-plan.test.ts checks it. */
 export const FILE_SYSCALLS: readonly SyscallProbe[] = [
   { syscall: 'open', id: 1, exit: true },
   { syscall: 'openat', id: 2, exit: true },

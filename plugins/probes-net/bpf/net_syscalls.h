@@ -1,7 +1,7 @@
 // SPDX-License-Identifier: (BSD-2-Clause OR GPL-2.0-only)
 /*
  * Syscall ids of the net probes, written into each record's cookie. src/syscalls.ts mirrors them;
- * test/syscall-ids.test.ts checks the two against this enum in the compiled object's BTF.
+ * test/syscall-plan.test.ts ("syscall ids") checks the two against this enum in the object's BTF.
  */
 #ifndef __STELLA_NET_SYSCALLS_H
 #define __STELLA_NET_SYSCALLS_H

@@ -5,7 +5,7 @@ import { catalogue } from './catalogue.js';
 import { NET_SYMBOL_SYSCALLS, NET_SYSCALLS } from './syscalls.js';
 
 export interface NetProbesOptions {
-  /** Ring buffer bytes (power of two). Default 4 MiB: MACHINE.md measured < 3 % drops under contention. */
+  /** Ring buffer bytes (power of two). Default 4 MiB: < 3 % drops under contention (docs/KERNEL.md §6). */
   ringBufferBytes: number;
 }
 

@@ -1,7 +1,7 @@
 // SPDX-License-Identifier: Apache-2.0
 import type { SyscallProbe } from '@stella/sdk';
 
-/** Mirrors `enum stella_net_syscall` (bpf/net_syscalls.h); test/syscall-ids.test.ts checks the BTF. */
+/** Mirrors `enum stella_net_syscall` (bpf/net_syscalls.h); test/syscall-plan.test.ts checks the BTF. */
 export const NET_SYSCALLS: readonly SyscallProbe[] = [
   { syscall: 'connect', id: 1 },
   { syscall: 'accept', id: 2 },

@@ -55,7 +55,7 @@ export interface SyscallPlan {
 /**
  * The order to try mechanisms in: `probes.default_types` decides the order of the mechanisms it
  * names (`kretprobe` counts as `kprobe`); the rest follow in the built-in chain's order. So the
- * runbook's `[uprobe, kprobe]` keeps kprobe first, and `[tracepoint]` puts tracepoints first.
+ * default `[uprobe, kprobe]` keeps kprobe first, and `[tracepoint]` puts tracepoints first.
  * Naming a mechanism never removes the others: a fallback the kernel needs stays possible.
  */
 export function mechanismOrder(defaultTypes: readonly ProbeType[] = []): SyscallMechanism[] {
@@ -93,7 +93,7 @@ const fentryTrials = new Map<string, MechanismVerdict>();
 
 /**
  * Detects, without attaching anything, which mechanisms can carry `probes` here. Kprobes and
- * tracepoints are read from sysfs/tracefs (MACHINE.md); fentry needs a trial load, made once per
+ * tracepoints are read from sysfs/tracefs (docs/KERNEL.md §1); fentry needs a trial load, made once per
  * object and process with only one fentry program switched on.
  */
 export function detectSyscallMechanisms(

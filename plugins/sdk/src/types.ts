@@ -13,7 +13,7 @@ export type Category = 'crypto' | 'tls' | 'auth' | 'net' | 'file' | (string & {}
 /** Path priority, highest first: crypto > auth > net > general. */
 export type Priority = 'crypto' | 'auth' | 'net' | 'general';
 
-/** One observed call (or an aggregated count of calls), the NDJSON record of SPEC.md. */
+/** One observed call (or an aggregated count of calls), the NDJSON record of docs/FUNCTION-MAP.md. */
 export interface Observation {
   /** ISO-8601 UTC time of the call (of the last call when aggregated). */
   observedAt: string;
@@ -76,7 +76,7 @@ export interface CatalogueFunction {
   probeTypes?: ProbeType[];
   /**
    * Called per record or block (SSL_read, EVP_DigestUpdate): probed only when a map declares it,
-   * never merely to catch undeclared calls, since every call pays the uprobe trap (MACHINE.md).
+   * never merely to catch undeclared calls, since every call pays the uprobe trap (docs/KERNEL.md §2).
    */
   hot?: boolean;
   description?: string;
@@ -201,7 +201,7 @@ export interface TargetProcess {
   root: string;
 }
 
-/** Overhead controls the agent passes to every probe (runbook "Performance Tuning"). */
+/** Overhead controls the agent passes to every probe (docs/OPERATIONS.md §5). */
 export interface ProbeTuning {
   /** 0 < samplingRate ≤ 1, applied in the kernel to per-call events. */
   samplingRate: number;
@@ -277,11 +277,65 @@ export interface BpfObjectHandle {
    */
   consumeRingBuffer(map: string, onBatch: (batch: Buffer, records: number) => void): RingBufferConsumer;
   close(): void;
+  /**
+   * Before load: how a program will be attached. `uprobe.multi` (BPF_TRACE_UPROBE_MULTI) is what
+   * `attachUprobeMulti` needs, and the kernel then refuses that program for `attachUprobe`; a
+   * program declared `SEC("uprobe")` starts as `uprobe`.
+   */
+  setProgramAttachType(program: string, attachType: UprobeAttachType): void;
+  /** `attachUprobe` with the libbpf work (ELF lookup, perf event, link) on a worker thread. */
+  attachUprobeAsync(opts: UprobeAttachOptions): Promise<BpfLink>;
+  /**
+   * One uprobe_multi link (kernel >= 6.6) carrying every offset of one file, each with its cookie;
+   * made on a worker thread. Released at once: one grace period for all offsets. The program must
+   * be `uprobe.multi` (`setProgramAttachType` before load, or `SEC("uprobe.multi")`).
+   */
+  attachUprobeMulti(opts: UprobeMultiAttachOptions): Promise<BpfLink>;
+  /** Releases every link on worker threads (in parallel), then frees the object. Idempotent. */
+  closeAsync(): Promise<void>;
+}
+
+/** How a uprobe program is attached: one perf event per probe, or uprobe_multi links. */
+export type UprobeAttachType = 'uprobe' | 'uprobe.multi';
+
+export interface UprobeAttachOptions {
+  program: string;
+  binaryPath: string;
+  /** Symbol name, resolved by libbpf (dynamic symbols included). */
+  symbol?: string;
+  /** File offset, when the caller resolved the symbol itself. */
+  offset?: number;
+  /** -1 or undefined = every process mapping the file. */
+  pid?: number;
+  retprobe?: boolean;
+  cookie?: bigint;
+}
+
+export interface UprobeMultiAttachOptions {
+  program: string;
+  /** Absolute path of the executable or library. */
+  binaryPath: string;
+  /** File offsets (not symbol names: libbpf 1.4.6 cannot resolve names in a stripped library). */
+  offsets: number[];
+  /** One cookie per offset, read back with bpf_get_attach_cookie(); default 0. */
+  cookies?: bigint[];
+  /** -1 or undefined = every process mapping the file; else the breakpoints go into that process only. */
+  pid?: number;
+  retprobe?: boolean;
 }
 
 export interface BpfLink {
   readonly description: string;
+  /**
+   * Detaches on the calling thread. Blocking: a uprobe's release waits for an RCU-tasks-trace
+   * grace period (~50 ms on 6.18) with the event loop frozen. Prefer `destroyAsync()`.
+   */
   destroy(): void;
+  /**
+   * Detaches on a worker thread; idempotent (every call returns the same promise). Many links
+   * released at once share grace periods, so N of them take about one period, not N.
+   */
+  destroyAsync(): Promise<void>;
 }
 
 export interface RingBufferConsumer {

@@ -26,7 +26,7 @@ export interface UprobeObservationDecoder {
 
 /**
  * Turns the generic uprobe call records into observations. Per-event work is kept to field reads
- * and one object of a fixed shape (MACHINE.md: ~1 µs of per-event object work stalls the loop at
+ * and one object of a fixed shape (docs/KERNEL.md §6: ~1 µs of per-event object work stalls the loop at
  * high rates): absent optional fields stay undefined, which JSON omits, and the time and cgroup
  * strings are reused while they repeat.
  */

@@ -5,7 +5,7 @@ import type { CatalogueEntry, Category, ProbePlugin } from './types.js';
 import { startUprobeCallSession, type UprobeCallSessionOptions } from './uprobe-session.js';
 
 export interface UprobePluginOptions {
-  /** Ring buffer bytes (power of two). Default 4 MiB: MACHINE.md measured < 3 % drops under contention. */
+  /** Ring buffer bytes (power of two). Default 4 MiB: < 3 % drops under contention (docs/KERNEL.md §6). */
   ringBufferBytes: number;
   /** See `UprobeCallSessionOptions.attachScope`. Default `auto`. */
   attachScope: NonNullable<UprobeCallSessionOptions['attachScope']>;

@@ -18,7 +18,7 @@ import type {
 } from './types.js';
 import { createUprobeObservationDecoder } from './uprobe-observations.js';
 
-/** Ring buffer size: MACHINE.md measured heavy drops at 256 KiB under contention, < 3 % at 4 MiB. */
+/** Ring buffer size: heavy drops at 256 KiB under contention, < 3 % at 4 MiB (docs/KERNEL.md §6). */
 export const DEFAULT_RINGBUF_BYTES = 4 * 1024 * 1024;
 
 /** Record kind of `stella_library_loaded` (`stella/library_load.bpf.h`): a target returned from dlopen. */
@@ -43,7 +43,7 @@ export interface UprobeCallSessionOptions {
   /** How often (ms) to look for new processes' libraries when no target event arrives. Default 5000. */
   rescanIntervalMs?: number;
   /**
-   * Where each uprobe is installed (MACHINE.md: a uprobe on a shared library traps in every process
+   * Where each uprobe is installed (docs/KERNEL.md §4: a uprobe on a shared library traps in every process
    * that maps it unless attached per pid).
    * - `global`: pid -1, the kernel filters targets inside the program (catches processes claimed at
    *   exec time, short-lived ones included);
@@ -140,7 +140,7 @@ export async function startUprobeCallSession(
   /**
    * No rule can match any process (every explicit pid has exited, no executable or cgroup rule
    * resolved): a link would only make every process that maps the library trap for nothing
-   * (MACHINE.md: ~0.5–10 µs a call). Links come back when a target appears.
+   * (docs/KERNEL.md §2: ~0.5–10 µs a call). Links come back when a target appears.
    */
   const matchesNothing = (current: TargetRules): boolean => pidsOnly(current) && current.pids.length === 0;
 
@@ -201,7 +201,7 @@ export async function startUprobeCallSession(
         libc: file.path,
         error: (error as Error).message,
       });
-      loaderLinks.set(file.key, { description: 'failed', destroy() {} });
+      loaderLinks.set(file.key, { description: 'failed', destroy() {}, destroyAsync: async () => {} });
     }
   };
 

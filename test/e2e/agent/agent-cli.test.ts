@@ -12,7 +12,7 @@ describe('stella agent: configuration and start-up errors', () => {
     if (dir) await rm(dir, { recursive: true, force: true });
   });
 
-  it('prints the resolved runbook configuration with defaults and environment overrides, never the password', async () => {
+  it('prints the resolved configuration with defaults and environment overrides, never the password', async () => {
     dir = await mkdtemp(join(tmpdir(), 'stella-print-'));
     const cfg = join(dir, 'agent.yaml');
     await writeFile(

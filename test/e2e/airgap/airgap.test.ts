@@ -1,6 +1,6 @@
 // SPDX-License-Identifier: Apache-2.0
 /**
- * The runbook's "Air-Gap Considerations" sequence, run as a user would: the built `stella` binary
+ * The air-gap sequence of docs/ATTESTATION.md, run as a user would: the built `stella` binary
  * as a subprocess, every step inside a fresh network namespace with no interface up
  * (`unshare -n`), so a network call cannot succeed, only fail the step.
  *
@@ -53,7 +53,7 @@ afterAll(() => {
   if (work) rmSync(work, { recursive: true, force: true });
 });
 
-describe('runbook air-gap sequence', () => {
+describe('air-gap sequence', () => {
   it('runs in a namespace where the network is unreachable', () => {
     const probe = spawnSync(
       'unshare',

@@ -187,7 +187,7 @@ describe.skipIf(!canBpf)('TLS clients: libssl (curl, python ssl), node static Op
     expect(counts.node).toBe(N);
     expect(counts.gnutls).toBeGreaterThanOrEqual(N);
     expect(of('tls/gnutls_handshake', 'gnutls-cli')).toBe(counts.gnutls);
-    // node's calls are the node binary's, not libssl's: two different nodeHashes (SPEC "Observation record").
+    // node's calls are the node binary's, not libssl's: two different nodeHashes (docs/FUNCTION-MAP.md "The contract").
     expect(observations.filter((o) => o.pid === node.pid).every((o) => o.binaryPath === NODE)).toBe(true);
   });
 });

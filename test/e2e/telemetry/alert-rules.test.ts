@@ -1,6 +1,6 @@
 // SPDX-License-Identifier: Apache-2.0
 /**
- * The shipped Prometheus rules (otel-collector/rules) against SPEC.md "Alerts" and the runbook, and
+ * The shipped Prometheus rules (otel-collector/rules) against docs/OPERATIONS.md §4, and
  * through the real promtool: `check rules`, `test rules` (series across and on each threshold), and
  * a mutated copy that promtool must reject, so the promtool tests are shown to bite.
  */
@@ -28,7 +28,7 @@ const rules = (parse(readFileSync(RULES, 'utf8')) as { groups: Array<{ rules: Ru
   (g) => g.rules,
 );
 
-/** SPEC.md "Alerts", with the runbook's description and runbook text for the three it spells out. */
+/** docs/OPERATIONS.md §4: each alert's condition, severity and the opening words of its annotations. */
 const SPEC_ALERTS = [
   {
     alert: 'function-map-coverage-low',
@@ -79,7 +79,7 @@ afterAll(() => {
 });
 
 describe('alert rules', () => {
-  it('ship exactly the SPEC alerts with their conditions, severities and runbook annotations', () => {
+  it('ship exactly the documented alerts with their conditions, severities and runbook annotations', () => {
     expect(rules.map((r) => r.alert).sort()).toEqual(SPEC_ALERTS.map((a) => a.alert).sort());
     for (const spec of SPEC_ALERTS) {
       const rule = rules.find((r) => r.alert === spec.alert) as Rule;

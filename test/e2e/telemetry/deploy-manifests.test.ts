@@ -205,7 +205,7 @@ describe('Grafana dashboard', () => {
     }
   });
 
-  it('shows every SPEC metric, through the datasource and service variables', () => {
+  it('shows every documented metric, through the datasource and service variables', () => {
     const exprs = dashboard.panels.flatMap((p: Obj) => (p.targets ?? []).map((t: Obj) => t.expr as string)).join('\n');
     for (const metric of [
       'stella_observation_rate',

@@ -1,7 +1,7 @@
 // SPDX-License-Identifier: Apache-2.0
 /**
  * createTelemetry against real parts: a real Prometheus (scraping the telemetry endpoint, loading
- * the shipped alert rules) and a real OTLP/gRPC receiver. Checks SPEC names, labels and values as
+ * the shipped alert rules) and a real OTLP/gRPC receiver. Checks the documented names, labels and values as
  * Prometheus stores them, that each alert fires when its gauge crosses the threshold and stays
  * quiet when it does not, that a resolved gauge resolves the alert, and that every dashboard query
  * is valid PromQL returning data.
@@ -70,7 +70,7 @@ const firing = (alerts: PromAlert[], name: string) =>
   alerts.filter((a) => a.labels.alertname === name && a.state === 'firing');
 
 describe('Prometheus scraping createTelemetry', () => {
-  it('stores the SPEC metric names with their labels and values', async () => {
+  it('stores the documented metric names with their labels and values', async () => {
     const rate = await prometheus.waitFor(
       async () => {
         const r = await prometheus.query('stella_observation_rate{service="payments",tag="all"}');
