@@ -8,7 +8,7 @@
 # host's / over virtio-9p, read-only, with overlays only where tests write (see docs/KERNELS.md).
 #
 #   scripts/kernel-matrix.sh [5.10 6.1 6.12 host]     (as root; default: all four)
-#   STELLA_MATRIX_TESTS="a.test.ts b.test.ts"          run these files instead of the list
+#   STELLA_MATRIX_TESTS="bpf/test/features.test.ts"   run these files instead of the list
 #   STELLA_MATRIX_SMP / STELLA_MATRIX_MEM / STELLA_MATRIX_TIMEOUT   guest size, per-kernel limit
 #
 # Results: .cache/kernel-matrix/results/<kernel>/{rc,junit.xml,vitest.log,console.log}; the

@@ -30,6 +30,7 @@ export {
 } from './decoder.js';
 export { AddonNotFoundError, BpfError } from './errors.js';
 export {
+  ATTACH_COOKIES_MISSING,
   type DetectOptions,
   detectKernelFeatures,
   FENTRY_PROBE_OBJECT,

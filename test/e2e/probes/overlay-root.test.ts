@@ -13,7 +13,7 @@ import { setTimeout as sleep } from 'node:timers/promises';
 import { promisify } from 'node:util';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { kernelExecutableIdentity, userDevToKernelDev } from '../../../core/src/agent/exe-identity.js';
-import { canBpf, hits, startAgent, tempDir } from './support.js';
+import { canBpf, hits, startAgent, tempDir, uprobeRefusal } from './support.js';
 
 const run = promisify(execFile);
 const PAM_PURL = 'pkg:deb/debian/libpam0g@1.5.2-6?arch=amd64';
@@ -21,7 +21,7 @@ const USER = `stellaovl${process.pid}`;
 const PASSWORD = 'S3cret-pw-overlay';
 const PAM_SERVICE = `stella-overlay-${process.pid}`;
 
-describe.skipIf(!canBpf)('targets on an overlayfs root', () => {
+describe.skipIf(!canBpf || uprobeRefusal !== undefined)('targets on an overlayfs root', () => {
   let dir: string;
   let usr: string;
 
