@@ -17,5 +17,7 @@ for major in ${STELLA_LTS_MAJORS:-22 24 26}; do
     rm -rf "$cache/tmp-$major"
   fi
   echo "== tests on Node $("$dir/bin/node" --version)"
-  PATH="$PWD/$dir/bin:$PATH" node node_modules/vitest/vitest.mjs run
+  # The unit project first, then the kernel project alone (its tests share one kernel).
+  PATH="$PWD/$dir/bin:$PATH" node node_modules/vitest/vitest.mjs run --project unit --configLoader runner
+  PATH="$PWD/$dir/bin:$PATH" node node_modules/vitest/vitest.mjs run --project kernel
 done

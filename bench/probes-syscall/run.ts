@@ -18,7 +18,7 @@ import { parseArgs } from 'node:util';
 import { createBpf } from '@stella/bpf';
 import { netProbes } from '@stella/probes-net';
 import type { ProbeSession } from '@stella/sdk';
-import { libcRequest, testContext } from '../../plugins/probes-net/test/helpers.js';
+import { libcRequest, testContext } from '@stella/sdk/testing';
 
 const here = dirname(fileURLToPath(import.meta.url));
 const { values } = parseArgs({

@@ -295,6 +295,7 @@ class ObjectHandle : public Napi::ObjectWrap<ObjectHandle> {
                            InstanceMethod("mapLookup", &ObjectHandle::MapLookup),
                            InstanceMethod("mapUpdate", &ObjectHandle::MapUpdate),
                            InstanceMethod("mapDelete", &ObjectHandle::MapDelete),
+                           InstanceMethod("mapLookupAndDelete", &ObjectHandle::MapLookupAndDelete),
                            InstanceMethod("mapKeys", &ObjectHandle::MapKeys),
                            InstanceMethod("consumeRingBuffer", &ObjectHandle::ConsumeRingBuffer),
                            InstanceMethod("close", &ObjectHandle::Close),
@@ -562,6 +563,20 @@ class ObjectHandle : public Napi::ObjectWrap<ObjectHandle> {
     int err = bpf_map__delete_elem(Map(env, name), key.Data(), key.Length(), 0);
     if (err) Fail(env, "delete from", "map " + name, err);
     return env.Undefined();
+  }
+
+  // mapLookupAndDelete(map, key) -> Buffer | null: one syscall, so no update lands between a read
+  // and a delete (per-CPU hashes since Linux 5.14, commit 3e87f192b405).
+  Napi::Value MapLookupAndDelete(const Napi::CallbackInfo& info) {
+    Napi::Env env = info.Env();
+    std::string name = ArgString(info, 0);
+    auto key = ArgBuffer(info, 1);
+    bpf_map* m = Map(env, name);
+    auto value = Napi::Buffer<uint8_t>::New(env, ValueBytes(m));
+    int err = bpf_map__lookup_and_delete_elem(m, key.Data(), key.Length(), value.Data(), value.Length(), 0);
+    if (err == -ENOENT) return env.Null();
+    if (err) Fail(env, "look up and delete", "map " + name, err);
+    return value;
   }
 
   Napi::Value MapKeys(const Napi::CallbackInfo& info) {

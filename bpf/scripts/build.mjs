@@ -1,11 +1,11 @@
 // SPDX-License-Identifier: Apache-2.0
 /**
- * CO-RE build of @stella/bpf and every probe plugin (root `npm run build:bpf`):
- *   1. bpf/vmlinux/vmlinux.h from the running kernel's BTF (bpftool),
- *   2. every plugins/<pkg>/bpf/*.bpf.c, examples/<pkg>/bpf/*.bpf.c (out-of-tree plugin examples),
- *      bpf/probes/*.bpf.c and bpf/test/fixtures/*.bpf.c into a .bpf.o beside it (clang -target bpf),
- *   3. the N-API addon with node-gyp, linked against the shared libbpf.so.1 (>= 1.4),
- *   4. the test fixture programs into bpf/build/fixtures/.
+ * Build of @stella/bpf itself (the plugins build their own objects with the SDK's
+ * `stella-build-bpf`; the root `npm run build:bpf` runs both):
+ *   1. bpf/probes/*.bpf.c and bpf/test/fixtures/*.bpf.c into a .bpf.o beside each, through the
+ *      SDK's build helper (its headers, its vmlinux.h),
+ *   2. the N-API addon with node-gyp, linked against the shared libbpf.so.1 (>= 1.4),
+ *   3. the test fixture programs into bpf/build/fixtures/.
  * Incremental: an output newer than all of its inputs is skipped. Safe to run concurrently (lock).
  * Flags: --force (rebuild everything), --quiet.
  */
@@ -16,9 +16,9 @@ import { createRequire } from 'node:module';
 import { tmpdir } from 'node:os';
 import { dirname, join, relative, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
+import { buildBpfObject, ensureVmlinux } from '@stella/sdk/build';
 
 const bpfDir = resolve(dirname(fileURLToPath(import.meta.url)), '..');
-const repoDir = resolve(bpfDir, '..');
 const force = process.argv.includes('--force');
 const quiet = process.argv.includes('--quiet');
 const MIN_LIBBPF = [1, 4];
@@ -125,55 +125,15 @@ function checkTools() {
   log(`libbpf ${version}`);
 }
 
-function buildVmlinux() {
-  const out = join(bpfDir, 'vmlinux', 'vmlinux.h');
-  const btf = '/sys/kernel/btf/vmlinux';
-  if (!existsSync(btf)) fail(`${btf} is missing: the kernel has no BTF (CONFIG_DEBUG_INFO_BTF), so CO-RE cannot build`);
-  if (!force && existsSync(out)) return out;
-  mkdirSync(dirname(out), { recursive: true });
-  log(`generating ${relative(repoDir, out)}`);
-  const header = execFileSync('bpftool', ['btf', 'dump', 'file', btf, 'format', 'c'], { maxBuffer: 512 * 1024 * 1024 });
-  writeFileSync(out, header);
-  return out;
-}
-
-function bpfSources() {
-  const dirs = [join(bpfDir, 'probes'), join(bpfDir, 'test', 'fixtures')];
-  for (const parent of ['plugins', 'examples']) {
-    const parentDir = join(repoDir, parent);
-    if (!existsSync(parentDir)) continue;
-    for (const pkg of readdirSync(parentDir)) dirs.push(join(parentDir, pkg, 'bpf'));
-  }
-  return dirs.flatMap((d) => listFiles(d, '.bpf.c'));
-}
-
-function buildBpfObjects(vmlinux) {
-  const includeDir = join(bpfDir, 'include');
-  const sharedHeaders = [vmlinux, ...listFiles(join(includeDir, 'stella'), '.h')];
-  for (const src of bpfSources()) {
-    const out = src.replace(/\.c$/, '.o');
-    const localHeaders = listFiles(dirname(src), '.h');
-    if (upToDate(out, [src, ...sharedHeaders, ...localHeaders])) continue;
-    log(`clang ${relative(repoDir, src)}`);
-    run('clang', [
-      '-O2',
-      '-g',
-      '-target',
-      'bpf',
-      '-D__TARGET_ARCH_x86',
-      '-Wall',
-      '-Wno-unused-function',
-      '-I',
-      includeDir,
-      '-I',
-      join(bpfDir, 'vmlinux'),
-      '-I',
-      dirname(src),
-      '-c',
-      src,
-      '-o',
-      out,
-    ]);
+function buildBpfObjects() {
+  ensureVmlinux({ force });
+  const sources = [join(bpfDir, 'probes'), join(bpfDir, 'test', 'fixtures')].flatMap((d) => listFiles(d, '.bpf.c'));
+  for (const source of sources) {
+    try {
+      buildBpfObject(source, { force, log: (m) => log(m.replace(`${bpfDir}/`, '')) });
+    } catch (error) {
+      fail(error.message);
+    }
   }
 }
 
@@ -217,7 +177,7 @@ function buildFixturePrograms() {
   for (const src of listFiles(join(bpfDir, 'test', 'fixtures'), '.c').filter((f) => !f.endsWith('.bpf.c'))) {
     const out = join(outDir, src.slice(src.lastIndexOf('/') + 1, -2));
     if (upToDate(out, [src])) continue;
-    log(`cc ${relative(repoDir, src)}`);
+    log(`cc ${relative(bpfDir, src)}`);
     // -O0 keeps each probed function's `push %rbp` prologue (a cheap, emulated uprobe) and the symbol.
     run('cc', ['-O0', '-g', '-Wall', '-o', out, src]);
   }
@@ -225,8 +185,7 @@ function buildFixturePrograms() {
 
 await withLock(async () => {
   checkTools();
-  const vmlinux = buildVmlinux();
-  buildBpfObjects(vmlinux);
+  buildBpfObjects();
   buildAddon();
   buildFixturePrograms();
   log('done');

@@ -1,6 +1,6 @@
 // SPDX-License-Identifier: Apache-2.0
 import type { BpfApi, BpfObjectHandle, KernelFeatures } from '@stella/sdk';
-import { type DetectOptions, detectKernelFeatures } from './features.js';
+import { type DetectOptions, detectKernelFeatures, uprobeMultiSupported } from './features.js';
 import { BpfObject } from './object.js';
 
 /** The SDK's BpfApi backed by libbpf. Feature detection runs once, on first use. */
@@ -15,6 +15,10 @@ export class LibbpfApi implements BpfApi {
   features(): KernelFeatures {
     this.#features ??= detectKernelFeatures(this.detectOptions);
     return this.#features;
+  }
+
+  uprobeMultiSupported(): Promise<{ supported: boolean; reason?: string }> {
+    return uprobeMultiSupported();
   }
 }
 

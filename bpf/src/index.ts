@@ -1,33 +1,29 @@
 // SPDX-License-Identifier: Apache-2.0
 
-// createBpf: the name core's composition root imports.
-export { createBpfApi, createBpfApi as createBpf, LibbpfApi } from './api.js';
+export {
+  type EventRecordHeader,
+  forEachRecord,
+  headerComm,
+  headerCookie,
+  headerKind,
+  headerPid,
+  headerTimestampMs,
+  readEventHeader,
+} from '@stella/sdk';
+// The record layout and its decoder belong to the SDK (the kernel ABI's one owner).
 export {
   AGG_KEY_LAYOUT,
   AGG_KEY_SIZE,
   AGG_VALUE_LAYOUT,
   AGG_VALUE_SIZE,
-  decodeEventHeader,
   EVENT_HEADER_LAYOUT,
   EVENT_HEADER_SIZE,
-  type EventHeader,
   EventKind,
   type FieldLayout,
-  forEachRecord,
-  headerCgroupId,
-  headerComm,
-  headerCookie,
-  headerHitCount,
-  headerKind,
-  headerPid,
-  headerService,
-  headerSize,
-  headerTid,
-  headerTimestampMs,
-  headerTimestampNs,
-  monotonicToEpochOffsetMs,
   SERVICE_NONE,
-} from './decoder.js';
+} from '@stella/sdk/layout';
+// createBpf: the name core's composition root imports.
+export { createBpfApi, createBpfApi as createBpf, LibbpfApi } from './api.js';
 export { AddonNotFoundError, BpfError } from './errors.js';
 export {
   ATTACH_COOKIES_MISSING,
@@ -43,7 +39,6 @@ export {
 export { LibbpfLink } from './link.js';
 export { addonCandidates, BUILD_COMMAND, loadAddon } from './native.js';
 export { BpfObject, MapUpdateFlags, type RingBufferOptions } from './object.js';
-export { bpfIncludeDir, buildScript, vmlinuxIncludeDir } from './paths.js';
 export {
   type AggregateEntry,
   aggregateKey,

@@ -65,6 +65,7 @@ export interface NativeObject {
   mapLookup(map: string, key: Buffer): Buffer | null;
   mapUpdate(map: string, key: Buffer, value: Buffer, flags: number): void;
   mapDelete(map: string, key: Buffer): void;
+  mapLookupAndDelete(map: string, key: Buffer): Buffer | null;
   mapKeys(map: string): Buffer[];
   consumeRingBuffer(
     map: string,

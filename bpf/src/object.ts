@@ -296,16 +296,24 @@ export class BpfObject implements BpfObjectHandle {
   }
 
   mapLookupPerCpu(map: string, key: Uint8Array): Buffer[] | null {
+    const valueSize = this.#perCpuValueSize(map);
+    return splitPerCpu(this.mapLookup(map, key), valueSize);
+  }
+
+  /** Reads and removes an entry in one syscall: no update lands between the read and the delete. */
+  mapLookupAndDeletePerCpu(map: string, key: Uint8Array): Buffer[] | null {
+    const valueSize = this.#perCpuValueSize(map);
+    return splitPerCpu(
+      this.#call((o) => o.mapLookupAndDelete(map, toBuffer(key))),
+      valueSize,
+    );
+  }
+
+  #perCpuValueSize(map: string): number {
     const info = this.mapInfo(map);
     if (!info.perCpu)
       throw new BpfError({ errno: EINVAL, verb: 'look up', object: `map ${map} per CPU (not a per-CPU map)` });
-    const raw = this.mapLookup(map, key);
-    if (!raw) return null;
-    // The kernel lays per-CPU values out one per possible CPU, each rounded up to 8 bytes.
-    const stride = (info.valueSize + 7) & ~7;
-    const values: Buffer[] = [];
-    for (let off = 0; off + stride <= raw.length; off += stride) values.push(raw.subarray(off, off + info.valueSize));
-    return values;
+    return info.valueSize;
   }
 
   /** `flags`: MapUpdateFlags (default any). Per-CPU maps take one 8-byte-aligned value per possible CPU. */
@@ -383,4 +391,13 @@ export class BpfObject implements BpfObjectHandle {
     await Promise.all(releases);
     native.close();
   }
+}
+
+/** The kernel lays per-CPU values out one per possible CPU, each rounded up to 8 bytes. */
+function splitPerCpu(raw: Buffer | null, valueSize: number): Buffer[] | null {
+  if (!raw) return null;
+  const stride = (valueSize + 7) & ~7;
+  const values: Buffer[] = [];
+  for (let off = 0; off + stride <= raw.length; off += stride) values.push(raw.subarray(off, off + valueSize));
+  return values;
 }

@@ -1,23 +1,10 @@
 // SPDX-License-Identifier: Apache-2.0
-/** Helpers for the maps and globals every object built on bpf/include/stella/*.bpf.h has. */
-import type { BpfObjectHandle } from '@stella/sdk';
+/** Helpers for the maps and globals every object built on the SDK's stella/*.bpf.h has. */
+import { type BpfObjectHandle, StellaMaps } from '@stella/sdk';
 import { AGG_KEY_LAYOUT, AGG_KEY_SIZE, AGG_VALUE_LAYOUT } from '@stella/sdk/layout';
 
-/** Names shared with the C headers. */
-export const StellaMaps = {
-  events: 'stella_events',
-  drops: 'stella_drops',
-  targetPids: 'stella_target_pids',
-  targetCgroups: 'stella_target_cgroups',
-  aggregates: 'stella_agg',
-} as const;
-
-export const StellaGlobals = {
-  ringbufWakeup: 'stella_rb_wakeup',
-  filterTargets: 'stella_filter_targets',
-  sampleThreshold: 'stella_sample_threshold',
-  aggregate: 'stella_aggregate',
-} as const;
+// Names shared with the C headers: the SDK owns them.
+export { StellaGlobals, StellaMaps } from '@stella/sdk';
 
 /** `stella_sample_threshold` for a sampling rate in [0, 1]: rate x (2^32 - 1); 1 keeps everything. */
 export function samplingThreshold(rate: number): number {

@@ -9,7 +9,6 @@ import {
   aggregateKey,
   BpfError,
   BpfObject,
-  decodeEventHeader,
   EVENT_HEADER_SIZE,
   EventKind,
   forEachRecord,
@@ -18,6 +17,7 @@ import {
   headerPid,
   readAggregates,
   readDropCount,
+  readEventHeader,
   StellaGlobals,
   samplingThreshold,
 } from '../src/index.js';
@@ -156,10 +156,10 @@ describe.skipIf(skipReason)('@stella/bpf addon on this kernel', () => {
       retprobe: true,
       cookie: 1n << 40n,
     });
-    const headers: ReturnType<typeof decodeEventHeader>[] = [];
+    const headers: ReturnType<typeof readEventHeader>[] = [];
     const before = process.hrtime.bigint();
     const consumer = obj.consumeRingBuffer('stella_events', (batch) => {
-      forEachRecord(batch, (buf, off) => headers.push(decodeEventHeader(buf, off)));
+      forEachRecord(batch, (buf, off) => headers.push(readEventHeader(buf, off)));
     });
     await w.run('call 1');
     await waitFor(() => headers.length >= 1);

@@ -1,6 +1,6 @@
 // SPDX-License-Identifier: Apache-2.0
 import type { Logger } from '@stella/sdk';
-import { HIDDEN, maskUrlCredentials, redactValue } from './config/secrets.js';
+import { HIDDEN, maskUrlCredentials, redactSecrets, redactValue } from './config/secrets.js';
 
 export type LogLevel = 'debug' | 'info' | 'warn' | 'error' | 'silent';
 const LEVELS: Record<LogLevel, number> = { debug: 10, info: 20, warn: 30, error: 40, silent: 99 };
@@ -33,8 +33,9 @@ export function createLogger(
   const format = options.format ?? (process.env.STELLA_LOG_FORMAT === 'json' ? 'json' : 'text');
   const stream = options.stream ?? process.stderr;
   const threshold = LEVELS[level] ?? LEVELS.info;
-  const write = (lvl: Exclude<LogLevel, 'silent'>, msg: string, fields?: Record<string, unknown>) => {
+  const write = (lvl: Exclude<LogLevel, 'silent'>, raw: string, fields?: Record<string, unknown>) => {
     if (LEVELS[lvl] < threshold) return;
+    const msg = redactSecrets(raw);
     const all = redact({ ...bindings, ...fields }) as Record<string, unknown>;
     if (format === 'json') {
       stream.write(`${JSON.stringify({ time: new Date().toISOString(), level: lvl, msg, ...all }, errorReplacer)}\n`);
@@ -56,5 +57,5 @@ export function createLogger(
 }
 
 function errorReplacer(_key: string, value: unknown): unknown {
-  return value instanceof Error ? value.message : value;
+  return value instanceof Error ? redactSecrets(value.message) : value;
 }

@@ -13,6 +13,13 @@ export default function setup(): void {
   // Kernel-matrix guests run the host's build: rebuilding there would cost minutes under qemu.
   if (process.env.STELLA_PREBUILT === '1') return;
   execFileSync(process.execPath, ['bpf/scripts/build.mjs', '--quiet'], { cwd: repo, stdio: 'inherit' });
+  // Each plugin builds its own objects with the SDK's helper (what `npm run build:bpf` runs).
+  const plugins = ['probes-crypto', 'probes-net', 'probes-auth', 'probes-file'].map((p) => `plugins/${p}`);
+  execFileSync(
+    process.execPath,
+    ['plugins/sdk/scripts/build-bpf.mjs', '--quiet', ...plugins, 'examples/third-party-plugin'],
+    { cwd: repo, stdio: 'inherit' },
+  );
   execFileSync(process.execPath, ['node_modules/typescript/bin/tsc', '-b', 'tsconfig.build.json'], {
     cwd: repo,
     stdio: 'inherit',

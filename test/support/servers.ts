@@ -68,7 +68,7 @@ function findPostgresBinDir(): string | undefined {
   return undefined;
 }
 
-function onPath(bin: string): string | undefined {
+export function onPath(bin: string): string | undefined {
   for (const dir of (process.env.PATH ?? '').split(':').concat(['/usr/bin', '/usr/local/bin'])) {
     const p = path.join(dir, bin);
     if (dir && existsSync(p)) return p;
@@ -88,7 +88,7 @@ async function pgUser(): Promise<{ uid: number; gid: number; wrap: (argv: string
   };
 }
 
-async function exec(argv: string[], env?: NodeJS.ProcessEnv): Promise<string> {
+export async function exec(argv: string[], env?: NodeJS.ProcessEnv): Promise<string> {
   const [cmd, ...args] = argv;
   const { stdout } = await run(cmd!, args, { env: { ...process.env, ...env }, maxBuffer: 64 * 1024 * 1024 });
   return stdout;

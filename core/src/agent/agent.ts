@@ -1,27 +1,32 @@
 // SPDX-License-Identifier: Apache-2.0
+// Before tsyringe, which needs the Reflect metadata API the moment it loads.
+import 'reflect-metadata';
 import type { BpfApi, Logger, Observation, ObservationStore, ProbePlugin } from '@stella/sdk';
+import { inject, injectAll, injectable } from 'tsyringe';
 import { probeTuningOf } from '../config/resolve.js';
 import type { ResolvedConfig } from '../config/types.js';
-import type { NdjsonExporter } from '../export/ndjson.js';
 import { StoreWriter } from '../export/store-writer.js';
 import type { FunctionMap } from '../function-map/index.js';
 import type { Telemetry } from '../telemetry/index.js';
-import { VerificationAccumulator, type VerificationReport } from '../verify/index.js';
+import { VerificationAccumulator } from '../verify/accumulator.js';
+import type { VerificationReport } from '../verify/types.js';
 import { ObservationPipeline, type ObservationSink } from './pipeline.js';
 import { PluginHost } from './plugin-host.js';
 import { type AgentProbeRequest, buildProbeRequests } from './requests.js';
 import { ProbeStatusRegistry } from './status.js';
 import { TargetResolver } from './targets.js';
+import { type Clock, type ObservationExporter, TOKENS } from './tokens.js';
 import { ObservationWindowIndex } from './window-index.js';
 
-/** Everything the agent is built from; the composition root (compose.ts) provides it. */
+/** Everything the agent is built from; the container (compose.ts) provides it by token. */
 export interface RuntimeAgentDeps {
   config: ResolvedConfig;
   logger: Logger;
+  clock: Clock;
   bpf: BpfApi;
   telemetry: Telemetry;
   store: ObservationStore;
-  exporter: NdjsonExporter;
+  exporter: ObservationExporter;
   plugins: ProbePlugin<unknown>[];
   maps: FunctionMap[];
   /** How often /proc is rescanned for new target processes and newly mapped libraries (ms). */
@@ -33,6 +38,7 @@ export interface RuntimeAgentDeps {
  * telemetry counters and spans); the verifier reads only the window index and writes only gauges.
  * Data flows one way; nothing downstream calls back into a probe.
  */
+@injectable()
 export class RuntimeAgent {
   readonly statuses = new ProbeStatusRegistry();
   private readonly logger: Logger;
@@ -47,8 +53,33 @@ export class RuntimeAgent {
   private readonly storeWriter: StoreWriter;
   private stopped = false;
 
-  constructor(private readonly deps: RuntimeAgentDeps) {
-    const { config, telemetry } = deps;
+  private readonly deps: RuntimeAgentDeps;
+
+  // Explicit tokens: the test runner's compiler (esbuild) emits no decorator type metadata.
+  constructor(
+    @inject(TOKENS.Config) config: ResolvedConfig,
+    @inject(TOKENS.Logger) logger: Logger,
+    @inject(TOKENS.Clock) clock: Clock,
+    @inject(TOKENS.Bpf) bpf: BpfApi,
+    @inject(TOKENS.Telemetry) telemetry: Telemetry,
+    @inject(TOKENS.Store) store: ObservationStore,
+    @inject(TOKENS.Exporter) exporter: ObservationExporter,
+    @injectAll(TOKENS.ProbePlugin, { isOptional: true }) plugins: ProbePlugin<unknown>[],
+    @inject(TOKENS.FunctionMaps) maps: FunctionMap[],
+  ) {
+    // No probe plugin registered at all resolves as nothing to attach, not as an error.
+    const deps: RuntimeAgentDeps = {
+      config,
+      logger,
+      clock,
+      bpf,
+      telemetry,
+      store,
+      exporter,
+      plugins: plugins ?? [],
+      maps,
+    };
+    this.deps = deps;
     const agentConfig = config.runtimeAgent;
     this.logger = deps.logger.child({ scope: 'agent' });
     const horizonSeconds = Math.max(60, ...deps.maps.map((m) => m.predicate.coverage.windowSeconds));
@@ -193,7 +224,7 @@ export class RuntimeAgent {
   }
 
   /** Recomputes every gauge over each map's window, ending now. */
-  verifyNow(now = new Date()): VerificationReport[] {
+  verifyNow(now = new Date(this.deps.clock.now())): VerificationReport[] {
     const { telemetry } = this.deps;
     const reports: VerificationReport[] = [];
     for (const map of this.deps.maps) {
@@ -201,12 +232,14 @@ export class RuntimeAgent {
       const to = now;
       const from = new Date(to.getTime() - map.predicate.coverage.windowSeconds * 1000);
       const accumulator = new VerificationAccumulator(map, { from, to });
-      for (const o of this.index.observations(service, from.getTime(), to.getTime())) accumulator.add(o);
+      for (const a of this.index.aggregates(service, from.getTime(), to.getTime()))
+        accumulator.addAggregate(a.sample, a.hitCount, a.firstSeenMs, a.lastSeenMs);
       const health = this.statuses.health(service);
       const report = accumulator.report({ probeHealth: health, generatedAt: now });
       reports.push(report);
       telemetry.setCoverage(service, 'all', report.observationRate);
       for (const [tag, result] of Object.entries(report.perTag)) telemetry.setCoverage(service, tag, result.rate);
+      telemetry.setPathsObserved(service, report.paths);
       telemetry.setUnexpected(service, report.unexpectedSymbolsCount);
       const categories = new Set(this.requests.filter((r) => r.service === service).map((r) => r.category));
       for (const category of categories)

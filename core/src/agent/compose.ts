@@ -7,7 +7,7 @@ import {
   isStorePlugin,
   type Logger,
   type ObservationStore,
-  type ProbePlugin,
+  type StorePlugin,
 } from '@stella/sdk';
 import { type DependencyContainer, container as rootContainer } from 'tsyringe';
 import { type LoadedConfig, loadConfig } from '../config/load.js';
@@ -16,31 +16,27 @@ import { assertStoreTypeServed } from '../config/stores.js';
 import type { ResolvedConfig } from '../config/types.js';
 import { UnavailableError } from '../errors.js';
 import { NdjsonExporter } from '../export/ndjson.js';
-import { type FunctionMap, readFunctionMap } from '../function-map/index.js';
+import { readFunctionMap } from '../function-map/parse.js';
+import type { FunctionMap } from '../function-map/types.js';
 import { createLogger } from '../logger.js';
 import { loadPlugins } from '../plugins/load.js';
 import { createTelemetry, type Telemetry } from '../telemetry/index.js';
 import { RuntimeAgent } from './agent.js';
 import { DeferredStore } from './deferred-store.js';
+import { type Clock, systemClock, TOKENS } from './tokens.js';
 
-/** Injection tokens of the one composition root. Plugins never see the container. */
-export const TOKENS = {
-  Config: Symbol('stella.Config'),
-  Logger: Symbol('stella.Logger'),
-  Bpf: Symbol('stella.Bpf'),
-  Telemetry: Symbol('stella.Telemetry'),
-  Store: Symbol('stella.Store'),
-  Exporter: Symbol('stella.Exporter'),
-  ProbePlugins: Symbol('stella.ProbePlugins'),
-  FunctionMaps: Symbol('stella.FunctionMaps'),
-  Agent: Symbol('stella.Agent'),
-} as const;
+export { TOKENS } from './tokens.js';
 
 export interface ComposeOptions {
   configPath?: string;
   cwd?: string;
   env?: Readonly<Record<string, string | undefined>>;
-  /** Replace parts for tests/benchmarks (e.g. a logger writing to a buffer). */
+  /**
+   * Where replacements are registered (by token, see tokens.ts): the agent's container is a child
+   * of it, and every part registered here is used instead of the built-in one. Default: the root.
+   */
+  container?: DependencyContainer;
+  /** Shorthand for registering these two in `container` (the CLI's `plugins list` logger, tests). */
   overrides?: { logger?: Logger; bpf?: BpfApi };
 }
 
@@ -57,83 +53,96 @@ export interface ComposedAgent {
 
 /**
  * Builds the agent: config → logger → plugins → store, maps, BPF, telemetry, exporter → agent.
- * Everything asynchronous is settled here, then registered as values in a child container, so
- * the graph is explicit and a test can swap any one part.
+ * Each part is registered under its token in a child container unless the caller's container
+ * already has one; the asynchronous ones (opening the store, listening for scrapes) are settled
+ * here first, then the agent is resolved with every part injected by token.
  */
 export async function composeAgent(options: ComposeOptions = {}): Promise<ComposedAgent> {
+  const container = (options.container ?? rootContainer).createChildContainer();
+  if (options.overrides?.logger) container.register(TOKENS.Logger, { useValue: options.overrides.logger });
+  if (options.overrides?.bpf) container.register(TOKENS.Bpf, { useValue: options.overrides.bpf });
+  /** The caller's part when it registered one, else `make()`'s, registered as a value. */
+  const provide = async <T>(token: symbol, make: () => T | Promise<T>): Promise<T> => {
+    if (!container.isRegistered(token, true)) container.register(token, { useValue: await make() });
+    return container.resolve<T>(token);
+  };
+
   const loaded = await loadConfig({ configPath: options.configPath, cwd: options.cwd, env: options.env });
-  const { config } = loaded;
+  const config = await provide<ResolvedConfig>(TOKENS.Config, () => loaded.config);
   const agentConfig = config.runtimeAgent;
-  const logger =
-    options.overrides?.logger ?? createLogger({ level: agentConfig.log.level, format: agentConfig.log.format });
-  logger.info('configuration loaded', { source: loaded.source });
-
-  const plugins = await loadPlugins(config, logger);
-  const probePlugins = plugins.filter(isProbePlugin) as ProbePlugin<unknown>[];
-
-  const maps: FunctionMap[] = [];
-  for (const path of agentConfig.functionMaps) maps.push(await readFunctionMap(path));
-  if (maps.length === 0)
-    logger.warn('no function maps configured (runtime_agent.function_maps): nothing to probe or verify');
-
-  assertStoreTypeServed(config, plugins, loaded.source);
-  const storePlugin = plugins.filter(isStorePlugin).find((p) => p.type === agentConfig.observationStore.type)!;
-  const storeLogger = logger.child({ scope: `store:${storePlugin.type}` });
-  const store: ObservationStore = await DeferredStore.open(
-    storePlugin.type,
-    () => storePlugin.create(storeSettingsOf(config), { logger: storeLogger }),
-    storeLogger,
+  const logger = await provide<Logger>(TOKENS.Logger, () =>
+    createLogger({ level: agentConfig.log.level, format: agentConfig.log.format }),
   );
-  const telemetry = await createTelemetry({
-    nodeName: agentConfig.nodeName,
-    prometheus: agentConfig.telemetry.prometheus,
-    // OTLP only when an endpoint is configured: the embedded default has no collector to talk to.
-    otlp: agentConfig.telemetry.otlp.endpoint ? agentConfig.telemetry.otlp : undefined,
-    logger: logger.child({ scope: 'telemetry' }),
-  }).catch(async (error: unknown) => {
-    await store.close().catch(() => {});
-    // A taken port is the node's state, not a bug: say which setting to change.
-    throw new UnavailableError(
-      `${(error as Error).message} (runtime_agent.telemetry.prometheus.host/port in ${loaded.source})`,
-      { cause: error },
+  logger.info('configuration loaded', { source: loaded.source });
+  const clock = await provide<Clock>(TOKENS.Clock, () => systemClock);
+
+  // Each plugin is a provider under its kind's token, after any the caller registered (copied
+  // down: a child's own registrations of a token hide its parent's from resolveAll).
+  for (const token of [TOKENS.ProbePlugin, TOKENS.StorePlugin]) {
+    if (!container.isRegistered(token, true)) continue;
+    for (const plugin of container.resolveAll(token)) container.register(token, { useValue: plugin });
+  }
+  for (const plugin of await loadPlugins(config, logger)) {
+    if (isProbePlugin(plugin)) container.register(TOKENS.ProbePlugin, { useValue: plugin });
+    if (isStorePlugin(plugin)) container.register(TOKENS.StorePlugin, { useValue: plugin });
+  }
+  const storePlugins = container.isRegistered(TOKENS.StorePlugin, true)
+    ? container.resolveAll<StorePlugin>(TOKENS.StorePlugin)
+    : [];
+
+  await provide<FunctionMap[]>(TOKENS.FunctionMaps, async () => {
+    const maps: FunctionMap[] = [];
+    for (const path of agentConfig.functionMaps) maps.push(await readFunctionMap(path));
+    if (maps.length === 0)
+      logger.warn('no function maps configured (runtime_agent.function_maps): nothing to probe or verify');
+    return maps;
+  });
+
+  const store = await provide<ObservationStore>(TOKENS.Store, () => {
+    assertStoreTypeServed(config, storePlugins, loaded.source);
+    const storePlugin = storePlugins.find((p) => p.type === agentConfig.observationStore.type)!;
+    const storeLogger = logger.child({ scope: `store:${storePlugin.type}` });
+    return DeferredStore.open(
+      storePlugin.type,
+      () => storePlugin.create(storeSettingsOf(config), { logger: storeLogger }),
+      storeLogger,
     );
   });
-  const exporter = new NdjsonExporter({
-    outputPath: agentConfig.export.outputPath,
-    flushIntervalMs: agentConfig.export.flushIntervalMs,
-    rotateBytes: agentConfig.export.rotateBytes,
-    rotateIntervalMs: agentConfig.export.rotateIntervalMs,
-    compressRotated: agentConfig.export.compressRotated,
-    retentionHours: agentConfig.export.retentionHours,
-    nodeName: agentConfig.nodeName,
-    logger: logger.child({ scope: 'export' }),
-    onDrop: (count) => telemetry.countDropped('export_error', count),
-  });
-  const bpf = options.overrides?.bpf ?? createBpf();
-
-  const container = rootContainer.createChildContainer();
-  container.register(TOKENS.Config, { useValue: config });
-  container.register(TOKENS.Logger, { useValue: logger });
-  container.register(TOKENS.Bpf, { useValue: bpf });
-  container.register(TOKENS.Telemetry, { useValue: telemetry });
-  container.register(TOKENS.Store, { useValue: store });
-  container.register(TOKENS.Exporter, { useValue: exporter });
-  container.register(TOKENS.ProbePlugins, { useValue: probePlugins });
-  container.register(TOKENS.FunctionMaps, { useValue: maps });
-  container.register(TOKENS.Agent, {
-    useFactory: (c) =>
-      new RuntimeAgent({
-        config: c.resolve(TOKENS.Config),
-        logger: c.resolve(TOKENS.Logger),
-        bpf: c.resolve(TOKENS.Bpf),
-        telemetry: c.resolve(TOKENS.Telemetry),
-        store: c.resolve(TOKENS.Store),
-        exporter: c.resolve(TOKENS.Exporter),
-        plugins: c.resolve(TOKENS.ProbePlugins),
-        maps: c.resolve(TOKENS.FunctionMaps),
+  const telemetry = await provide<Telemetry>(TOKENS.Telemetry, () =>
+    createTelemetry({
+      nodeName: agentConfig.nodeName,
+      prometheus: agentConfig.telemetry.prometheus,
+      // OTLP only when an endpoint is configured: the embedded default has no collector to talk to.
+      otlp: agentConfig.telemetry.otlp.endpoint ? agentConfig.telemetry.otlp : undefined,
+      logger: logger.child({ scope: 'telemetry' }),
+    }).catch(async (error: unknown) => {
+      await store.close().catch(() => {});
+      // A taken port is the node's state, not a bug: say which setting to change.
+      throw new UnavailableError(
+        `${(error as Error).message} (runtime_agent.telemetry.prometheus.host/port in ${loaded.source})`,
+        { cause: error },
+      );
+    }),
+  );
+  await provide(
+    TOKENS.Exporter,
+    () =>
+      new NdjsonExporter({
+        outputPath: agentConfig.export.outputPath,
+        flushIntervalMs: agentConfig.export.flushIntervalMs,
+        rotateBytes: agentConfig.export.rotateBytes,
+        rotateIntervalMs: agentConfig.export.rotateIntervalMs,
+        compressRotated: agentConfig.export.compressRotated,
+        retentionHours: agentConfig.export.retentionHours,
+        nodeName: agentConfig.nodeName,
+        logger: logger.child({ scope: 'export' }),
+        onDrop: (count) => telemetry.countDropped('export_error', count),
+        now: () => clock.now(),
       }),
-  });
-  const agent = container.resolve<RuntimeAgent>(TOKENS.Agent);
+  );
+  await provide<BpfApi>(TOKENS.Bpf, () => createBpf());
+
+  const agent = container.resolve(RuntimeAgent);
   let disposed: Promise<void> | undefined;
   return {
     container,

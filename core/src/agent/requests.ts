@@ -1,8 +1,8 @@
 // SPDX-License-Identifier: Apache-2.0
 import { basename } from 'node:path';
 import type { CatalogueEntry, ProbeRequest, ProbeType } from '@stella/sdk';
+import { nodeHash } from '../function-map/hash.js';
 import type { FunctionMap } from '../function-map/index.js';
-import { nodeHash } from '../function-map/index.js';
 
 export interface AgentProbeRequest extends ProbeRequest {
   /** false for catalogue functions the map does not declare, watched to report unexpected calls. */

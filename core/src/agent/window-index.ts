@@ -8,7 +8,9 @@ import type { Observation } from '@stella/sdk';
  */
 export const BUCKET_MS = 10_000;
 
-interface Aggregate {
+/** The calls of one (service, call, process) in one bucket: how many, first and last seen. */
+export interface WindowAggregate {
+  /** The first record seen: function, binary, process of all of them. */
   sample: Observation;
   hitCount: number;
   firstSeenMs: number;
@@ -21,7 +23,7 @@ interface Aggregate {
  * bounded by the distinct calls × processes × buckets in the longest window, not by the call rate.
  */
 export class ObservationWindowIndex {
-  private readonly buckets = new Map<number, Map<string, Aggregate>>();
+  private readonly buckets = new Map<number, Map<string, WindowAggregate>>();
 
   constructor(private readonly horizonMs: number) {}
 
@@ -62,10 +64,11 @@ export class ObservationWindowIndex {
   }
 
   /**
-   * Yields one synthetic observation per aggregate overlapping [from, to] for `service`: the
-   * first and last sighting, so `firstSeen`/`lastSeen` in the report stay exact within a bucket.
+   * Each aggregate of `service` overlapping [from, to], clipped to it: whole, or, when it straddles
+   * an edge, all its hits at the sighting inside (a bucket is 10 s; the window's edges are that
+   * exact). The verifier takes them as they are (`addAggregate`): no record per call is made up.
    */
-  *observations(service: string, fromMs: number, toMs: number): Generator<Observation> {
+  *aggregates(service: string, fromMs: number, toMs: number): Generator<WindowAggregate> {
     for (const [start, bucket] of this.buckets) {
       if (start + BUCKET_MS < fromMs || start > toMs) continue;
       for (const agg of bucket.values()) {
@@ -73,12 +76,10 @@ export class ObservationWindowIndex {
         if (agg.lastSeenMs < fromMs || agg.firstSeenMs > toMs) continue;
         const inFirst = agg.firstSeenMs >= fromMs;
         const inLast = agg.lastSeenMs <= toMs;
-        if (inFirst && inLast && agg.firstSeenMs !== agg.lastSeenMs && agg.hitCount > 1) {
-          yield { ...agg.sample, observedAt: new Date(agg.firstSeenMs).toISOString(), hitCount: 1 };
-          yield { ...agg.sample, observedAt: new Date(agg.lastSeenMs).toISOString(), hitCount: agg.hitCount - 1 };
-        } else {
+        if (inFirst && inLast) yield agg;
+        else {
           const t = inLast ? agg.lastSeenMs : agg.firstSeenMs;
-          yield { ...agg.sample, observedAt: new Date(t).toISOString(), hitCount: agg.hitCount };
+          yield { sample: agg.sample, hitCount: agg.hitCount, firstSeenMs: t, lastSeenMs: t };
         }
       }
     }

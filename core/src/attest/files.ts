@@ -1,6 +1,7 @@
 // SPDX-License-Identifier: Apache-2.0
-import { readFile, rename, writeFile } from 'node:fs/promises';
+import { readFile } from 'node:fs/promises';
 import { InputError } from '../errors.js';
+import { writeOutput } from '../output.js';
 import { parseEnvelope, signEnvelope, verifyEnvelope } from './dsse.js';
 import { loadPrivateKey, loadPublicKey } from './keys.js';
 import { inspectVerifiedPayload, KNOWN_PAYLOAD_TYPES, preparePayload } from './payload.js';
@@ -31,15 +32,10 @@ export async function signFile(options: SignFileOptions): Promise<DsseEnvelope> 
   const privateKey = await loadPrivateKey(options.key);
   const { payloadType, payload } = preparePayload(bytes, options.input, options.payloadType);
   const envelope = signEnvelope(payloadType, payload, privateKey, options.key);
-  const temporary = `${options.output}.${process.pid}.tmp`;
-  try {
-    await writeFile(temporary, `${JSON.stringify(envelope, null, 2)}\n`);
-    await rename(temporary, options.output);
-  } catch (error) {
-    throw new InputError(`cannot write ${options.output}: ${(error as NodeJS.ErrnoException).code ?? error}`, {
-      cause: error,
-    });
-  }
+  await writeOutput(options.output, `${JSON.stringify(envelope, null, 2)}\n`, {
+    flag: '--output',
+    inputs: [options.input, options.key],
+  });
   return envelope;
 }
 

@@ -1,6 +1,6 @@
 // SPDX-License-Identifier: Apache-2.0
 import { createHash, createPrivateKey, createPublicKey, generateKeyPairSync, type KeyObject } from 'node:crypto';
-import { chmod, mkdir, open, readFile } from 'node:fs/promises';
+import { chmod, lstat, mkdir, open, readFile, rm } from 'node:fs/promises';
 import { join } from 'node:path';
 import { InputError } from '../errors.js';
 import type { AttestationKeyType } from './types.js';
@@ -138,6 +138,12 @@ export async function writeAttestationKeyPair(
   name: string,
   force = false,
 ): Promise<{ privateKeyPath: string; publicKeyPath: string }> {
+  // The name is a file name stem, not a path: `../x` would write outside --out-dir, `` would write `.key`.
+  if (name === '' || name === '.' || name === '..' || /[/\0]/.test(name)) {
+    throw new InputError(
+      `--name ${JSON.stringify(name)} is not a file name: expected a non-empty name without "/", e.g. stella-attest`,
+    );
+  }
   try {
     await mkdir(dir, { recursive: true, mode: 0o700 });
   } catch (error) {
@@ -145,7 +151,26 @@ export async function writeAttestationKeyPair(
   }
   const privateKeyPath = join(dir, `${name}.key`);
   const publicKeyPath = join(dir, `${name}.pub`);
+  if (!force) {
+    // Both checked before either is written: a refusal must not leave a new, unmatched .key behind.
+    for (const file of [privateKeyPath, publicKeyPath]) {
+      if (
+        await lstat(file).then(
+          () => true,
+          () => false,
+        )
+      ) {
+        throw new InputError(`refusing to overwrite ${file}: it exists (pass --force to replace it)`);
+      }
+    }
+  }
   await writeNew(privateKeyPath, pair.privateKeyPem, 0o600, force);
-  await writeNew(publicKeyPath, pair.publicKeyPem, 0o644, force);
+  try {
+    await writeNew(publicKeyPath, pair.publicKeyPem, 0o644, force);
+  } catch (error) {
+    // The .pub appeared in between (or could not be written): take back the .key this call made.
+    if (!force) await rm(privateKeyPath, { force: true });
+    throw error;
+  }
   return { privateKeyPath, publicKeyPath };
 }

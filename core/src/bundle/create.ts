@@ -1,13 +1,15 @@
 // SPDX-License-Identifier: Apache-2.0
 import { createHash } from 'node:crypto';
 import { createReadStream } from 'node:fs';
-import { copyFile, mkdir, mkdtemp, readdir, readFile, rename, rm, stat, writeFile } from 'node:fs/promises';
+import { copyFile, mkdir, mkdtemp, readdir, readFile, rm, stat, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { basename, dirname, join, relative, sep } from 'node:path';
 import { c as createTar } from 'tar';
 import { signEnvelope } from '../attest/dsse.js';
 import { loadPrivateKey } from '../attest/keys.js';
 import { InputError } from '../errors.js';
+import { readFunctionMap } from '../function-map/parse.js';
+import { writeOutput } from '../output.js';
 import {
   BUNDLE_MANIFEST_PAYLOAD_TYPE,
   BUNDLE_MANIFEST_TYPE,
@@ -20,6 +22,21 @@ import {
   REPORT_BUNDLE_PATH,
 } from './manifest.js';
 
+async function checkReport(file: string): Promise<void> {
+  let report: unknown;
+  try {
+    report = JSON.parse(await readFile(file, 'utf8'));
+  } catch (error) {
+    throw new InputError(`report ${file} is not valid JSON: ${(error as Error).message}`);
+  }
+  const r = report as Record<string, unknown> | null;
+  if (typeof r !== 'object' || r === null || (r.verdict !== 'pass' && r.verdict !== 'fail')) {
+    throw new InputError(
+      `report ${file} is not a verification report: expected a JSON object with "verdict" pass or fail`,
+    );
+  }
+}
+
 /** Observation files picked up from an --observations directory (the agent's NDJSON export). */
 export const OBSERVATION_FILE = /\.(ndjson|jsonl)(\.gz)?$/;
 
@@ -31,6 +48,8 @@ export interface CreateBundleOptions {
   /** Private key: the manifest is then signed as manifest.dsse.json. */
   signKey?: string;
   output: string;
+  /** Told about files left out (symbolic links in an observations directory). */
+  warn?: (message: string) => void;
 }
 
 async function statInput(path: string, what: string) {
@@ -44,24 +63,31 @@ async function statInput(path: string, what: string) {
   }
 }
 
-async function walkObservations(dir: string): Promise<string[]> {
+/**
+ * Regular files only: a symlink inside an observations directory (`x.ndjson -> /etc/shadow`) could
+ * pack any file this user can read into a bundle that leaves the machine, so it is skipped with a
+ * warning. A file named directly on the command line is the user's own choice and is taken as named.
+ */
+async function walkObservations(dir: string, warn: (message: string) => void): Promise<string[]> {
   const found: string[] = [];
   for (const entry of await readdir(dir, { withFileTypes: true })) {
     const path = join(dir, entry.name);
-    if (entry.isDirectory()) found.push(...(await walkObservations(path)));
-    else if ((entry.isFile() || entry.isSymbolicLink()) && OBSERVATION_FILE.test(entry.name)) {
-      if ((await stat(path)).isFile()) found.push(path);
-    }
+    if (entry.isSymbolicLink()) {
+      if (OBSERVATION_FILE.test(entry.name) || (await stat(path).catch(() => undefined))?.isDirectory()) {
+        warn(`${path} is a symbolic link; skipped (only regular files inside an observations directory are bundled)`);
+      }
+    } else if (entry.isDirectory()) found.push(...(await walkObservations(path, warn)));
+    else if (entry.isFile() && OBSERVATION_FILE.test(entry.name)) found.push(path);
   }
   return found;
 }
 
 /** Maps every observation source to its place under observations/ in the bundle. */
-async function collectObservations(sources: string[]): Promise<Map<string, string>> {
+async function collectObservations(sources: string[], warn: (message: string) => void): Promise<Map<string, string>> {
   const byBundlePath = new Map<string, string>();
   for (const source of sources) {
     const info = await statInput(source, 'observations');
-    const files = info.isDirectory() ? await walkObservations(source) : [source];
+    const files = info.isDirectory() ? await walkObservations(source, warn) : [source];
     if (files.length === 0) {
       throw new InputError(`no observation files (*.ndjson, *.jsonl, optionally .gz) in ${source}`);
     }
@@ -114,13 +140,16 @@ export async function createBundle(options: CreateBundleOptions): Promise<Bundle
   if (options.report !== undefined && !(await statInput(options.report, 'report')).isFile()) {
     throw new InputError(`report ${options.report} is not a file`);
   }
+  // A bundle vouches for its contents: a map that is not one (or a report that is not JSON) is
+  // refused here rather than discovered on the air-gapped side.
+  await readFunctionMap(options.functionMap);
+  if (options.report !== undefined) await checkReport(options.report);
   if (options.observations.length === 0)
     throw new InputError('at least one --observations directory or file is required');
-  const observations = await collectObservations(options.observations);
+  const observations = await collectObservations(options.observations, options.warn ?? (() => {}));
   const privateKey = options.signKey === undefined ? undefined : await loadPrivateKey(options.signKey);
 
   const staging = await mkdtemp(join(tmpdir(), 'stella-bundle-'));
-  const temporaryOutput = `${options.output}.${process.pid}.tmp`;
   try {
     const sources = new Map<string, string>([[FUNCTION_MAP_BUNDLE_PATH, options.functionMap], ...observations]);
     if (options.report !== undefined) sources.set(REPORT_BUNDLE_PATH, options.report);
@@ -148,11 +177,16 @@ export async function createBundle(options: CreateBundleOptions): Promise<Bundle
       entries.push(MANIFEST_ENVELOPE_PATH);
     }
     // portable: no uid/gid/user names; files only, so the reader never meets a directory entry.
-    await createTar({ gzip: true, file: temporaryOutput, cwd: staging, portable: true }, [...entries, ...paths]);
-    await rename(temporaryOutput, options.output);
+    await writeOutput(
+      options.output,
+      (file) => createTar({ gzip: true, file, cwd: staging, portable: true }, [...entries, ...paths]),
+      {
+        flag: '--output',
+        inputs: [options.functionMap, options.report, options.signKey, ...options.observations],
+      },
+    );
     return manifest;
   } catch (error) {
-    await rm(temporaryOutput, { force: true });
     if (error instanceof InputError) throw error;
     const code = (error as NodeJS.ErrnoException).code;
     throw new InputError(`cannot write bundle ${options.output}: ${code ?? (error as Error).message}`, {

@@ -75,7 +75,16 @@ async function checkSignature(
   }
   const source = `${bundle}:${MANIFEST_ENVELOPE_PATH}`;
   const envelope = parseEnvelope(await readFile(join(directory, MANIFEST_ENVELOPE_PATH), 'utf8'), source);
-  if (keyFile === undefined) return { status: 'not-checked', keyids: envelope.signatures.map((s) => s.keyid) };
+  if (keyFile === undefined) {
+    // Without a key the signature cannot be checked, but a manifest edited after signing still
+    // shows: the envelope carries the signed manifest, and it must be byte-for-byte this one.
+    if (!Buffer.from(envelope.payload, 'base64').equals(manifestBytes)) {
+      throw new VerificationFailedError(
+        `bundle ${bundle}: ${MANIFEST_PATH} differs from the manifest signed in ${MANIFEST_ENVELOPE_PATH}; the manifest was altered (signature not checked: no --key)`,
+      );
+    }
+    return { status: 'not-checked', keyids: envelope.signatures.map((s) => s.keyid) };
+  }
   const publicKey = await loadPublicKey(keyFile);
   const verified = verifyEnvelope(envelope, publicKey, {
     expectedPayloadType: BUNDLE_MANIFEST_PAYLOAD_TYPE,

@@ -6,7 +6,6 @@
 import { existsSync, statSync } from 'node:fs';
 import path from 'node:path';
 import { cosmiconfig, type Loader } from 'cosmiconfig';
-import { createJiti } from 'jiti';
 import { parseDocument } from 'yaml';
 import { ConfigError } from '../errors.js';
 import { applyEnvOverrides } from './env.js';
@@ -95,14 +94,29 @@ async function readConfigFile(configPath: string | undefined, cwd: string): Prom
   return { raw: result.config, source: result.filepath };
 }
 
+/** How long a config module (stella.config.ts may await anything) gets to settle. */
+export const CONFIG_LOAD_TIMEOUT_MS = 10_000;
+
 async function explore<T>(run: () => Promise<T>, fallbackSource: string): Promise<T> {
+  let timer: NodeJS.Timeout | undefined;
+  // A module whose export never settles would otherwise leave Node with nothing to wait for: it
+  // exits 13 ("unsettled top-level await") without a word. The timer keeps it alive and says why.
+  const ms = Number(process.env.STELLA_CONFIG_TIMEOUT_MS) || CONFIG_LOAD_TIMEOUT_MS;
+  const timeout = new Promise<never>((_, reject) => {
+    timer = setTimeout(() => {
+      const message = `did not finish loading within ${ms / 1000} s (a promise in it never settles?)`;
+      reject(new ConfigError(fallbackSource, [{ path: '(file)', message }]));
+    }, ms);
+  });
   try {
-    return await run();
+    return await Promise.race([run(), timeout]);
   } catch (error) {
     if (error instanceof ConfigError) throw error;
     const file = (error as { filepath?: string }).filepath ?? fallbackSource;
     const message = error instanceof Error ? error.message.split('\n')[0] : String(error);
     throw new ConfigError(file, [{ path: '(file)', message: `cannot be loaded: ${message}` }]);
+  } finally {
+    clearTimeout(timer);
   }
 }
 
@@ -126,6 +140,8 @@ const loadData: Loader = (filepath, content) => {
  * default export may be the config, a promise of it, or a function returning either.
  */
 const loadModule: Loader = async (filepath) => {
+  // Loaded on first use: a YAML or JSON config (every agent in the runbook) never needs it.
+  const { createJiti } = await import('jiti');
   const jiti = createJiti(filepath, { fsCache: false, moduleCache: false, interopDefault: true });
   let value: unknown;
   try {

@@ -6,7 +6,6 @@
 import path from 'node:path';
 import { pathToFileURL } from 'node:url';
 import type { StellaPlugin } from '@stella/sdk';
-import { createJiti } from 'jiti';
 import { isPlainObject } from './key-path.js';
 import { isPluginObject } from './semantic.js';
 import type { PluginSpec } from './types.js';
@@ -87,7 +86,9 @@ async function resolveOne(spec: PluginSpec, index: number, baseDir: string): Pro
 async function importPluginModule(specifier: string, baseDir: string): Promise<unknown> {
   const isPath = specifier.startsWith('.') || path.isAbsolute(specifier);
   const target = isPath ? path.resolve(baseDir, specifier) : specifier;
-  // jiti: TypeScript plugins work too, and bare names resolve from the config's directory.
+  // jiti: TypeScript plugins work too, and bare names resolve from the config's directory. Loaded
+  // here, not at start: only a config naming plugin modules needs it.
+  const { createJiti } = await import('jiti');
   const jiti = createJiti(pathToFileURL(path.join(baseDir, '_')).href, { fsCache: false, interopDefault: true });
   let namespace: Record<string, unknown> | undefined;
   try {

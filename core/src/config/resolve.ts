@@ -54,6 +54,7 @@ export function resolveConfig(
           port: valkey.port ?? 6379,
           db: valkey.db ?? 0,
           keyPrefix: valkey.key_prefix ?? 'stella:',
+          ...pick({ clusterNodes: valkey.cluster_nodes, waitReplicas: valkey.wait_replicas }),
         },
       },
       probes: {

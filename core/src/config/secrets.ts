@@ -21,15 +21,27 @@ export function redactValue(value: unknown, key: string, parentKey = ''): unknow
   return value;
 }
 
-/** `postgres://u:pw@h/db?password=x` → `postgres://u:***@h/db?password=***`. */
+/**
+ * `user:password@` anywhere in a string, well-formed URL or not: `postgresql//u:pw@h`,
+ * `postgres:/u:pw@h`, ` postgres://u:pw@h` (leading space), `u:pw@127.0.0.1:1/x` as a host, and
+ * a connection error that echoes any of them. Over-hiding a `a:b@c` that was no secret is the price.
+ */
+const USERINFO = /([^\s"'`<>@/:=]*):([^\s"'`<>@/]+)@/g;
+/** `password=…`, `token=…` in query strings, DSNs (`password=x host=y`) and messages. */
+const KEY_VALUE = /((?:[\w-]*pass(?:word|wd)?|pwd|[\w-]*secret|[\w-]*token|sslkey|api[-_]?key)=)[^&#\s"',;]*/gi;
+/** `Authorization: Bearer …` / `Basic …` values echoed by an exporter error. */
+const AUTH_SCHEME = /\b(Bearer|Basic)\s+[A-Za-z0-9._~+/=-]+/g;
+
+/** `postgres://u:pw@h/db?password=x` → `postgres://u:***@h/db?password=***`, and every shape above. */
 export function maskUrlCredentials(url: string): string {
   return url
-    .replace(/^([a-z][a-z0-9+.-]*:\/\/)([^@/?#]*)@/i, (_m, scheme: string, userinfo: string) => {
-      const colon = userinfo.indexOf(':');
-      return `${scheme}${colon < 0 ? userinfo : `${userinfo.slice(0, colon)}:${HIDDEN}`}@`;
-    })
-    .replace(/([?&](?:[\w-]*pass(?:word)?|[\w-]*secret|[\w-]*token|sslkey)=)[^&#]*/gi, `$1${HIDDEN}`);
+    .replace(USERINFO, (_m, user: string) => `${user}:${HIDDEN}@`)
+    .replace(KEY_VALUE, `$1${HIDDEN}`)
+    .replace(AUTH_SCHEME, `$1 ${HIDDEN}`);
 }
+
+/** Every message and log line passes here before it is written (cli/main.ts, logger.ts). */
+export const redactSecrets = maskUrlCredentials;
 
 /** Whether a string looks like it carries a secret, whatever its key (for values echoed in errors). */
 export function containsUrlCredentials(value: string): boolean {

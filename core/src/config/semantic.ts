@@ -49,7 +49,21 @@ function checkAgent(agent: Record<string, unknown>, problems: RawProblem[]): voi
       });
     }
     checkUrl(postgres.url, at('observation_store', 'postgres', 'url'), problems);
-    if (isPlainObject(store.valkey)) checkUrl(store.valkey.url, at('observation_store', 'valkey', 'url'), problems);
+    if (isPlainObject(store.valkey)) {
+      const valkey = store.valkey;
+      checkUrl(valkey.url, at('observation_store', 'valkey', 'url'), problems);
+      // A cluster has only database 0 and its nodes come from cluster_nodes: a url or db beside them
+      // would be silently ignored, so it is refused.
+      if (Array.isArray(valkey.cluster_nodes)) {
+        for (const key of ['url', 'db'] as const) {
+          if (valkey[key] !== undefined && !(key === 'db' && valkey[key] === 0))
+            problems.push({
+              segments: at('observation_store', 'valkey', key),
+              message: `is not used with cluster_nodes (a Valkey Cluster has database 0 and is reached through its nodes): remove it`,
+            });
+        }
+      }
+    }
   }
 
   const telemetry = agent.telemetry;
@@ -61,6 +75,8 @@ function checkAgent(agent: Record<string, unknown>, problems: RawProblem[]): voi
   checkSize(agent.export, 'rotate_bytes', at('export', 'rotate_bytes'), 1, problems);
 }
 
+const wellEncoded = (url: string) => !/%(?![0-9a-f]{2})/i.test(url);
+
 /** URLs the schema's prefix pattern accepted must also parse (host present, port numeric). */
 function checkUrl(value: unknown, segments: KeySegment[], problems: RawProblem[]): void {
   if (typeof value !== 'string' || !/^[a-z][a-z0-9+.-]*:\/\//i.test(value)) return;
@@ -71,6 +87,13 @@ function checkUrl(value: unknown, segments: KeySegment[], problems: RawProblem[]
     // fall through: reported below
   }
   if (!host) problems.push({ segments, message: `must be a URL with a host, got ${showValue(value, segments)}` });
+  else if (!wellEncoded(value)) {
+    // Drivers decode the URL themselves (pg: decodeURI) and throw a bare URIError on a stray `%`.
+    problems.push({
+      segments,
+      message: `has a "%" that does not start a %XX escape (write %25 for a literal percent sign), got ${showValue(value, segments)}`,
+    });
+  }
 }
 
 function checkSize(section: unknown, key: string, segments: KeySegment[], min: number, problems: RawProblem[]): void {

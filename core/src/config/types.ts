@@ -35,9 +35,13 @@ export interface UserTargetSpec {
 export type UserPostgresSettings = PostgresConnectionSettings;
 
 /** The user's `observation_store.valkey`: the store's connection settings, `key_prefix` in snake_case. */
-export type UserValkeySettings = Omit<ValkeyConnectionSettings, 'keyPrefix'> & {
+export type UserValkeySettings = Omit<ValkeyConnectionSettings, 'keyPrefix' | 'clusterNodes' | 'waitReplicas'> & {
   /** Default `stella:`. */
   key_prefix?: string;
+  /** Seed nodes of a Valkey Cluster, `host:port` each. */
+  cluster_nodes?: string[];
+  /** Default 1 with `cluster_nodes`, else 0. */
+  wait_replicas?: number;
 };
 
 export interface UserRuntimeAgentConfig {
@@ -133,6 +137,8 @@ export interface ResolvedValkeySettings {
   password?: string;
   db: number;
   keyPrefix: string;
+  clusterNodes?: string[];
+  waitReplicas?: number;
 }
 
 export interface ResolvedConfig {

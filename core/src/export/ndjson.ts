@@ -1,6 +1,7 @@
 // SPDX-License-Identifier: Apache-2.0
 /**
- * NDJSON export of observations under `export.output_path`.
+ * NDJSON export of observations under `export.output_path` (file names and line format:
+ * ndjson/contract.ts).
  *
  * Crash safety: append-only segments whose completed form is renamed.
  *  - Lines are appended to a hidden in-progress segment `.observations-<node>-<start>-<seq>.ndjson.partial`,
@@ -21,6 +22,17 @@ import path from 'node:path';
 import { pipeline } from 'node:stream/promises';
 import { createGzip } from 'node:zlib';
 import type { Logger, Observation } from '@stella/sdk';
+import {
+  completedNameOf,
+  gzipTempNameOf,
+  isCompletedSegmentOf,
+  isGzipTempOf,
+  isLiveSegmentOf,
+  liveNameOf,
+  observationLine,
+  segmentName,
+  segmentStem,
+} from '../ndjson/contract.js';
 
 export interface NdjsonExporterOptions {
   /** Directory the files go into; created when missing. */
@@ -56,9 +68,6 @@ export interface NdjsonExporterStats {
   writeErrors: number;
 }
 
-const PARTIAL = '.partial';
-const PREFIX = 'observations-';
-
 export class NdjsonExporter {
   private readonly o: Required<Omit<NdjsonExporterOptions, 'logger' | 'onDrop'>>;
   private readonly onDrop: ((count: number) => void) | undefined;
@@ -93,8 +102,7 @@ export class NdjsonExporter {
       maxBufferedBytes: options.maxBufferedBytes ?? 16 * 1024 * 1024,
       now: options.now ?? Date.now,
     };
-    // Node names are DNS labels, but keep file names safe whatever is configured.
-    this.fileStem = `${PREFIX}${options.nodeName.replace(/[^A-Za-z0-9_.-]/g, '_')}-`;
+    this.fileStem = segmentStem(options.nodeName);
     this.timer = setInterval(() => {
       this.flush().catch(() => {}); // failures are logged and counted inside flush
     }, this.o.flushIntervalMs);
@@ -108,7 +116,7 @@ export class NdjsonExporter {
     // flush interval of the agent's pipeline, which its own buffer budget already bounds.
     let dropped = 0;
     for (const obs of batch) {
-      const line = `${JSON.stringify(obs)}\n`;
+      const line = observationLine(obs);
       if (this.writeFailing && this.bufferedBytes + line.length > this.o.maxBufferedBytes) {
         dropped++;
         continue;
@@ -167,7 +175,7 @@ export class NdjsonExporter {
   async completedFiles(): Promise<string[]> {
     const names = await fs.readdir(this.o.outputPath).catch(() => [] as string[]);
     return names
-      .filter((n) => n.startsWith(this.fileStem) && (n.endsWith('.ndjson') || n.endsWith('.ndjson.gz')))
+      .filter((n) => isCompletedSegmentOf(n, this.fileStem))
       .sort()
       .map((n) => path.join(this.o.outputPath, n));
   }
@@ -183,9 +191,9 @@ export class NdjsonExporter {
     const names = await fs.readdir(this.o.outputPath);
     for (const name of names) {
       const full = path.join(this.o.outputPath, name);
-      if (name.startsWith(`.${this.fileStem}`) && name.endsWith(PARTIAL)) {
-        await this.promotePartial(full, path.join(this.o.outputPath, name.slice(1, -PARTIAL.length)));
-      } else if (name.startsWith(`.${this.fileStem}`) && name.endsWith('.gz.tmp')) {
+      if (isLiveSegmentOf(name, this.fileStem)) {
+        await this.promotePartial(full, path.join(this.o.outputPath, completedNameOf(name)));
+      } else if (isGzipTempOf(name, this.fileStem)) {
         await fs.rm(full, { force: true }); // an interrupted gzip; its source is still there
       }
     }
@@ -233,7 +241,13 @@ export class NdjsonExporter {
         const seg = await this.openSegment();
         const data = Buffer.from(lines.join(''), 'utf8');
         try {
-          await seg.handle.write(data, 0, data.length, seg.size);
+          // A nearly full disk takes part of a write and says so only by the count (no error):
+          // write the rest, so the next call meets ENOSPC instead of a torn line counted as written.
+          for (let done = 0; done < data.length; ) {
+            const { bytesWritten } = await seg.handle.write(data, done, data.length - done, seg.size + done);
+            if (bytesWritten === 0) throw Object.assign(new Error('no space left on device'), { code: 'ENOSPC' });
+            done += bytesWritten;
+          }
           await seg.handle.datasync();
         } catch (error) {
           // Leave no half line behind (ENOSPC mid-write): cut back to the last good size.
@@ -263,10 +277,9 @@ export class NdjsonExporter {
   private async openSegment(): Promise<NonNullable<NdjsonExporter['segment']>> {
     if (this.segment) return this.segment;
     const now = this.o.now();
-    const stamp = new Date(now).toISOString().replace(/[-:]/g, '').replace('.', '');
-    const name = `${this.fileStem}${stamp}-${String(this.seq++).padStart(4, '0')}-${process.pid}.ndjson`;
+    const name = segmentName(this.fileStem, now, this.seq++, process.pid);
     const finalPath = path.join(this.o.outputPath, name);
-    const partialPath = path.join(this.o.outputPath, `.${name}${PARTIAL}`);
+    const partialPath = path.join(this.o.outputPath, liveNameOf(name));
     const handle = await fs.open(partialPath, 'wx');
     await syncDir(this.o.outputPath); // the new name itself must survive a crash
     this.segment = { handle, path: partialPath, finalPath, size: 0, openedAt: now };
@@ -298,7 +311,7 @@ export class NdjsonExporter {
   /** `x.ndjson` → `.x.ndjson.gz.tmp` → fsync → rename `x.ndjson.gz` → unlink `x.ndjson`. */
   private async compress(file: string): Promise<void> {
     const gz = `${file}.gz`;
-    const tmp = path.join(path.dirname(file), `.${path.basename(gz)}.tmp`);
+    const tmp = path.join(path.dirname(file), gzipTempNameOf(path.basename(file)));
     await pipeline(createReadStream(file), createGzip(), createWriteStream(tmp, { flags: 'w' }));
     const h = await fs.open(tmp, 'r+');
     try {

@@ -3,7 +3,6 @@ import { basename } from 'node:path';
 import type { CatalogueEntry, CatalogueFunction, CatalogueLibrary, ComponentMatcher, Priority } from '@stella/sdk';
 import picomatch from 'picomatch';
 import { InputError } from '../errors.js';
-import { readElf } from './elf.js';
 import { nodeHash, pathHash } from './hash.js';
 import { parseFunctionMap } from './parse.js';
 import { defaultLibraryPath, RootfsResolver } from './rootfs.js';
@@ -88,7 +87,7 @@ export async function generateFunctionMap(options: GenerateOptions): Promise<Gen
   const warnings: string[] = [];
   const { sbom, service } = options;
   const hot = picomatch(options.hotFunctions && options.hotFunctions.length > 0 ? [...options.hotFunctions] : ['*/*']);
-  const resolver = options.rootfs ? new RootfsResolver(options.rootfs) : undefined;
+  const resolver = options.rootfs ? await RootfsResolver.open(options.rootfs) : undefined;
   const subjectPurl = sbom.subject.purl ?? `pkg:generic/${encodeURIComponent(service)}`;
   const defaultEntry: PathEntrypoint = { symbol: 'main', purl: subjectPurl, nodeHash: nodeHash(subjectPurl, 'main') };
 
@@ -126,7 +125,7 @@ export async function generateFunctionMap(options: GenerateOptions): Promise<Gen
             continue;
           }
           binaryPath = resolved.binaryPath;
-          const elf = await readElf(resolved.hostPath).catch((error: Error) => {
+          const elf = await resolver.readElf(resolved).catch((error: Error) => {
             warnings.push(
               `${resolved.hostPath} could not be read as ELF (${error.message}); its functions are left out`,
             );

@@ -5,9 +5,11 @@
  * then by soname in the standard library directories. The rpm database (sqlite/BDB) is not read:
  * RPM-based roots resolve by soname only.
  */
-import { lstat, readdir, readFile, readlink, realpath } from 'node:fs/promises';
-import { basename, join, posix } from 'node:path';
+import { readdir } from 'node:fs/promises';
+import { basename, posix } from 'node:path';
 import type { CatalogueLibrary } from '@stella/sdk';
+import { type ElfInfo, readElf } from './elf.js';
+import { Root } from './root-path.js';
 import type { SbomComponent } from './sbom.js';
 
 export type ResolvedVia = 'dpkg' | 'apk' | 'sbom-evidence' | 'catalogue-path' | 'soname-search';
@@ -15,8 +17,10 @@ export type ResolvedVia = 'dpkg' | 'apk' | 'sbom-evidence' | 'catalogue-path' | 
 export interface ResolvedLibrary {
   /** Absolute path as processes see it (inside the rootfs). */
   binaryPath: string;
-  /** The same file on this machine (rootfs joined). */
+  /** The same file on this machine, for messages; it is read through the resolver only. */
   hostPath: string;
+  /** Where `binaryPath` really leads inside the rootfs (every symlink resolved). */
+  filePath: string;
   via: ResolvedVia;
 }
 
@@ -33,26 +37,24 @@ const LIB_DIRS = [
   '/usr/local/lib',
 ];
 
+/**
+ * Every path read here (package databases, SBOM evidence, catalogue paths, soname candidates) is
+ * resolved inside the rootfs by `Root`: symlinks re-rooted, `..` clamped, so neither a symlink to a
+ * host file nor a `/../../etc/passwd` line in a dpkg list can make it read the host.
+ */
 export class RootfsResolver {
   private readonly dpkgLists = new Map<string, string[]>();
   private dpkgInfoNames: string[] | undefined;
   private apkFiles: Map<string, string[]> | undefined;
 
-  constructor(readonly rootfs: string) {}
+  private constructor(
+    readonly rootfs: string,
+    private readonly root: Root,
+  ) {}
 
-  private host(p: string): string {
-    return join(this.rootfs, p);
-  }
-
-  /** Regular file at `p` (inside the rootfs), following symlinks within the rootfs; else undefined. */
-  private async existingFile(p: string, depth = 0): Promise<boolean> {
-    if (depth > 16) return false;
-    const st = await lstat(this.host(p)).catch(() => undefined);
-    if (!st) return false;
-    if (st.isFile()) return true;
-    if (!st.isSymbolicLink()) return false;
-    const target = await readlink(this.host(p));
-    return this.existingFile(posix.isAbsolute(target) ? target : posix.join(posix.dirname(p), target), depth + 1);
+  /** Bad input (exit 2) when `rootfs` does not exist or is not a directory. */
+  static async open(rootfs: string): Promise<RootfsResolver> {
+    return new RootfsResolver(rootfs, await Root.open(rootfs));
   }
 
   private async dpkgFiles(pkg: string, arch: string | undefined): Promise<string[]> {
@@ -60,7 +62,8 @@ export class RootfsResolver {
     const cached = this.dpkgLists.get(key);
     if (cached) return cached;
     if (!this.dpkgInfoNames) {
-      this.dpkgInfoNames = await readdir(this.host('/var/lib/dpkg/info')).catch(() => []);
+      const info = await this.root.resolve('/var/lib/dpkg/info');
+      this.dpkgInfoNames = info.kind === 'directory' ? await readdir(info.host).catch(() => []) : [];
     }
     const candidates = this.dpkgInfoNames.filter(
       (f) =>
@@ -69,7 +72,7 @@ export class RootfsResolver {
     );
     const files: string[] = [];
     for (const c of candidates.sort()) {
-      const text = await readFile(this.host(`/var/lib/dpkg/info/${c}`), 'utf8').catch(() => '');
+      const text = await this.root.readText(`/var/lib/dpkg/info/${c}`);
       files.push(...text.split('\n').filter((l) => l.startsWith('/')));
     }
     this.dpkgLists.set(key, files);
@@ -79,7 +82,7 @@ export class RootfsResolver {
   private async apkPackageFiles(pkg: string): Promise<string[]> {
     if (!this.apkFiles) {
       this.apkFiles = new Map();
-      const text = await readFile(this.host('/lib/apk/db/installed'), 'utf8').catch(() => '');
+      const text = await this.root.readText('/lib/apk/db/installed');
       let name = '';
       let folder = '';
       for (const line of text.split('\n')) {
@@ -100,36 +103,48 @@ export class RootfsResolver {
   }
 
   /**
-   * `p` with its directory's symlinks resolved (usrmerge: `/lib/x86_64-linux-gnu/libc.so.6` is
-   * mapped as `/usr/lib/x86_64-linux-gnu/libc.so.6`), keeping the file name the package gives it.
+   * The file behind `p` when it is a regular file inside the rootfs. `binaryPath` has its directory
+   * resolved (usrmerge: `/lib/x86_64-linux-gnu/libc.so.6` is mapped as `/usr/lib/...`) but keeps the
+   * file name the package gives it, the name processes map.
    */
-  private async canonicalDir(p: string): Promise<string> {
-    const dir = await realpath(this.host(posix.dirname(p))).catch(() => undefined);
-    if (!dir) return p;
-    const root = await realpath(this.rootfs);
-    const inside = root === '/' ? dir : dir.startsWith(root + '/') ? dir.slice(root.length) : undefined;
-    return inside === undefined ? p : posix.join(inside, posix.basename(p));
+  private async found(p: string, via: ResolvedVia): Promise<ResolvedLibrary | undefined> {
+    const file = await this.root.resolve(p);
+    if (file.kind !== 'file') return undefined;
+    const dir = await this.root.resolve(posix.dirname(p));
+    const binaryPath = dir.kind === 'directory' ? posix.join(dir.path, posix.basename(p)) : file.path;
+    return { binaryPath, hostPath: file.host, filePath: file.path, via };
+  }
+
+  /** The ELF facts of a resolved library, read through a descriptor checked to lie inside the rootfs. */
+  async readElf(library: ResolvedLibrary): Promise<ElfInfo> {
+    const opened = await this.root.openFile(library.filePath);
+    if (!opened) throw new Error(`${library.hostPath} is no longer a regular file inside ${this.rootfs}`);
+    const viaFd = `/proc/self/fd/${opened.handle.fd}`;
+    try {
+      return await readElf(viaFd);
+    } catch (error) {
+      (error as Error).message = (error as Error).message.replaceAll(viaFd, library.hostPath);
+      throw error;
+    } finally {
+      await opened.handle.close();
+    }
   }
 
   /** The file of `library` (its soname or an alternative) for `component`, or undefined. */
   async resolve(component: SbomComponent, library: CatalogueLibrary): Promise<ResolvedLibrary | undefined> {
     const names = new Set([library.library, ...(library.alternatives ?? [])]);
-    const found = async (p: string, via: ResolvedVia): Promise<ResolvedLibrary | undefined> =>
-      (await this.existingFile(p))
-        ? { binaryPath: await this.canonicalDir(p), hostPath: this.host(p), via }
-        : undefined;
     const pick = async (files: string[], via: ResolvedVia) => {
       for (const name of names) {
         for (const f of files)
           if (basename(f) === name) {
-            const r = await found(f, via);
+            const r = await this.found(f, via);
             if (r) return r;
           }
       }
       return undefined;
     };
     if (library.binaryPath) {
-      const r = await found(library.binaryPath, 'catalogue-path');
+      const r = await this.found(library.binaryPath, 'catalogue-path');
       if (r) return r;
     }
     if (component.type === 'deb') {
@@ -148,7 +163,7 @@ export class RootfsResolver {
     if (library.binaryPath) return undefined; // an executable is where the catalogue says, or absent
     for (const name of names) {
       for (const dir of LIB_DIRS) {
-        const r = await found(posix.join(dir, name), 'soname-search');
+        const r = await this.found(posix.join(dir, name), 'soname-search');
         if (r) return r;
       }
     }

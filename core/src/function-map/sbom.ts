@@ -100,33 +100,53 @@ export function parseSbom(text: string, source: string): ParsedSbom {
   const components: SbomComponent[] = [];
   const seen = new Set<string>();
   let skipped = 0;
-  const visit = (list: unknown) => {
-    if (!Array.isArray(list)) return;
-    for (const raw of list as RawComponent[]) {
-      if (raw === null || typeof raw !== 'object') continue;
-      if (typeof raw.purl === 'string' && raw.purl.startsWith('pkg:')) {
-        try {
-          const p = PackageURL.fromString(raw.purl);
-          if (!seen.has(raw.purl)) {
-            seen.add(raw.purl);
-            components.push({
-              purl: raw.purl,
-              type: p.type.toLowerCase(),
-              namespace: p.namespace ?? undefined,
-              name: p.name,
-              version: p.version ?? undefined,
-              qualifiers: (p.qualifiers ?? {}) as Record<string, string>,
-              files: filesOf(raw),
-            });
-          }
-        } catch {
-          skipped++;
+  // An explicit stack, not recursion: a hostile SBOM nests components thousands deep.
+  const stack: { list: unknown[]; at: string }[] = [];
+  const push = (list: unknown, at: string) => {
+    if (list === undefined) return;
+    if (!Array.isArray(list)) {
+      // The wording of the annotate reader (sbom/document.ts), which reads the same field.
+      throw new InputError(`SBOM ${source}: field "${at}" must be an array`);
+    }
+    stack.push({ list, at });
+  };
+  const visit = () => {
+    while (stack.length > 0) {
+      const { list, at } = stack.pop()!;
+      list.forEach((raw: unknown, i) => {
+        if (raw === null || typeof raw !== 'object' || Array.isArray(raw)) {
+          throw new InputError(
+            `SBOM ${source}: ${at}[${i}] is ${raw === null ? 'null' : Array.isArray(raw) ? 'a list' : `a ${typeof raw}`}; expected a component object`,
+          );
         }
-      } else skipped++;
-      visit(raw.components); // nested components (assemblies, image layers)
+        add(raw as RawComponent);
+        push((raw as RawComponent).components, `${at}[${i}].components`); // assemblies, image layers
+      });
     }
   };
-  visit(json.components);
+  const add = (raw: RawComponent) => {
+    if (typeof raw.purl === 'string' && raw.purl.startsWith('pkg:')) {
+      try {
+        const p = PackageURL.fromString(raw.purl);
+        if (!seen.has(raw.purl)) {
+          seen.add(raw.purl);
+          components.push({
+            purl: raw.purl,
+            type: p.type.toLowerCase(),
+            namespace: p.namespace ?? undefined,
+            name: p.name,
+            version: p.version ?? undefined,
+            qualifiers: (p.qualifiers ?? {}) as Record<string, string>,
+            files: filesOf(raw),
+          });
+        }
+      } catch {
+        skipped++;
+      }
+    } else skipped++;
+  };
+  push(json.components, 'components');
+  visit();
   const metadata = (json.metadata ?? {}) as { component?: RawComponent };
   const meta = metadata.component ?? {};
   const subject: ParsedSbom['subject'] = {};

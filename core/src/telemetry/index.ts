@@ -1,9 +1,7 @@
 // SPDX-License-Identifier: Apache-2.0
-import { Metadata } from '@grpc/grpc-js';
+import type { Metadata } from '@grpc/grpc-js';
 import { DiagLogLevel, diag } from '@opentelemetry/api';
-import { OTLPMetricExporter } from '@opentelemetry/exporter-metrics-otlp-grpc';
 import { PrometheusExporter } from '@opentelemetry/exporter-prometheus';
-import { OTLPTraceExporter } from '@opentelemetry/exporter-trace-otlp-grpc';
 import { resourceFromAttributes } from '@opentelemetry/resources';
 import { MeterProvider, type MetricReader, PeriodicExportingMetricReader } from '@opentelemetry/sdk-metrics';
 import {
@@ -18,9 +16,13 @@ import { servePrometheus } from './prometheus-server.js';
 import { emitObservationSpans } from './spans.js';
 import type { Telemetry, TelemetryOptions } from './types.js';
 
-export { INSTRUMENT, OVERALL_TAG } from './metrics.js';
+export { INSTRUMENT, OVERALL_TAG, type PathObservedState } from './metrics.js';
 export { observationAttributes } from './spans.js';
 export type { DropReason, OtlpOptions, ProbeHealth, PrometheusOptions, Telemetry, TelemetryOptions } from './types.js';
+
+/** 127.0.0.0/8, ::1 and localhost: the only binds where an unauthenticated /metrics stays on the node. */
+const isLoopback = (host: string) =>
+  host === 'localhost' || host === '::1' || /^127\.\d+\.\d+\.\d+$/.test(host) || host === '::ffff:127.0.0.1';
 
 /** Meter and tracer name; also the Prometheus metric prefix (`stella_…`). */
 export const TELEMETRY_NAME = 'stella';
@@ -49,11 +51,14 @@ export async function createTelemetry(options: TelemetryOptions): Promise<Teleme
     readers.push(prometheusExporter);
   }
   const otlp = options.otlp;
-  const metadata = otlp?.headers ? toMetadata(otlp.headers) : undefined;
-  if (otlp?.metrics) {
+  const tracesOn = Boolean(otlp?.traces && otlp.spanSamplingRatio > 0);
+  // gRPC and the OTLP exporters (~15 MB resident) load only when an OTLP export is configured.
+  const grpc = otlp && (otlp.metrics || tracesOn) ? await loadOtlp() : undefined;
+  const metadata = grpc && otlp?.headers ? toMetadata(grpc.Metadata, otlp.headers) : undefined;
+  if (grpc && otlp?.metrics) {
     readers.push(
       new PeriodicExportingMetricReader({
-        exporter: new OTLPMetricExporter({ url: otlp.endpoint, metadata }),
+        exporter: new grpc.OTLPMetricExporter({ url: otlp.endpoint, metadata }),
         exportIntervalMillis: otlp.exportIntervalMs,
         exportTimeoutMillis: Math.min(otlp.exportIntervalMs, 30_000),
       }),
@@ -65,10 +70,9 @@ export async function createTelemetry(options: TelemetryOptions): Promise<Teleme
   const instruments = registerInstruments(meter, state, options.nodeName);
 
   const spanProcessors: SpanProcessor[] = [];
-  const tracesOn = Boolean(otlp?.traces && otlp.spanSamplingRatio > 0);
-  if (otlp && tracesOn) {
+  if (grpc && otlp && tracesOn) {
     spanProcessors.push(
-      new BatchSpanProcessor(new OTLPTraceExporter({ url: otlp.endpoint, metadata }), {
+      new BatchSpanProcessor(new grpc.OTLPTraceExporter({ url: otlp.endpoint, metadata }), {
         scheduledDelayMillis: otlp.exportIntervalMs,
         maxExportBatchSize: 512,
         // Bounded: when the collector is down spans are dropped, never buffered without limit.
@@ -90,6 +94,11 @@ export async function createTelemetry(options: TelemetryOptions): Promise<Teleme
       });
     }
     logger.info('prometheus endpoint listening', { url: prometheus.url });
+    if (!isLoopback(options.prometheus.host)) {
+      logger.warn('prometheus endpoint is reachable beyond this node: /metrics has no authentication', {
+        host: options.prometheus.host,
+      });
+    }
   }
   if (otlp && (otlp.metrics || tracesOn)) {
     logger.info('otlp export on', {
@@ -105,6 +114,7 @@ export async function createTelemetry(options: TelemetryOptions): Promise<Teleme
     tracer,
     setCoverage: (service, tag, rate) => state.setCoverage(service, tag, rate),
     clearService: (service) => state.clearService(service),
+    setPathsObserved: (service, paths) => state.setPathsObserved(service, paths),
     setUnexpected: (service, count) => state.setUnexpected(service, count),
     setProbeHealth: (service, category, health) => state.setProbeHealth(service, category, health),
     setBufferFull: (full) => {
@@ -134,8 +144,17 @@ export async function createTelemetry(options: TelemetryOptions): Promise<Teleme
   };
 }
 
-function toMetadata(headers: Record<string, string>): Metadata {
-  const metadata = new Metadata();
+async function loadOtlp() {
+  const [{ Metadata }, { OTLPMetricExporter }, { OTLPTraceExporter }] = await Promise.all([
+    import('@grpc/grpc-js'),
+    import('@opentelemetry/exporter-metrics-otlp-grpc'),
+    import('@opentelemetry/exporter-trace-otlp-grpc'),
+  ]);
+  return { Metadata, OTLPMetricExporter, OTLPTraceExporter };
+}
+
+function toMetadata(MetadataClass: typeof Metadata, headers: Record<string, string>): Metadata {
+  const metadata = new MetadataClass();
   for (const [key, value] of Object.entries(headers)) metadata.set(key.toLowerCase(), value);
   return metadata;
 }

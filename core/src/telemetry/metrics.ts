@@ -17,6 +17,7 @@ export const INSTRUMENT = {
   observationBufferFull: 'observation_buffer_full',
   observations: 'observations',
   observationsDropped: 'observations_dropped',
+  pathObserved: 'path_observed',
 } as const;
 
 /** Overall coverage is reported under this tag. */
@@ -28,6 +29,8 @@ export const OVERALL_TAG = 'all';
  */
 export class TelemetryState {
   readonly coverage = new Map<string, Map<string, number>>();
+  /** service → `pathId\u0000tag` → 1/0 observed, or NaN once the path left the map. */
+  readonly pathObserved = new Map<string, Map<string, number>>();
   readonly unexpected = new Map<string, number>();
   readonly probeHealth = new Map<string, Map<string, ProbeHealth>>();
   /**
@@ -48,6 +51,30 @@ export class TelemetryState {
       this.coverage.set(service, tags);
     }
     tags.set(tag, clamped);
+  }
+
+  /**
+   * Replaces the service's per-path state. A required path gets one series under tag `all` and one
+   * per tag it carries; optional paths are left out, as they are of the rate. A path the new map no
+   * longer has reports NaN (the SDK cannot drop the series), so fleet sums skip nothing silently.
+   */
+  setPathsObserved(service: string, paths: readonly PathObservedState[]): void {
+    this.revive(service);
+    let series = this.pathObserved.get(service);
+    if (!series) {
+      series = new Map();
+      this.pathObserved.set(service, series);
+    }
+    const current = new Set<string>();
+    for (const p of paths) {
+      if (p.optional) continue;
+      for (const tag of [OVERALL_TAG, ...p.tags.filter((t) => t !== OVERALL_TAG)]) {
+        const key = `${p.pathId}\u0000${tag}`;
+        current.add(key);
+        series.set(key, p.observed ? 1 : 0);
+      }
+    }
+    for (const key of series.keys()) if (!current.has(key)) series.set(key, Number.NaN);
   }
 
   setUnexpected(service: string, count: number): void {
@@ -77,7 +104,12 @@ export class TelemetryState {
   }
 
   clearService(service: string): void {
-    if (this.coverage.has(service) || this.unexpected.has(service) || this.probeHealth.has(service))
+    if (
+      this.coverage.has(service) ||
+      this.unexpected.has(service) ||
+      this.probeHealth.has(service) ||
+      this.pathObserved.has(service)
+    )
       this.retired.add(service);
   }
 
@@ -89,9 +121,18 @@ export class TelemetryState {
   private revive(service: string): void {
     if (!this.retired.delete(service)) return;
     this.coverage.delete(service);
+    this.pathObserved.delete(service);
     this.unexpected.delete(service);
     this.probeHealth.delete(service);
   }
+}
+
+/** What the fleet rules need of one expected path (a subset of the verification report's PathResult). */
+export interface PathObservedState {
+  pathId: string;
+  tags: readonly string[];
+  optional: boolean;
+  observed: boolean;
 }
 
 export interface StellaInstruments {
@@ -108,6 +149,25 @@ export function registerInstruments(meter: Meter, state: TelemetryState, nodeNam
     .addCallback((result: ObservableResult) => {
       for (const [service, tags] of state.coverage) {
         for (const [tag, rate] of tags) result.observe(state.valueOf(service, rate), { service, tag });
+      }
+    });
+
+  // The fleet view (docs/OPERATIONS.md): Prometheus takes max over nodes per path, then the share
+  // per service and tag. Labels are bounded by the map (required paths × (tags + 1)), never a pid.
+  meter
+    .createObservableGauge(INSTRUMENT.pathObserved, {
+      description: "1 when this node observed the map's required expected path in the map's window, else 0",
+    })
+    .addCallback((result: ObservableResult) => {
+      for (const [service, series] of state.pathObserved) {
+        for (const [key, observed] of series) {
+          const cut = key.indexOf('\u0000');
+          result.observe(state.valueOf(service, observed), {
+            service,
+            path_id: key.slice(0, cut),
+            tag: key.slice(cut + 1),
+          });
+        }
       }
     });
 

@@ -1,6 +1,7 @@
 // SPDX-License-Identifier: Apache-2.0
 import type { Meter, Tracer } from '@opentelemetry/api';
 import type { Logger, Observation } from '@stella/sdk';
+import type { PathObservedState } from './metrics.js';
 
 /** Why an observation never reached the store. Bounded: these are the only label values. */
 /** Why observations were lost: the three otel-collector/README.md lists, plus the NDJSON export's bound while the disk fails. */
@@ -59,6 +60,9 @@ export interface Telemetry {
   readonly tracer: Tracer;
   /** `observation_rate{service, tag}`; tag `all` is the overall rate. `rate` is clamped to 0..1. */
   setCoverage(service: string, tag: string, rate: number): void;
+  /** `path_observed{service, path_id, tag}`: 1/0 per required expected path, once under tag `all`
+   * and once per tag of the path; the input of the fleet recording rules (docs/OPERATIONS.md). */
+  setPathsObserved(service: string, paths: readonly PathObservedState[]): void;
   /** Retires every series of a service (its map was unloaded): they report NaN, so alerts on them
    * resolve (the OTel SDK cannot drop an observed series under cumulative temporality). Any later
    * `set…` for the service starts it afresh. */

@@ -141,8 +141,11 @@ export function hasCanonicalShape(t: string, at: number): boolean {
  * date such as Feb 30 is NaN, where Date.parse would roll it over), any other form via Date.parse.
  */
 export function parseObservedAt(t: string): number {
-  return t.length === 24 && hasCanonicalShape(t, 0) ? parseCanonicalTime(t, 0) : Date.parse(t);
+  if (t.length === 24 && hasCanonicalShape(t, 0)) return parseCanonicalTime(t, 0);
+  // Date.parse alone takes almost anything (`/lib/libssl.so.3` is 2001-03-01): ISO-8601 shapes only.
+  return ISO_8601.test(t) ? Date.parse(t) : Number.NaN;
 }
+const ISO_8601 = /^\d{4}-\d{2}-\d{2}(?:[T ]\d{2}:\d{2}(?::\d{2}(?:\.\d{1,9})?)?(?:Z|[+-]\d{2}(?::?\d{2})?)?)?$/i;
 
 const fnKey = (fn: string, binaryPath: string) => fn + '\u0000' + binaryPath;
 const iso = (ms: number) => new Date(ms).toISOString();
@@ -232,6 +235,30 @@ export class VerificationAccumulator {
   }
 
   /**
+   * The whole record of a lazily decoded line, or undefined (counted as malformed) when the line is
+   * not JSON after all (the fast lane reads only some fields) or has no string function/binaryPath.
+   */
+  private decode(details: () => Observation): Observation | undefined {
+    let obs: Observation;
+    let why: string | undefined;
+    try {
+      obs = details();
+      why =
+        typeof obs.function !== 'string'
+          ? 'missing or non-string "function"'
+          : typeof obs.binaryPath !== 'string'
+            ? 'missing or non-string "binaryPath"'
+            : undefined;
+    } catch (error) {
+      why = `not JSON (${(error as Error).message})`;
+    }
+    if (why === undefined) return obs!;
+    this.read--; // skipMalformed counts it again
+    this.skipMalformed(why);
+    return undefined;
+  }
+
+  /**
    * The same as `add` for readers that decode lazily: only the fields every record needs are
    * given; `details` is called (at most once) when the record has no nodeHash or is unexpected and
    * its function, binary and process are needed.
@@ -259,34 +286,72 @@ export class VerificationAccumulator {
       this.lastTimeText = observedAt;
       this.lastTimeMs = ms;
     }
-    if (Number.isNaN(ms) || typeof hits !== 'number' || !(hits >= 1)) {
+    if (Number.isNaN(ms) || typeof hits !== 'number' || !(hits >= 1 && hits <= Number.MAX_SAFE_INTEGER)) {
       this.read--; // skipMalformed counts it again
-      this.skipMalformed(Number.isNaN(ms) ? 'observedAt is not an ISO-8601 time' : 'hitCount is not a number ≥ 1');
+      this.skipMalformed(
+        Number.isNaN(ms) ? 'observedAt is not an ISO-8601 time' : 'hitCount is not a number from 1 to 2^53',
+      );
       return 'malformed';
     }
     if (ms < this.fromMs || ms >= this.toMs) {
       this.outOfWindow++;
       return 'out-of-window';
     }
+    return this.account(nodeHash, hits, ms, ms, pid, details);
+  }
+
+  /**
+   * `hits` calls of `sample`'s function seen between `firstMs` and `lastMs`, as the agent's live
+   * window index holds them: counted as they are, with no record made up per call and no time
+   * text to parse. Out of the window unless both ends lie in it (the index clips to the window).
+   */
+  addAggregate(sample: Observation, hits: number, firstMs: number, lastMs: number): AddResult | 'malformed' {
+    this.read++;
+    if (sample.service !== this.map.predicate.service) {
+      this.otherService++;
+      return 'other-service';
+    }
+    if (!(hits >= 1) || !(firstMs <= lastMs)) {
+      this.read--; // skipMalformed counts it again
+      this.skipMalformed(!(hits >= 1) ? 'hitCount is not a number ≥ 1' : 'first sighting after the last');
+      return 'malformed';
+    }
+    if (firstMs < this.fromMs || lastMs >= this.toMs) {
+      this.outOfWindow++;
+      return 'out-of-window';
+    }
+    return this.account(sample.nodeHash, hits, firstMs, lastMs, sample.pid, () => sample);
+  }
+
+  /** A record (or aggregate) of the map's service inside the window: an expected call's, or unexpected. */
+  private account(
+    nodeHash: string | undefined,
+    hits: number,
+    firstMs: number,
+    lastMs: number,
+    pid: number,
+    details: () => Observation,
+  ): AddResult | 'malformed' {
     let obs: Observation | undefined;
     let state: CallState | undefined;
     if (nodeHash !== undefined) state = this.byNodeHash.get(nodeHash);
     else {
-      obs = details();
+      obs = this.decode(details);
+      if (!obs) return 'malformed';
       state = this.byFunctionBinary.get(fnKey(obs.function, obs.binaryPath));
     }
     if (state) {
-      tally(state, hits, ms, ms);
+      tally(state, hits, firstMs, lastMs);
       return 'matched';
     }
+    // An unexpected symbol is reported by function and binary: a lazily decoded record (the NDJSON
+    // fast lane checks only the fields every record needs) must carry them, or it is malformed.
+    obs ??= this.decode(details);
+    if (!obs) return 'malformed';
     let key = nodeHash;
-    if (key === undefined) {
-      obs ??= details();
-      key = fnKey(obs.function, obs.binaryPath);
-    }
+    if (key === undefined) key = fnKey(obs.function, obs.binaryPath);
     let u = this.unexpected.get(key);
     if (!u) {
-      obs ??= details();
       u = {
         function: obs.function,
         symbol: obs.symbol,
@@ -294,14 +359,14 @@ export class VerificationAccumulator {
         purl: obs.purl,
         nodeHash,
         hits: 0,
-        firstMs: ms,
-        lastMs: ms,
+        firstMs,
+        lastMs,
         processes: new Map(),
         maxPid: -1,
       };
       this.unexpected.set(key, u);
     }
-    tally(u, hits, ms, ms);
+    tally(u, hits, firstMs, lastMs);
     if (keepsPid(u, pid)) {
       obs ??= details();
       const p: ObservedProcess = { pid, comm: obs.comm };

@@ -10,6 +10,21 @@ export function parseReportFormat(text: string): ReportFormat {
   throw new InputError(`--format "${text}" is not a report format: expected one of ${REPORT_FORMATS.join(', ')}`);
 }
 
+/**
+ * Report fields come from observations and maps made elsewhere, so a function name or `comm` can
+ * carry ESC/BEL sequences (retitle the terminal, hide lines) or bidi overrides. Human formats show
+ * every such character as a visible `\xNN`/`\uNNNN` escape instead; a newline in a field is one too,
+ * so no field can forge a line of the report.
+ */
+const UNSAFE =
+  // biome-ignore lint/suspicious/noControlCharactersInRegex: finding control characters is the point
+  /[\u0000-\u001f\u007f-\u009f\u200e\u200f\u202a-\u202e\u2066-\u2069\ufeff]|[\ud800-\udbff](?![\udc00-\udfff])|(?<![\ud800-\udbff])[\udc00-\udfff]/g;
+const visible = (c: string) => {
+  const code = c.charCodeAt(0);
+  return code <= 0xff ? `\\x${code.toString(16).padStart(2, '0')}` : `\\u${code.toString(16).padStart(4, '0')}`;
+};
+export const terminalSafe = (s: string): string => s.replace(UNSAFE, visible);
+
 const pct = (r: number) => `${(Math.round(r * 10000) / 100).toString()}%`;
 
 export function formatReport(report: VerificationReport, format: ReportFormat): string {
@@ -29,12 +44,13 @@ export function formatReport(report: VerificationReport, format: ReportFormat): 
 export function summaryLine(r: VerificationReport): string {
   const required = r.paths.filter((p) => !p.optional);
   const observed = required.filter((p) => p.observed).length;
-  return `${r.verdict.toUpperCase()} ${r.functionMap.service}: ${observed}/${required.length} required paths observed (${pct(r.observationRate)}, minimum ${pct(r.minObservationRate)}), ${r.unexpectedSymbolsCount} unexpected symbol(s), ${r.observationsRead} record(s) read`;
+  return `${r.verdict.toUpperCase()} ${terminalSafe(r.functionMap.service)}: ${observed}/${required.length} required paths observed (${pct(r.observationRate)}, minimum ${pct(r.minObservationRate)}), ${r.unexpectedSymbolsCount} unexpected symbol(s), ${r.observationsRead} record(s) read`;
 }
 
 function columns(rows: string[][]): string {
-  const widths = rows[0]!.map((_, i) => Math.max(...rows.map((r) => r[i]!.length)));
-  return rows
+  const safe = rows.map((r) => r.map(terminalSafe));
+  const widths = safe[0]!.map((_, i) => Math.max(...safe.map((r) => r[i]!.length)));
+  return safe
     .map((r) =>
       r
         .map((c, i) => c.padEnd(widths[i]!))
@@ -45,7 +61,7 @@ function columns(rows: string[][]): string {
 }
 
 function formatTable(r: VerificationReport): string {
-  const out: string[] = [summaryLine(r), `window ${r.window.from} → ${r.window.to}`, ''];
+  const out: string[] = [summaryLine(r), `window ${terminalSafe(`${r.window.from} → ${r.window.to}`)}`, ''];
   const rows = [['STATUS', 'PATH', 'TAGS', 'HITS', 'LAST SEEN', 'MISSING']];
   for (const p of r.paths) {
     rows.push([
@@ -92,12 +108,20 @@ function formatTable(r: VerificationReport): string {
   }
   const s = r.observationsSkipped;
   out.push('', `skipped: ${s.malformed} malformed, ${s.outOfWindow} out of window, ${s.otherService} other service`);
-  for (const m of s.malformedSamples) out.push(`  ${m.location}: ${m.reason}`);
-  for (const reason of r.failureReasons) out.push(`fail: ${reason}`);
+  for (const m of s.malformedSamples) out.push(`  ${terminalSafe(m.location)}: ${terminalSafe(m.reason)}`);
+  for (const reason of r.failureReasons) out.push(`fail: ${terminalSafe(reason)}`);
   return out.join('\n') + '\n';
 }
 
-const mdCell = (s: string) => s.replace(/\|/g, '\\|').replace(/</g, '&lt;').replace(/>/g, '&gt;');
+/** A table cell: no control character, pipe, HTML, link or emphasis markup can leave it. */
+const mdCell = (s: string) =>
+  terminalSafe(s)
+    .replace(/[\\`*[\]|]/g, (c) => `\\${c}`)
+    .replace(/&/g, '&amp;')
+    .replace(/</g, '&lt;')
+    .replace(/>/g, '&gt;');
+/** A code span: a backtick would close it early, so it is shown as `\x60`; GFM tables still need `\|`. */
+const mdCode = (s: string) => `\`${terminalSafe(s).replace(/`/g, '\\x60').replace(/\|/g, '\\|')}\``;
 
 function formatMarkdown(r: VerificationReport): string {
   const out: string[] = [
@@ -105,7 +129,7 @@ function formatMarkdown(r: VerificationReport): string {
     '',
     `- Observation rate: **${pct(r.observationRate)}** (minimum ${pct(r.minObservationRate)})`,
     `- Unexpected symbols: **${r.unexpectedSymbolsCount}**`,
-    `- Window: ${r.window.from} → ${r.window.to}`,
+    `- Window: ${mdCell(`${r.window.from} → ${r.window.to}`)}`,
     `- Records read: ${r.observationsRead} (malformed ${r.observationsSkipped.malformed}, out of window ${r.observationsSkipped.outOfWindow}, other service ${r.observationsSkipped.otherService})`,
     `- Map digest: \`${r.functionMap.digest}\``,
   ];
@@ -113,7 +137,7 @@ function formatMarkdown(r: VerificationReport): string {
   out.push('', '| Path | Tags | Observed | Hits | Last seen | Missing |', '|---|---|---|---|---|---|');
   for (const p of r.paths) {
     out.push(
-      `| ${mdCell(p.pathId)}${p.optional ? ' _(optional)_' : ''} | ${p.tags.join(', ')} | ${p.observed ? 'yes' : 'no'} | ${p.hitCount} | ${p.lastSeen ?? '—'} | ${p.missingCalls.map((c) => '`' + c.function + '`').join(' ') || '—'} |`,
+      `| ${mdCell(p.pathId)}${p.optional ? ' _(optional)_' : ''} | ${mdCell(p.tags.join(', '))} | ${p.observed ? 'yes' : 'no'} | ${p.hitCount} | ${mdCell(p.lastSeen ?? '—')} | ${p.missingCalls.map((c) => mdCode(c.function)).join(' ') || '—'} |`,
     );
   }
   if (r.unexpectedSymbols.length > 0) {
@@ -126,14 +150,33 @@ function formatMarkdown(r: VerificationReport): string {
     );
     for (const u of r.unexpectedSymbols) {
       out.push(
-        `| \`${mdCell(u.function)}\` | ${mdCell(u.binaryPath)} | ${u.hitCount} | ${u.firstSeen} | ${u.processes.map((p) => `${mdCell(p.comm)} (${p.pid})`).join(', ')} |`,
+        `| ${mdCode(u.function)} | ${mdCell(u.binaryPath)} | ${u.hitCount} | ${mdCell(u.firstSeen)} | ${u.processes.map((p) => `${mdCell(p.comm)} (${p.pid})`).join(', ')} |`,
       );
     }
   }
   return out.join('\n') + '\n';
 }
 
-const xml = (s: string) => s.replace(/&/g, '&amp;').replace(/</g, '&lt;').replace(/>/g, '&gt;').replace(/"/g, '&quot;');
+/**
+ * Text and attribute values that are well-formed XML 1.0 whatever they held: the five markup
+ * characters as entities, whitespace as character references (attribute values would otherwise
+ * normalise it away), and characters XML 1.0 cannot carry at all (other C0 controls, lone
+ * surrogates, U+FFFE/U+FFFF) as visible `\xNN`/`\uNNNN` text.
+ */
+const XML_FORBIDDEN =
+  // biome-ignore lint/suspicious/noControlCharactersInRegex: finding control characters is the point
+  /[\u0000-\u0008\u000b\u000c\u000e-\u001f\ufffe\uffff]|[\ud800-\udbff](?![\udc00-\udfff])|(?<![\ud800-\udbff])[\udc00-\udfff]/g;
+const xml = (s: string) =>
+  s
+    .replace(/&/g, '&amp;')
+    .replace(/</g, '&lt;')
+    .replace(/>/g, '&gt;')
+    .replace(/"/g, '&quot;')
+    .replace(/'/g, '&apos;')
+    .replace(/\t/g, '&#9;')
+    .replace(/\n/g, '&#10;')
+    .replace(/\r/g, '&#13;')
+    .replace(XML_FORBIDDEN, visible);
 
 /** JUnit XML: a test case per path (optional ones skipped when unseen), per tag minimum, and unexpected symbols. */
 function formatJunit(r: VerificationReport): string {
@@ -183,7 +226,7 @@ function formatJunit(r: VerificationReport): string {
   return [
     '<?xml version="1.0" encoding="UTF-8"?>',
     `<testsuites name="${suite}" tests="${cases.length}" failures="${failures}" skipped="${skipped}">`,
-    `  <testsuite name="${suite}" tests="${cases.length}" failures="${failures}" skipped="${skipped}" timestamp="${r.generatedAt}">`,
+    `  <testsuite name="${suite}" tests="${cases.length}" failures="${failures}" skipped="${skipped}" timestamp="${xml(r.generatedAt)}">`,
     ...cases,
     '  </testsuite>',
     '</testsuites>',

@@ -3,24 +3,8 @@ import { readdir, stat } from 'node:fs/promises';
 import { join, resolve, sep } from 'node:path';
 import picomatch from 'picomatch';
 import { InputError } from '../errors.js';
+import { observationFilesOf } from '../ndjson/contract.js';
 import { STDIN } from './ndjson.js';
-
-/** File names read from a directory given to `--observations`. */
-const OBSERVATION_FILE = /\.(?:ndjson|jsonl|json)(?:\.gz)?$/;
-/**
- * The segment a running agent is still appending to (core/src/export/ndjson.ts): hidden until it
- * rotates. Read too, up to its last complete line, so a live node can be verified from disk.
- */
-const LIVE_SEGMENT = /(^|\/)\.[^/]+\.ndjson\.partial$/;
-
-/**
- * A directory's observation files: completed ones, plus live segments; when a rotated file and
- * its gzip both exist (the moment between compressing and removing the original) only the gzip.
- */
-function observationFilesOf(found: string[]): string[] {
-  const names = new Set(found);
-  return found.filter((f) => (OBSERVATION_FILE.test(f) && !names.has(`${f}.gz`)) || LIVE_SEGMENT.test(f));
-}
 
 async function walk(dir: string, out: string[]): Promise<void> {
   const entries = await readdir(dir, { withFileTypes: true });
@@ -53,7 +37,14 @@ export async function expandObservationInputs(args: readonly string[]): Promise<
     if (info?.isDirectory()) {
       const found: string[] = [];
       await walk(arg, found);
-      files.push(...observationFilesOf(found));
+      const inDir = observationFilesOf(found);
+      // An empty directory would verify as "rate 0%" with no word why: say that nothing was found.
+      if (inDir.length === 0) {
+        throw new InputError(
+          `--observations ${arg}: no observation files (*.ndjson, *.jsonl, *.json, optionally .gz) in this directory`,
+        );
+      }
+      files.push(...inDir);
       continue;
     }
     const scan = picomatch.scan(arg);

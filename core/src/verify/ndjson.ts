@@ -1,11 +1,18 @@
 // SPDX-License-Identifier: Apache-2.0
 import { createReadStream, existsSync } from 'node:fs';
 import { open as openFile } from 'node:fs/promises';
-import { basename, dirname, join } from 'node:path';
 import { Readable } from 'node:stream';
 import { createGunzip } from 'node:zlib';
 import type { Observation } from '@stella/sdk';
 import { InputError } from '../errors.js';
+import {
+  AFTER_TIME,
+  completedPathsOf,
+  HIT_COUNT_KEY,
+  isLiveSegment,
+  LINE_HEAD,
+  NODE_HASH_KEY,
+} from '../ndjson/contract.js';
 import { hasCanonicalShape, parseCanonicalTime, type VerificationAccumulator } from './accumulator.js';
 
 /** Why a parsed line is not an observation record, or undefined when it is one verify can use. */
@@ -24,6 +31,8 @@ export function observationProblem(value: unknown): string | undefined {
 export interface ReadStats {
   files: number;
   lines: number;
+  /** Lines the fast lane accounted (the agent's own record shape); the rest were parsed. */
+  fastLane: number;
 }
 
 /**
@@ -110,6 +119,9 @@ async function* chunks(file: string, from: number, buffers: readonly [Buffer, Bu
   }
 }
 
+/** Longest line read as a record: the agent writes a few hundred bytes; anything past this is malformed. */
+export const MAX_LINE_BYTES = 1 << 20;
+const NOTHING = Buffer.alloc(0);
 const QUOTE = 0x22;
 const NEWLINE = 0x0a;
 /** Bytes decoded to one string: below V8's large-object threshold (128 KiB). */
@@ -140,7 +152,7 @@ class LineScanner {
     const ms = parseCanonicalTime(t, at);
     if (!Number.isNaN(ms)) {
       this.secondText = t.slice(at, at + 19);
-      this.head = `{"observedAt":"${this.secondText}`;
+      this.head = `${LINE_HEAD}${this.secondText}`;
       this.secondMs = ms - (ms % 1000);
     }
     return ms;
@@ -167,7 +179,7 @@ class LineScanner {
 
   constructor(private readonly acc?: VerificationAccumulator) {
     if (!acc) return;
-    this.afterTime = `Z","service":"${Buffer.from(acc.map.predicate.service, 'utf8').toString('latin1')}"`;
+    this.afterTime = `${AFTER_TIME}${Buffer.from(acc.map.predicate.service, 'utf8').toString('latin1')}"`;
     for (const hash of acc.expectedNodeHashes()) {
       const prefix = hash.length === 71 && hash.startsWith('sha256:') ? hexPrefix(hash, 7) : -1;
       if (prefix >= 0) this.byPrefix.set(prefix, this.byPrefix.has(prefix) ? null : hash);
@@ -192,14 +204,14 @@ class LineScanner {
     let ms: number;
     // The same second as the line before: one compare up to it, then the milliseconds.
     if (this.head !== '' && textAt(t, s, this.head)) ms = this.sameSecond(at);
-    else if (textAt(t, s, '{"observedAt":"') && hasCanonicalShape(t, at)) ms = this.time(at);
+    else if (textAt(t, s, LINE_HEAD) && hasCanonicalShape(t, at)) ms = this.time(at);
     else return false;
     if (Number.isNaN(ms)) return false;
     const hits = this.trailingCount(s, e);
     if (hits < 1) return false;
     // `Z","service":"<service>"` in one compare: 'Z' ends the time.
     if (!textAt(t, at + 23, this.afterTime)) {
-      if (!textAt(t, at + 23, 'Z","service":"')) return false;
+      if (!textAt(t, at + 23, AFTER_TIME)) return false;
       const close = t.indexOf('"', at + 37);
       if (close === -1 || close >= e) return false;
       acc.addOtherService();
@@ -208,7 +220,7 @@ class LineScanner {
     // A one-char search runs ~6× faster than one for the whole key; 'H' is rare in agent lines.
     let key = -1;
     for (let h = t.indexOf('H', at + 37); h !== -1 && h < e; h = t.indexOf('H', h + 1)) {
-      if (textAt(t, h - 5, '"nodeHash":"sha256:')) {
+      if (textAt(t, h - 5, NODE_HASH_KEY)) {
         key = h - 5;
         break;
       }
@@ -231,7 +243,7 @@ class LineScanner {
       scale *= 10;
     }
     if (scale === 1 || scale > 1e15 || (t.charCodeAt(at + 1) === 0x30 && scale > 10)) return -1; // none, too long, 0N
-    if (!textAt(t, at - 10, '"hitCount":')) return -1;
+    if (!textAt(t, at - 10, HIT_COUNT_KEY)) return -1;
     return n;
   }
 
@@ -360,7 +372,7 @@ export async function readObservationFiles(
   files: readonly (string | ObservationSlice)[],
   acc: VerificationAccumulator,
 ): Promise<ReadStats> {
-  const stats: ReadStats = { files: 0, lines: 0 };
+  const stats: ReadStats = { files: 0, lines: 0, fastLane: 0 };
   const scanner = new LineScanner(acc);
   const buffers: [Buffer, Buffer] = [Buffer.allocUnsafe(READ_SIZE), Buffer.allocUnsafe(READ_SIZE)];
   // The map's service as the latin1 view of its UTF-8 bytes, to compare with scanned text.
@@ -401,7 +413,11 @@ export async function readObservationFiles(
     const handle = (buf: Buffer, text: string, base: number, s: number, e: number) => {
       lineNo++;
       if (e > s && text.charCodeAt(e - 1) === 13) e--; // CRLF
-      if (e === s || scanner.fast(s, e)) return;
+      if (e === s) return;
+      if (scanner.fast(s, e)) {
+        stats.fastLane++;
+        return;
+      }
       const f = scanner.scan(s, e);
       if (!f) {
         slow(buf, base + s, base + e);
@@ -447,6 +463,18 @@ export async function readObservationFiles(
       }
       return start;
     };
+    let oversized = false;
+    /** Accounts the over-long line that started at `carryPos`; false when the slice ends before it. */
+    const takeOversized = (): boolean => {
+      if (skipFirst) skipFirst = false;
+      else if (slice && carryPos >= slice.end) past = true;
+      else {
+        lineNo++;
+        lineStartPos = carryPos;
+        acc.skipMalformed(`line longer than ${MAX_LINE_BYTES} bytes`, where(lineStartPos));
+      }
+      return !past;
+    };
     try {
       let chunkPos = from; // file offset of the chunk's first byte
       for await (const chunk of chunks(file, from, buffers)) {
@@ -457,13 +485,24 @@ export async function readObservationFiles(
           // Only the line that spans the two reads is copied together.
           const nl = chunk.indexOf(NEWLINE);
           if (nl === -1) {
-            carry = Buffer.concat([carry, chunk]);
+            // Past MAX_LINE_BYTES the line is dropped as it streams by (one malformed line), so a
+            // 40 MB line or a gzip of 1 GB without a newline keeps memory flat and time linear.
+            if (oversized || carry.length + chunk.length > MAX_LINE_BYTES) {
+              oversized = true;
+              carry = NOTHING;
+            } else carry = Buffer.concat([carry, chunk]);
             continue;
           }
-          const head = Buffer.concat([carry, chunk.subarray(0, nl + 1)]);
-          carry = undefined;
-          lines(head, carryPos, 0);
-          if (past) break;
+          if (oversized) {
+            oversized = false;
+            carry = undefined;
+            if (!takeOversized()) break;
+          } else {
+            const head = Buffer.concat([carry, chunk.subarray(0, nl + 1)]);
+            carry = undefined;
+            lines(head, carryPos, 0);
+            if (past) break;
+          }
           start = nl + 1;
         }
         start = lines(chunk, pos, start);
@@ -472,10 +511,11 @@ export async function readObservationFiles(
         if (start < chunk.length) carry = Buffer.from(chunk.subarray(start));
       }
       // A live segment's last line may still be being written: it is not a record yet.
-      if (
+      if (oversized && !file.endsWith('.partial') && !past) takeOversized();
+      else if (
         carry &&
         carry.length > 0 &&
-        !file.endsWith('.partial') &&
+        !isLiveSegment(file) &&
         !past &&
         !skipFirst &&
         !(slice && carryPos >= slice.end)
@@ -488,18 +528,13 @@ export async function readObservationFiles(
     } catch (error) {
       if (error instanceof InputError) throw error;
       const code = (error as NodeJS.ErrnoException).code;
-      if (code === 'ENOENT' && file.endsWith('.partial') && lineNo === 0) {
+      if (code === 'ENOENT' && isLiveSegment(file) && lineNo === 0) {
         // Rotated between listing and reading: read it under its completed name instead.
-        const rotated = join(
-          dirname(file),
-          basename(file)
-            .replace(/^\./, '')
-            .replace(/\.partial$/, ''),
-        );
-        const completed = [rotated, `${rotated}.gz`].find((f) => existsSync(f));
+        const completed = completedPathsOf(file).find((f) => existsSync(f));
         if (completed) {
           const more = await readObservationFiles([completed], acc);
           stats.lines += more.lines;
+          stats.fastLane += more.fastLane;
           continue;
         }
       }

@@ -80,10 +80,11 @@ export async function readObservationFilesParallel(
         }),
     ),
   );
-  const stats: ReadStats = { files: files.length, lines: 0 };
+  const stats: ReadStats = { files: files.length, lines: 0, fastLane: 0 };
   for (const { state, stats: s } of results) {
     acc.mergeState(state);
     stats.lines += s.lines;
+    stats.fastLane += s.fastLane;
   }
   return stats;
 }

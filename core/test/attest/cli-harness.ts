@@ -16,8 +16,10 @@ export async function runCli(...args: string[]): Promise<CliResult> {
   let stderr = '';
   const writeOut = process.stdout.write.bind(process.stdout);
   const writeErr = process.stderr.write.bind(process.stderr);
-  process.stdout.write = ((chunk: string | Uint8Array) => {
+  // The callback is honoured: safe output waits for it to learn that stdout took the bytes.
+  process.stdout.write = ((chunk: string | Uint8Array, callback?: unknown) => {
     stdout += chunk.toString();
+    if (typeof callback === 'function') queueMicrotask(() => (callback as () => void)());
     return true;
   }) as typeof process.stdout.write;
   process.stderr.write = ((chunk: string | Uint8Array) => {
@@ -42,7 +44,13 @@ export async function withTempDir(): Promise<{ dir: string; remove: () => Promis
 export const FUNCTION_MAP = {
   _type: 'https://stella.ops/predicates/function-map/v1',
   subject: { purl: 'pkg:oci/checkout@sha256:abc', digest: { sha256: 'a'.repeat(64) } },
-  predicate: { schemaVersion: '1.0.0', service: 'checkout', expectedPaths: [] },
+  // A valid map (bundle create checks it), with no paths: these tests are about packing and signing.
+  predicate: {
+    schemaVersion: '1.0.0',
+    service: 'checkout',
+    coverage: { minObservationRate: 0.95, windowSeconds: 1800 },
+    expectedPaths: [],
+  },
 };
 
 export const REPORT = {

@@ -148,7 +148,12 @@ describe('integrity failures (exit 1)', () => {
       entry.size = Buffer.byteLength(OBS_B + OBS_A);
       await writeFile(join(d, 'manifest.json'), `${JSON.stringify(manifest, null, 2)}\n`);
     });
-    expect((await runCli('bundle', 'verify', '--bundle', bad)).code).toBe(0); // unsigned check cannot tell
+    // Without a key the signature is not checked, but the edit still shows against the signed payload.
+    const withoutKey = await runCli('bundle', 'verify', '--bundle', bad);
+    expect(withoutKey.code).toBe(1);
+    expect(withoutKey.stderr).toBe(
+      `stella: bundle ${bad}: manifest.json differs from the manifest signed in manifest.dsse.json; the manifest was altered (signature not checked: no --key)\n`,
+    );
     const result = await runCli('bundle', 'verify', '--bundle', bad, '--key', pub);
     expect(result.code).toBe(1);
     expect(result.stderr).toBe(

@@ -106,6 +106,42 @@ describe('a config with many mistakes', () => {
     ]);
   });
 
+  it('takes a Valkey Cluster as cluster_nodes, and refuses a url or db beside it and a node without a port', () => {
+    expect(
+      collectConfigProblems({
+        runtime_agent: {
+          observation_store: {
+            type: 'valkey',
+            valkey: { cluster_nodes: ['valkey-0.valkey:6379', '10.0.0.7:6380'], wait_replicas: 1, db: 0 },
+          },
+        },
+      }),
+    ).toEqual([]);
+    expect(
+      collectConfigProblems({
+        runtime_agent: {
+          observation_store: {
+            type: 'valkey',
+            valkey: { cluster_nodes: ['valkey-0.valkey:6379'], url: 'redis://valkey:6379/0', db: 2 },
+          },
+        },
+      }),
+    ).toEqual([
+      {
+        path: 'runtime_agent.observation_store.valkey.url',
+        message: expect.stringMatching(/^is not used with cluster_nodes/),
+      },
+      {
+        path: 'runtime_agent.observation_store.valkey.db',
+        message: expect.stringMatching(/^is not used with cluster_nodes/),
+      },
+    ]);
+    const noPort = collectConfigProblems({
+      runtime_agent: { observation_store: { valkey: { cluster_nodes: ['valkey-0'] } } },
+    });
+    expect(noPort.map((p) => p.path)).toEqual(['runtime_agent.observation_store.valkey.cluster_nodes[0]']);
+  });
+
   it('reports a root that is not a mapping, and plugins entries that are neither specifiers nor plugins', () => {
     expect(collectConfigProblems(['runtime_agent'])).toEqual([
       { path: '(root)', message: 'must be a mapping of settings, got a list' },

@@ -166,6 +166,11 @@ describe('NdjsonExporter', () => {
       process.execPath,
       [path.join(repoRoot, 'node_modules/jiti/lib/jiti-cli.mjs'), path.join(here, 'fixtures/writer.ts'), dir],
       {
+        // The SDK from its sources, as in the test itself: the unit project needs no build.
+        env: {
+          ...process.env,
+          JITI_ALIAS: JSON.stringify({ '@stella/sdk': path.join(repoRoot, 'plugins/sdk/src/index.ts') }),
+        },
         stdio: ['ignore', 'pipe', 'inherit'],
       },
     );
@@ -198,7 +203,7 @@ describe('NdjsonExporter', () => {
     const { records, files } = await readAll(dir);
     expect(files.length).toBeGreaterThan(3);
     expect(await fs.readdir(dir).then((n) => n.filter((f) => f.startsWith('.')))).toEqual([]);
-    const seqs = records.map((r) => r.seq as number).sort((a, b) => a - b);
+    const seqs = records.map((r) => r.tid as number).sort((a, b) => a - b);
     expect(new Set(seqs).size).toBe(seqs.length); // nothing twice
     expect(seqs.length).toBeGreaterThanOrEqual(durable);
     for (let i = 0; i < durable; i++) if (seqs[i] !== i) throw new Error(`durable line ${i} is missing`);

@@ -153,6 +153,49 @@ describe('Prometheus endpoint (real scrape)', () => {
     ]);
   });
 
+  it('exports path_observed per required path under tag all and each of its tags, bounded by the map', async () => {
+    const t = await telemetry();
+    const paths = [
+      { pathId: 'tls-handshake', tags: ['tls', 'crypto'], optional: false, observed: true },
+      { pathId: 'pam-auth', tags: ['auth'], optional: false, observed: false },
+      { pathId: 'nightly-export', tags: ['batch'], optional: true, observed: false },
+    ];
+    t.setPathsObserved('payments', paths);
+    let scraped = await scrape(t.prometheusUrl() as string);
+    expect(scraped.types.get('stella_path_observed')).toBe('gauge');
+    const series = find(scraped, 'stella_path_observed', { service: 'payments' });
+    expect(series.map((s) => [s.labels.path_id, s.labels.tag, s.value]).sort()).toEqual([
+      ['pam-auth', 'all', 0],
+      ['pam-auth', 'auth', 0],
+      ['tls-handshake', 'all', 1],
+      ['tls-handshake', 'crypto', 1],
+      ['tls-handshake', 'tls', 1],
+    ]);
+    for (const s of series) expect(specLabels(s.labels)).toEqual(['path_id', 'service', 'tag']);
+
+    // Verifying again with the same map changes values, never the series count (no per-call growth).
+    for (let i = 0; i < 50; i++)
+      t.setPathsObserved(
+        'payments',
+        paths.map((p) => ({ ...p, observed: i % 2 === 0 })),
+      );
+    scraped = await scrape(t.prometheusUrl() as string);
+    expect(find(scraped, 'stella_path_observed', { service: 'payments' })).toHaveLength(5);
+
+    // A new map without pam-auth: its series turn NaN (dropping one is impossible under cumulative
+    // temporality), so a fleet sum over the new map's paths is not inflated by the old one.
+    t.setPathsObserved('payments', [paths[0]!]);
+    scraped = await scrape(t.prometheusUrl() as string);
+    const pam = find(scraped, 'stella_path_observed', { path_id: 'pam-auth' });
+    expect(pam.map((s) => s.value)).toEqual([Number.NaN, Number.NaN]);
+
+    t.clearService('payments');
+    scraped = await scrape(t.prometheusUrl() as string);
+    expect(
+      find(scraped, 'stella_path_observed', { path_id: 'tls-handshake' }).every((s) => Number.isNaN(s.value)),
+    ).toBe(true);
+  });
+
   it('shuts down once, stops serving, and a second shutdown is harmless', async () => {
     const t = await createTelemetry({
       nodeName: 'n',

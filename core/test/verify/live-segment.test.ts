@@ -9,6 +9,7 @@ import { libsslCallMap } from '../../../test/support/maps.js';
 import { NdjsonExporter } from '../../src/export/ndjson.js';
 import { parseFunctionMap } from '../../src/function-map/index.js';
 import { createLogger } from '../../src/logger.js';
+import { isLiveSegment } from '../../src/ndjson/contract.js';
 import { expandObservationInputs, readObservationFiles, VerificationAccumulator } from '../../src/verify/index.js';
 
 const map = parseFunctionMap(libsslCallMap('live'), 'test');
@@ -45,7 +46,7 @@ describe('verify on the output directory of a running agent', () => {
     });
     exporter.write([obs(1), obs(2), obs(3)]);
     await exporter.flush();
-    const live = (await readdir(dir)).find((f) => f.endsWith('.partial'));
+    const live = (await readdir(dir)).find((f) => isLiveSegment(f));
     expect(live).toBeDefined();
     // Half a line, as if the agent were in the middle of a write.
     await appendFile(join(dir, live!), '{"observedAt":"2026-11-2');

@@ -43,7 +43,7 @@ describe('readObservationFiles', () => {
       line(obs(sslRead, IN, { hitCount: 5 })),
     ].join('\n');
     const { report, stats, dir } = await run({ 'a.ndjson': content });
-    expect(stats).toEqual({ files: 1, lines: 8 });
+    expect(stats).toEqual({ files: 1, lines: 8, fastLane: 0 });
     expect(report.observationsRead).toBe(7);
     expect(report.observationsSkipped.malformed).toBe(4);
     expect(report.observationsSkipped.malformedSamples).toEqual([

@@ -8,14 +8,8 @@ import { mkdirSync, mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { createBpf, detectKernelFeatures } from '@stella/bpf';
+import { bpfUnavailableReason, countsFor, libcRequest, ScriptWorkload, testContext } from '@stella/sdk/testing';
 import { afterAll, describe, expect, it } from 'vitest';
-import {
-  bpfUnavailableReason,
-  countsFor,
-  libcRequest,
-  ScriptWorkload,
-  testContext,
-} from '../../probes-net/test/helpers.js';
 import { fileProbes } from '../src/index.js';
 
 const FILE_SCRIPT = `

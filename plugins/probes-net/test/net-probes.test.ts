@@ -6,9 +6,17 @@
  */
 import { createBpf, detectKernelFeatures } from '@stella/bpf';
 import type { SyscallSession } from '@stella/sdk';
+import {
+  bpftraceCounts,
+  bpfUnavailableReason,
+  countsFor,
+  faultyBpf,
+  libcRequest,
+  ScriptWorkload,
+  testContext,
+} from '@stella/sdk/testing';
 import { afterAll, describe, expect, it } from 'vitest';
 import { netProbes } from '../src/index.js';
-import { bpfUnavailableReason, countsFor, faultyBpf, libcRequest, ScriptWorkload, testContext } from './helpers.js';
 
 const NET_SCRIPT = `
 import socket, sys
@@ -23,6 +31,22 @@ for _ in range(2): u1.recvmsg(16)
 lst = socket.socket(); lst.bind(('127.0.0.1', 0)); lst.listen(4)
 cli = socket.socket(); cli.connect(lst.getsockname())
 conn, _ = lst.accept()
+print('done', flush=True)
+sys.stdin.readline()
+`;
+
+/** 300 UDP connects, 3000 datagrams sent and received: enough calls that a double count shows. */
+const BUSY_SCRIPT = `
+import socket, sys
+print('ready', flush=True)
+sys.stdin.readline()
+rx = socket.socket(socket.AF_INET, socket.SOCK_DGRAM); rx.bind(('127.0.0.1', 0)); addr = rx.getsockname()
+tx = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
+for _ in range(300): tx.connect(addr)
+tx2 = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
+for i in range(3000):
+    tx2.sendto(b'x', addr)
+    rx.recvfrom(16)
 print('done', flush=True)
 sys.stdin.readline()
 `;
@@ -154,6 +178,33 @@ describe.skipIf(skip)('net probes on loopback', () => {
     const aggregated = t.observations.filter((o) => o.windowStart !== undefined);
     expect(countsFor(aggregated, target!.pid)).toEqual(EXPECTED);
     expect(aggregated.every((o) => o.probeType === MECHANISM && o.windowEnd !== undefined)).toBe(true);
+  });
+
+  it('counts exactly with aggregation and sampling both on: no sampled event on top of the counts', async () => {
+    const busy = new ScriptWorkload(BUSY_SCRIPT);
+    workloads.push(busy);
+    await busy.ready();
+    const syscalls = ['connect', 'sendto', 'recvfrom'];
+    const reference = await bpftraceCounts(
+      Object.fromEntries(syscalls.map((s) => [s, `tracepoint:syscalls:sys_enter_${s}`])),
+      busy.pid,
+    );
+    const t = testContext(bpf, SERVICE, [busy.pid], { aggregationWindowMs: 1000, samplingRate: 0.5 });
+    const session = await netProbes().start(
+      t.ctx,
+      syscalls.map((s) => libcRequest(SERVICE, 'net', s)),
+    );
+    await busy.go();
+    await session.stop();
+    const expected = await reference.stop();
+    await busy.exit();
+    expect(expected).toEqual({ connect: 300, sendto: 3000, recvfrom: 3000 });
+    expect(countsFor(t.observations, busy.pid)).toEqual({
+      'net/connect': expected.connect,
+      'net/sendto': expected.sendto,
+      'net/recvfrom': expected.recvfrom,
+    });
+    expect(t.observations.every((o) => o.windowStart !== undefined && o.sampleRate === undefined)).toBe(true);
   });
 
   it('reports a symbol no syscall carries, without stopping the rest', async () => {

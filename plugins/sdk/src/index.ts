@@ -1,5 +1,15 @@
 // SPDX-License-Identifier: Apache-2.0
 
+export {
+  EventKind,
+  StellaAbi,
+  StellaGlobals,
+  StellaMaps,
+  StellaPrograms,
+  splitSyscallCookie,
+  TARGET_TRACKER_PROGRAMS,
+} from './abi.js';
+
 export { defineProbePlugin, defineStorePlugin, isProbePlugin, isStorePlugin } from './define.js';
 export { type ElfSymbolFile, readElfSymbols } from './elf.js';
 export {
@@ -9,10 +19,19 @@ export {
   EVENT_HEADER,
   EVENT_KIND,
   type EventHeader,
+  type EventRecordHeader,
   forEachRecord,
+  headerComm,
+  headerCookie,
+  headerKind,
+  headerPid,
+  headerTimestampMs,
   readCString,
+  readEventHeader,
   SERVICE_NONE,
 } from './event.js';
+export { DEFAULT_RINGBUF_BYTES } from './object-tuning.js';
+export { OBSERVATION_FIELDS } from './observation-fields.js';
 export { isLibrary, type MappedFile, mappedFiles } from './proc-maps.js';
 export { attachTargetTracker, commOf, reportKernelDrops } from './session-common.js';
 export {
@@ -39,7 +58,6 @@ export { populateTargetMaps, samplingThreshold } from './targets.js';
 export type * from './types.js';
 export { defineUprobePlugin, type UprobePluginDefinition, type UprobePluginOptions } from './uprobe-plugin.js';
 export {
-  DEFAULT_RINGBUF_BYTES,
   EVENT_KIND_LIBRARY_LOADED,
   PER_PID_ATTACH_LIMIT,
   startUprobeCallSession,

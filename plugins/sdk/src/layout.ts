@@ -1,9 +1,11 @@
 // SPDX-License-Identifier: Apache-2.0
 /**
- * Byte layouts of the structs shared with the kernel (bpf/include/stella/event.h, the single
- * source of truth). Every decoder in user space reads its offsets from here, and
- * bpf/test/decoder-btf.test.ts checks these numbers against the compiled objects' BTF.
+ * Byte layouts of the structs shared with the kernel (the SDK's bpf/include/stella/event.h, the
+ * single source of truth). Every decoder in user space reads its offsets from here, and
+ * `@stella/sdk/abi-check` compares these numbers with a compiled object's BTF.
  */
+
+import { StellaAbi } from './abi.js';
 
 export interface FieldLayout {
   readonly offset: number;
@@ -29,7 +31,7 @@ export const EVENT_HEADER_LAYOUT = {
 export const EVENT_HEADER_SIZE = 64;
 
 /** `service` of a record from an object that does not filter targets (STELLA_SERVICE_NONE). */
-export const SERVICE_NONE = 0xffffffff;
+export const SERVICE_NONE = StellaAbi.serviceNone;
 
 /** struct stella_agg_key / struct stella_agg_value (the `stella_agg` per-CPU hash). */
 export const AGG_KEY_LAYOUT = {
@@ -44,5 +46,11 @@ export const AGG_VALUE_LAYOUT = {
 } as const satisfies Record<string, FieldLayout>;
 export const AGG_VALUE_SIZE = 16;
 
-/** STELLA_EVENT_* record kinds; plugin kinds start at `pluginBase`. */
-export const EventKind = { call: 1, syscall: 2, file: 3, return: 4, pluginBase: 100 } as const;
+/** struct stella_exe_key: the key of `stella_target_exes` (kernel s_dev encoding, inode). */
+export const EXE_KEY_LAYOUT = {
+  dev: { offset: 0, size: 8 },
+  ino: { offset: 8, size: 8 },
+} as const satisfies Record<string, FieldLayout>;
+export const EXE_KEY_SIZE = 16;
+
+export { EventKind } from './abi.js';

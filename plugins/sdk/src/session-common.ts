@@ -1,7 +1,10 @@
 // SPDX-License-Identifier: Apache-2.0
 /** Pieces every probe session shares: the in-kernel target tracker, drop counter, aggregates, comm lookup. */
+
 import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
+import { StellaMaps, TARGET_TRACKER_PROGRAMS } from './abi.js';
+import { AggregateReader, type DrainedAggregate } from './aggregates.js';
 import type { BpfLink, BpfObjectHandle, Logger, Observation, PluginContext } from './types.js';
 
 /**
@@ -12,7 +15,7 @@ import type { BpfLink, BpfObjectHandle, Logger, Observation, PluginContext } fro
 export function attachTargetTracker(handle: BpfObjectHandle, filtering: boolean, log: Logger): BpfLink[] {
   const links: BpfLink[] = [];
   if (!filtering) return links;
-  for (const program of ['stella_track_exec', 'stella_track_fork', 'stella_track_exit']) {
+  for (const program of TARGET_TRACKER_PROGRAMS) {
     if (!handle.programNames().includes(program)) continue;
     try {
       links.push(handle.attachAuto(program));
@@ -29,7 +32,7 @@ export function attachTargetTracker(handle: BpfObjectHandle, filtering: boolean,
 /** Sums the per-CPU `stella_drops` counter (ringbuf.bpf.h) and reports it to the agent. */
 export function reportKernelDrops(handle: BpfObjectHandle, ctx: PluginContext, plugin: string, log: Logger): void {
   try {
-    const values = handle.mapLookupPerCpu('stella_drops', new Uint8Array(4));
+    const values = handle.mapLookupPerCpu(StellaMaps.drops, new Uint8Array(4));
     if (values)
       ctx.reportKernelDrops(
         plugin,
@@ -49,37 +52,6 @@ export function commOf(pid: number): string {
   }
 }
 
-/** One `stella_agg` entry read and cleared: its raw key (each session's own layout) and the sums. */
-export interface DrainedAggregate {
-  key: Buffer;
-  /** Calls counted on all CPUs since the last drain. */
-  count: number;
-  /** Latest bpf_ktime_get_ns() of a counted call, on any CPU. */
-  lastTsNs: number;
-}
-
-/**
- * Reads and clears the per-CPU `stella_agg` hash (aggregate.bpf.h): per key, counts summed over
- * CPUs and the latest call time. Entries with no calls are skipped.
- */
-export function drainAggregates(handle: BpfObjectHandle): DrainedAggregate[] {
-  const out: DrainedAggregate[] = [];
-  for (const key of handle.mapKeys('stella_agg')) {
-    const values = handle.mapLookupPerCpu('stella_agg', key);
-    handle.mapDelete('stella_agg', key);
-    if (!values) continue;
-    let count = 0;
-    let lastTsNs = 0;
-    for (const v of values) {
-      count += Number(v.readBigUInt64LE(0));
-      const ts = Number(v.readBigUInt64LE(8));
-      if (ts > lastTsNs) lastTsNs = ts;
-    }
-    if (count > 0) out.push({ key, count, lastTsNs });
-  }
-  return out;
-}
-
 /** The aggregation window a drained entry belongs to (ISO-8601 start and end). */
 export interface AggregateWindow {
   windowStart: string;
@@ -88,7 +60,7 @@ export interface AggregateWindow {
 
 /**
  * A session's periodic work: the kernel drop counter every second, or — with aggregation on —
- * every window, when each drained `stella_agg` entry becomes records (`recordsOf`) that are
+ * every window, when each `stella_agg` entry's growth since the last window becomes records (`recordsOf`) that are
  * emitted together. `stop()` ends it, drains the last (partial) window and reads the drops once more.
  */
 export function startHousekeeping(options: {
@@ -102,6 +74,7 @@ export function startHousekeeping(options: {
 }): { stop(): void } {
   const { handle, ctx, plugin, log, aggregationWindowMs, recordsOf } = options;
   const aggregate = aggregationWindowMs > 0;
+  const aggregates = new AggregateReader(handle);
   let windowStartMs = Date.now();
   const flush = () => {
     const windowEndMs = Date.now();
@@ -110,7 +83,7 @@ export function startHousekeeping(options: {
       windowEnd: new Date(windowEndMs).toISOString(),
     };
     const out: Observation[] = [];
-    for (const entry of drainAggregates(handle)) recordsOf(entry, window, out);
+    for (const entry of aggregates.drain()) recordsOf(entry, window, out);
     windowStartMs = windowEndMs;
     if (out.length > 0) ctx.emit(out);
   };
@@ -131,10 +104,10 @@ export function startHousekeeping(options: {
   };
 }
 
-/** Destroys a link; a failure is logged, never thrown (stopping goes on with the other links). */
-export function destroyQuietly(link: BpfLink, log: Logger): void {
+/** Releases a link on a worker thread; a failure is logged, never thrown (stopping goes on). */
+export async function destroyLink(link: BpfLink, log: Logger): Promise<void> {
   try {
-    link.destroy();
+    await link.destroyAsync();
   } catch (error) {
     log.warn('detach failed', { link: link.description, error: (error as Error).message });
   }

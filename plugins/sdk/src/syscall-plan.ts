@@ -8,7 +8,7 @@ import { existsSync } from 'node:fs';
 import { join } from 'node:path';
 import type { BpfApi, ProbePluginDetection, ProbeType } from './types.js';
 
-/** Mechanisms a syscall object carries a program for (bpf/include/stella/syscall.bpf.h). */
+/** Mechanisms a syscall object carries a program for (stella/syscall.bpf.h). */
 export type SyscallMechanism = 'kprobe' | 'fentry' | 'tracepoint';
 
 /** The built-in chain, best first: kprobes see every caller cheaply; tracepoints always exist. */

@@ -203,7 +203,10 @@ export interface TargetProcess {
 
 /** Overhead controls the agent passes to every probe (docs/OPERATIONS.md §5). */
 export interface ProbeTuning {
-  /** 0 < samplingRate ≤ 1, applied in the kernel to per-call events. */
+  /**
+   * 0 < samplingRate ≤ 1, applied in the kernel to per-call events. With aggregation on no per-call
+   * event is sent (the counts carry every call), so the rate has no effect there.
+   */
   samplingRate: number;
   /** 0 = per-call events; > 0 = counts aggregated in BPF maps, read every window. */
   aggregationWindowMs: number;
@@ -223,6 +226,11 @@ export interface BpfApi {
   open(objectPath: string, options?: { name?: string }): BpfObjectHandle;
   /** What this kernel offers, detected without loading anything. */
   features(): KernelFeatures;
+  /**
+   * Whether uprobe_multi links work here (a trial link, made once per process). Optional so a
+   * test double need not implement it; absent means perf-event uprobes.
+   */
+  uprobeMultiSupported?(): Promise<{ supported: boolean; reason?: string }>;
 }
 
 export interface KernelFeatures {
@@ -273,6 +281,8 @@ export interface BpfObjectHandle {
   mapLookup(map: string, key: Uint8Array): Buffer | null;
   /** Per-CPU maps: one value per possible CPU. */
   mapLookupPerCpu(map: string, key: Uint8Array): Buffer[] | null;
+  /** Per-CPU maps: reads and removes an entry in one syscall (nothing lands between the two). */
+  mapLookupAndDeletePerCpu(map: string, key: Uint8Array): Buffer[] | null;
   mapUpdate(map: string, key: Uint8Array, value: Uint8Array): void;
   mapDelete(map: string, key: Uint8Array): void;
   mapKeys(map: string): Buffer[];

@@ -1,31 +1,23 @@
 // SPDX-License-Identifier: Apache-2.0
-import { basename } from 'node:path';
-import { AttachPointStatuses, filePoint, linkPoint, releaseDetail } from './attach-points.js';
-import { createEventHeader, createMonotonicClock, decodeEventHeader, EVENT_HEADER, forEachRecord } from './event.js';
-import { type LibraryFile, LibraryFileCache, resolveRequest } from './library-files.js';
-import { isLibrary, mappedFiles } from './proc-maps.js';
-import { attachTargetTracker, commOf, destroyQuietly, startHousekeeping } from './session-common.js';
-import { populateTargetMaps, samplingThreshold } from './targets.js';
-import type {
-  BpfLink,
-  BpfObjectHandle,
-  Observation,
-  PluginContext,
-  ProbeRequest,
-  ProbeSession,
-  RingBufferConsumer,
-  TargetRules,
-} from './types.js';
+import { EventKind, StellaPrograms } from './abi.js';
+import { AttachPointStatuses, filePoint, releaseDetail } from './attach-points.js';
+import { createMonotonicClock } from './event.js';
+import { type Candidate, LibraryDiscovery } from './library-discovery.js';
+import { type LibraryFile, resolveRequest } from './library-files.js';
+import { UprobePlacer } from './placement/index.js';
+import type { UprobePlacement } from './placement/types.js';
+import { isLibrary } from './proc-maps.js';
+import { commOf } from './session-common.js';
+import { openProbeObject, startSessionCore } from './session-core.js';
+import type { BpfLink, PluginContext, ProbeRequest, ProbeSession, TargetRules } from './types.js';
+import { UprobeLinks, type WantedProbe } from './uprobe-links.js';
 import { createUprobeObservationDecoder } from './uprobe-observations.js';
 
-/** Ring buffer size: heavy drops at 256 KiB under contention, < 3 % at 4 MiB (docs/KERNEL.md §6). */
-export const DEFAULT_RINGBUF_BYTES = 4 * 1024 * 1024;
-
 /** Record kind of `stella_library_loaded` (`stella/library_load.bpf.h`): a target returned from dlopen. */
-export const EVENT_KIND_LIBRARY_LOADED = 190;
+export const EVENT_KIND_LIBRARY_LOADED: number = EventKind.libraryLoaded;
 
 /** Program that reports dlopen returns; optional in an object (then only the periodic rescan finds late libraries). */
-const LIBRARY_LOADED_PROGRAM = 'stella_library_loaded';
+const LIBRARY_LOADED_PROGRAM = StellaPrograms.libraryLoaded;
 
 /** The point of a request's library search: `library-absent` until a file is found. */
 const LOOKUP_POINT = { id: 'library-lookup' };
@@ -61,19 +53,6 @@ export interface UprobeCallSessionOptions {
   onBuildIdMismatch?: 'skip' | 'attach';
 }
 
-interface Attachment {
-  link: BpfLink;
-  fileKey: string;
-  /** -1 for a global attach. */
-  pid: number;
-}
-
-interface Candidate {
-  file: LibraryFile;
-  /** Target pids that map this file (empty: found on the host path only). */
-  pids: Set<number>;
-}
-
 /**
  * Runs the generic "a call happened" uprobe for a plugin: one BPF object, one attach point per
  * (library file, symbol[, pid]) with the request index as the attach cookie, the kernel filtering
@@ -94,101 +73,81 @@ export async function startUprobeCallSession(
   requests: ProbeRequest[],
   options: UprobeCallSessionOptions,
 ): Promise<ProbeSession> {
-  const program = options.program ?? 'stella_uprobe_call';
   const plugin = options.plugin;
   const log = ctx.logger.child({ scope: plugin });
   const { tuning } = ctx;
-  const handle: BpfObjectHandle = ctx.bpf.open(options.objectPath, { name: plugin });
   let rules = ctx.targetRules();
-  const aggregate = tuning.aggregationWindowMs > 0;
-  handle.setGlobal('stella_filter_targets', rules.allProcessesService === undefined);
-  handle.setGlobal('stella_aggregate', aggregate);
-  // With aggregation on, the exact counts come from the BPF map and no per-call event is sent:
-  // sampled per-call records on top would count the same calls twice.
-  handle.setGlobal('stella_sample_threshold', aggregate ? 0 : samplingThreshold(tuning.samplingRate));
-  handle.setMaxEntries('stella_events', options.ringBufferBytes ?? DEFAULT_RINGBUF_BYTES);
+  const fixedService = rules.allProcessesService;
+  const program = options.program ?? StellaPrograms.uprobeCall;
+  const multi = (await ctx.bpf.uprobeMultiSupported?.()) ?? { supported: false, reason: 'not offered by this BPF API' };
+  if (!multi.supported) log.info('uprobe_multi unavailable: one perf-event uprobe per probe', { reason: multi.reason });
+  const object = openProbeObject(ctx, {
+    plugin,
+    objectPath: options.objectPath,
+    filterTargets: fixedService === undefined,
+    ringBufferBytes: options.ringBufferBytes,
+    // The kernel refuses a program loaded for one attach type when attached by the other.
+    configure: multi.supported ? (h) => h.setProgramAttachType(program, 'uprobe.multi') : undefined,
+  });
+  const { handle } = object;
   const watchLibraryLoads = handle.programNames().includes(LIBRARY_LOADED_PROGRAM);
-  handle.load();
-  populateTargetMaps(handle, rules);
-  const trackerLinks = attachTargetTracker(handle, rules.allProcessesService === undefined, log);
+  const scope = options.attachScope ?? 'auto';
 
-  const files = new LibraryFileCache();
-  const attachments = new Map<string, Attachment>();
-  const loaderLinks = new Map<string, BpfLink>();
+  const discovery = new LibraryDiscovery(requests, log);
   const points = new AttachPointStatuses(ctx, plugin);
+  const links = new UprobeLinks(handle, program, multi.supported, points, tuning.maxConcurrent, log, (key) =>
+    discovery.replacementOf(key),
+  );
+  const loaderLinks = new Map<string, BpfLink>();
+  // Past-the-entry placement only for the generic program: it reads no argument register, so the
+  // instructions it skips cannot change what it records. Another program stays at the entry.
+  const placer = program === StellaPrograms.uprobeCall ? new UprobePlacer() : undefined;
+  /** File key → symbol → placement (one decode pass per file). */
+  const placements = new Map<string, Promise<Map<string, UprobePlacement | undefined>>>();
+  const placementsOf = (file: LibraryFile) => {
+    let cached = placements.get(file.key);
+    if (!cached) {
+      const symbols = [...new Set(requests.map((r) => r.symbol))];
+      cached = (
+        placer
+          ? placer.place(
+              file.hostPath,
+              symbols.map((symbol) => ({ symbol })),
+            )
+          : Promise.resolve([])
+      )
+        .then((found) => new Map(symbols.map((s, i) => [s, found[i]])))
+        .catch((error) => {
+          log.warn('placement failed: probes stay at function entries', { file: file.path, error: String(error) });
+          return new Map<string, UprobePlacement | undefined>();
+        });
+      placements.set(file.key, cached);
+    }
+    return cached;
+  };
+  /** Where `symbol` at `entry` of `file` is probed, and the reason shown in its status. */
+  const placeProbe = async (file: LibraryFile, symbol: string, entry: number) => {
+    if (!placer) return { offset: entry, placement: 'entry: a custom program may read argument registers' };
+    const placed = (await placementsOf(file)).get(symbol);
+    if (!placed) return { offset: entry, placement: 'entry: no placement for this symbol' };
+    if (placed.offset - placed.delta !== entry)
+      return { offset: entry, placement: 'entry: placement saw another entry address' };
+    return { offset: placed.offset, placement: placed.reason };
+  };
   /** Requests whose library was found at least once: a later absence is processes leaving, not a failure. */
   const everResolved = new Set<number>();
-  /** Host path of each request's binaryPath -> the file key last seen there (replacement detection). */
-  const lastAtPath = new Map<string, { key: string; inode: bigint; buildId?: string }>();
-  /** File key -> one sentence on the file it replaced, for the re-attach status. */
-  const replacements = new Map<string, string>();
-  const clock = createMonotonicClock();
-  const header = createEventHeader();
-  const fixedService = rules.allProcessesService;
-  const scopeOption = options.attachScope ?? 'auto';
 
-  /** The rules name processes by explicit pid only (no executable, cgroup or all-processes rule). */
-  const pidsOnly = (current: TargetRules): boolean =>
-    current.allProcessesService === undefined && current.executables.length === 0 && current.cgroups.length === 0;
-
-  const perPidScope = (current: TargetRules): boolean => {
-    if (scopeOption === 'per-pid') return true;
-    if (scopeOption === 'global') return false;
-    return pidsOnly(current) && current.pids.length > 0 && current.pids.length <= PER_PID_ATTACH_LIMIT;
-  };
-
-  /**
-   * No rule can match any process (every explicit pid has exited, no executable or cgroup rule
-   * resolved): a link would only make every process that maps the library trap for nothing
-   * (docs/KERNEL.md §2: ~0.5–10 µs a call). Links come back when a target appears.
-   */
-  const matchesNothing = (current: TargetRules): boolean => pidsOnly(current) && current.pids.length === 0;
-
-  const attachOne = (index: number, request: ProbeRequest, file: LibraryFile, offset: number, pid: number) => {
-    const key = `${file.key}#${index}#${pid}`;
-    if (attachments.has(key)) return true;
-    const point = linkPoint(file, pid);
-    if (attachments.size >= tuning.maxConcurrent) {
-      points.report(index, request, point, {
-        resolvedPath: file.path,
-        state: 'failed',
-        reason: 'limit-reached',
-        detail: `probes.max_concurrent (${tuning.maxConcurrent}) reached: ${request.symbol} in ${file.path} not attached`,
-      });
-      return true;
-    }
-    try {
-      const link = handle.attachUprobe({
-        program,
-        binaryPath: file.hostPath,
-        offset,
-        pid,
-        cookie: BigInt(index),
-      });
-      attachments.set(key, { link, fileKey: file.key, pid });
-      const replaced = replacements.get(file.key);
-      points.report(index, request, point, {
-        resolvedPath: file.path,
-        probeType: 'uprobe',
-        state: 'attached',
-        ...(pid >= 0 ? { pid } : {}),
-        ...(replaced ? { detail: replaced } : {}),
-      });
-    } catch (error) {
-      const code = (error as { code?: string }).code;
-      points.report(index, request, point, {
-        resolvedPath: file.path,
-        probeType: 'uprobe',
-        state: 'failed',
-        reason: code === 'ENOENT' ? 'symbol-missing' : 'attach-error',
-        detail: (error as Error).message,
-      });
-    }
-    return true;
-  };
+  const decoder = createUprobeObservationDecoder({
+    requests,
+    clock: createMonotonicClock(),
+    nodeName: ctx.nodeName,
+    sampleRate: object.settings.perCallSampleRate,
+    fixedService,
+    services: () => rules.services,
+  });
 
   const watchLoader = (file: LibraryFile) => {
-    if (!watchLibraryLoads || loaderLinks.has(file.key)) return;
+    if (loaderLinks.has(file.key)) return;
     const offset = file.offsetOf('dlopen');
     if (offset === undefined) return;
     try {
@@ -205,59 +164,21 @@ export async function startUprobeCallSession(
     }
   };
 
-  let deferred: NodeJS.Timeout | undefined;
-  /**
-   * Finds each request's library on the host and in target processes and attaches. `onlyPids`
-   * (after a dlopen) rescans those processes only and releases nothing.
-   */
-  const resolveAndAttach = (onlyPids?: number[]) => {
-    const deadline = Date.now() + tuning.attachTimeoutMs;
-    rules = ctx.targetRules();
-    const perPid = perPidScope(rules);
+  /** Reports each request's verdict on each candidate file and attaches where it resolves. */
+  const attachCandidates = async (
+    candidates: Map<string, Candidate>,
+    targetPids: Set<number>,
+    onlyPids: number[] | undefined,
+    deadline: number,
+  ): Promise<{ resolved: Set<number>; timedOut: boolean }> => {
+    const perPid = perPidScope(scope, rules);
     const idle = matchesNothing(rules);
-    const targets = ctx.targets();
-    const targetPids = new Set(targets.map((t) => t.pid));
-    const candidates = new Map<string, Candidate>();
-    const add = (hostPath: string, path: string, pid?: number) => {
-      const file = files.open(hostPath, path);
-      if (!file) return undefined;
-      let candidate = candidates.get(file.key);
-      if (!candidate) {
-        candidate = { file, pids: new Set() };
-        candidates.set(file.key, candidate);
-      }
-      if (pid !== undefined) candidate.pids.add(pid);
-      return file;
-    };
-    // Every pass (a dlopen one too): the map's own paths, and whether an upgrade replaced them.
-    for (const request of requests) {
-      const file = add(request.binaryPath, request.binaryPath);
-      const previous = lastAtPath.get(request.binaryPath);
-      if (file && previous && previous.key !== file.key && !replacements.has(file.key)) {
-        const how = previous.inode === file.inode ? 'rewritten in place' : 'replaced on disk';
-        const detail = `${request.binaryPath} was ${how} (inode ${previous.inode} → ${file.inode}${
-          previous.buildId !== file.buildId ? `, build-id ${previous.buildId ?? '?'} → ${file.buildId ?? '?'}` : ''
-        }): re-attached`;
-        replacements.set(file.key, detail);
-        log.info(detail);
-      }
-      if (file) lastAtPath.set(request.binaryPath, { key: file.key, inode: file.inode, buildId: file.buildId });
-    }
-    for (const pid of onlyPids ?? [...targetPids]) {
-      for (const mapped of mappedFiles(pid)) {
-        if (watchLibraryLoads && /^libc\.so(\.\d+)?$/.test(basename(mapped.path))) {
-          const libc = files.open(mapped.hostPath, mapped.path);
-          if (libc) watchLoader(libc);
-        }
-        if (requests.some((r) => isLibrary(mapped, r.library, r.binaryPath))) add(mapped.hostPath, mapped.path, pid);
-      }
-    }
-
     const resolved = new Set<number>();
+    const wanted: WantedProbe[] = [];
     let timedOut = false;
     for (const { file, pids } of candidates.values()) {
-      requests.forEach((request, index) => {
-        if (!isLibrary({ path: file.path }, request.library, request.binaryPath)) return;
+      for (const [index, request] of requests.entries()) {
+        if (!isLibrary({ path: file.path }, request.library, request.binaryPath)) continue;
         resolved.add(index);
         const verdict = resolveRequest(file, request);
         const mismatchAttach =
@@ -269,35 +190,49 @@ export async function startUprobeCallSession(
             reason: verdict.reason,
             detail: verdict.detail,
           });
-          return;
+          continue;
         }
-        const offset = verdict.ok ? verdict.offset : file.offsetOf(request.symbol);
-        if (offset === undefined) return;
+        const entry = verdict.ok ? verdict.offset : file.offsetOf(request.symbol);
+        if (entry === undefined) continue;
         points.report(index, request, filePoint(file), {
           resolvedPath: file.path,
           probeType: 'uprobe',
           state: 'resolvable',
           ...(verdict.ok ? {} : { detail: verdict.detail }),
         });
-        if (idle) return;
+        if (idle) continue;
         if (timedOut || Date.now() > deadline) {
           timedOut = true;
-          return;
+          continue;
         }
-        if (perPid) {
-          for (const pid of pids) if (targetPids.has(pid) || onlyPids) attachOne(index, request, file, offset, pid);
-        } else {
-          attachOne(index, request, file, offset, -1);
-        }
-      });
+        const { offset, placement } = await placeProbe(file, request.symbol, entry);
+        const probe = { index, request, file, offset, placement };
+        if (!perPid) wanted.push({ ...probe, pid: -1 });
+        else for (const pid of pids) if (targetPids.has(pid) || onlyPids) wanted.push({ ...probe, pid });
+      }
     }
+    await links.attach(wanted);
+    return { resolved, timedOut };
+  };
+
+  let deferred: NodeJS.Timeout | undefined;
+  /**
+   * Finds each request's library on the host and in target processes and attaches. `onlyPids`
+   * (after a dlopen) rescans those processes only and releases nothing.
+   */
+  const pass = async (onlyPids?: number[]) => {
+    const deadline = Date.now() + tuning.attachTimeoutMs;
+    rules = ctx.targetRules();
+    const targetPids = new Set(ctx.targets().map((t) => t.pid));
+    const candidates = discovery.scan(onlyPids ?? targetPids, watchLibraryLoads ? watchLoader : undefined);
+    const { resolved, timedOut } = await attachCandidates(candidates, targetPids, onlyPids, deadline);
     if (timedOut && !deferred) {
       log.warn(
         `attaching took longer than probes.attach_timeout_ms (${tuning.attachTimeoutMs} ms): continuing in the background`,
       );
       deferred = setTimeout(() => {
         deferred = undefined;
-        resolveAndAttach();
+        void resolveAndAttach();
       }, 0);
     }
     if (onlyPids) return;
@@ -305,22 +240,27 @@ export async function startUprobeCallSession(
     // Release links to inodes no target maps any more (an upgraded library's old copy after its
     // last process exited) and per-pid links of processes that left; their points (and those of
     // files and processes that only ever failed) are reported detached.
-    // `pid`: a link's (-1 = global); undefined for a file's own point.
+    const idle = matchesNothing(rules);
     const gone = (fileKey: string, pid: number | undefined) =>
       !candidates.has(fileKey) || (pid !== undefined && pid >= 0 && !targetPids.has(pid)) || (idle && pid === -1);
-    for (const [key, attachment] of attachments) {
-      if (!gone(attachment.fileKey, attachment.pid)) continue;
-      destroyQuietly(attachment.link, log);
-      attachments.delete(key);
-    }
+    await links.release(gone);
     points.release(
       (p) => p.fileKey !== undefined && gone(p.fileKey, p.pid),
       (p) => releaseDetail(p, candidates.has(p.fileKey!)),
     );
-    for (const key of files.keys()) {
-      if (!candidates.has(key) && !loaderLinks.has(key)) files.forget(key);
-    }
+    discovery.forget((key) => !candidates.has(key) && !loaderLinks.has(key));
+    for (const key of placements.keys()) if (!candidates.has(key)) placements.delete(key);
     reportLookups(resolved);
+  };
+
+  // Passes run one after another (attach and release are asynchronous); none starts once stopping.
+  let passes: Promise<void> = Promise.resolve();
+  let stopping = false;
+  const resolveAndAttach = (onlyPids?: number[]): Promise<void> => {
+    passes = passes
+      .then(() => (stopping ? undefined : pass(onlyPids)))
+      .catch((error) => log.warn('attach pass failed', { pids: onlyPids, error: (error as Error).message }));
+    return passes;
   };
 
   /**
@@ -344,24 +284,6 @@ export async function startUprobeCallSession(
     });
   };
 
-  const decoder = createUprobeObservationDecoder({
-    requests,
-    header,
-    clock,
-    nodeName: ctx.nodeName,
-    samplingRate: tuning.samplingRate,
-    fixedService,
-    services: () => rules.services,
-  });
-
-  resolveAndAttach();
-  const unsubscribe = ctx.onTargetsChanged(() => {
-    populateTargetMaps(handle, ctx.targetRules());
-    resolveAndAttach();
-  });
-  const rescan = setInterval(() => resolveAndAttach(), options.rescanIntervalMs ?? 5000);
-  rescan.unref();
-
   const loadedPids = new Set<number>();
   let loadScan: NodeJS.Immediate | undefined;
   const onLibraryLoaded = (pid: number) => {
@@ -370,59 +292,64 @@ export async function startUprobeCallSession(
       loadScan = undefined;
       const pids = [...loadedPids];
       loadedPids.clear();
-      try {
-        resolveAndAttach(pids);
-      } catch (error) {
-        log.warn('rescan after dlopen failed', { pids, error: (error as Error).message });
-      }
+      void resolveAndAttach(pids);
     });
   };
 
-  const consumer: RingBufferConsumer = handle.consumeRingBuffer('stella_events', (batch) => {
-    const out: Observation[] = [];
-    forEachRecord(batch, (buf, offset, length) => {
-      if (length < EVENT_HEADER.size) return;
-      decodeEventHeader(buf, offset, header);
+  const core = startSessionCore({
+    ctx,
+    plugin,
+    log,
+    object,
+    onRecord(buf, offset, header, out) {
       if (header.kind === EVENT_KIND_LIBRARY_LOADED) {
         onLibraryLoaded(header.pid);
         return;
       }
-      const observation = decoder.fromEvent(buf, offset);
+      const observation = decoder.fromEvent(buf, offset, header);
       if (observation) out.push(observation);
-    });
-    if (out.length > 0) ctx.emit(out);
-  });
-
-  const housekeeping = startHousekeeping({
-    handle,
-    ctx,
-    plugin,
-    log,
-    aggregationWindowMs: aggregate ? tuning.aggregationWindowMs : 0,
-    recordsOf({ key, count, lastTsNs }, window, out) {
-      const request = requests[Number(key.readBigUInt64LE(0))];
-      if (!request) return;
-      const pid = key.readUInt32LE(8);
-      const observedAt = new Date(clock(lastTsNs)).toISOString();
-      out.push(Object.assign(decoder.observationOf(request, observedAt, pid, commOf(pid), count), window));
     },
+    recordsOf({ cookie, pid, count, lastTsNs }, window, out) {
+      const observation = decoder.fromAggregate(cookie, pid, commOf(pid), count, lastTsNs, window);
+      if (observation) out.push(observation);
+    },
+    onTargetsChanged: () => void resolveAndAttach(),
   });
+  await resolveAndAttach();
+  const rescan = setInterval(() => void resolveAndAttach(), options.rescanIntervalMs ?? 5000);
+  rescan.unref();
 
-  let stopped = false;
   return {
     async stop() {
-      if (stopped) return;
-      stopped = true;
+      if (stopping) return;
+      stopping = true;
       clearInterval(rescan);
       if (deferred) clearTimeout(deferred);
       if (loadScan) clearImmediate(loadScan);
-      unsubscribe();
-      for (const link of trackerLinks) destroyQuietly(link, log);
-      for (const link of loaderLinks.values()) destroyQuietly(link, log);
-      for (const { link } of attachments.values()) destroyQuietly(link, log);
-      await consumer.stop();
-      housekeeping.stop();
-      handle.close();
+      await passes;
+      const loaders = [...loaderLinks.values()];
+      loaderLinks.clear();
+      await Promise.all([core.stop([...loaders, ...links.links()]), placer?.close()]);
     },
   };
+}
+
+/** The rules name processes by explicit pid only (no executable, cgroup or all-processes rule). */
+function pidsOnly(rules: TargetRules): boolean {
+  return rules.allProcessesService === undefined && rules.executables.length === 0 && rules.cgroups.length === 0;
+}
+
+function perPidScope(scope: NonNullable<UprobeCallSessionOptions['attachScope']>, rules: TargetRules): boolean {
+  if (scope === 'per-pid') return true;
+  if (scope === 'global') return false;
+  return pidsOnly(rules) && rules.pids.length > 0 && rules.pids.length <= PER_PID_ATTACH_LIMIT;
+}
+
+/**
+ * No rule can match any process (every explicit pid has exited, no executable or cgroup rule
+ * resolved): a link would only make every process that maps the library trap for nothing
+ * (~0.5–10 µs a call). Links come back when a target appears.
+ */
+function matchesNothing(rules: TargetRules): boolean {
+  return pidsOnly(rules) && rules.pids.length === 0;
 }

@@ -145,15 +145,33 @@ export class PostgresObservationStore implements ObservationStore {
       const t = observedAtMs(o, i);
       if (t < cutoff) return; // already past retention: its partition would be dropped at once
       rows.push(o);
-      const d = dayStart(t);
-      if (!this.knownDays.has(d)) days.add(d);
+      days.add(dayStart(t));
     });
     if (rows.length === 0) return;
+    // Another agent's prune or shorter retention can drop a day partition this store believes in,
+    // between its check and the COPY: the transaction then fails as a whole, the days are made
+    // again and it is retried. Bounded, because a pruner could in principle keep winning.
+    for (let attempt = 1; ; attempt++) {
+      try {
+        await this.appendOnce(batchId, rows, days);
+        return;
+      } catch (error) {
+        if (!isMissingPartition(error) || attempt >= 10) throw error;
+        for (const d of days) this.knownDays.delete(d);
+        this.logger.debug('postgres store: a day partition was dropped under an append; recreating it', {
+          attempt,
+        });
+      }
+    }
+  }
+
+  private async appendOnce(batchId: string, rows: Observation[], days: Set<number>): Promise<void> {
     const size = Math.max(1, this.o.maxBatchSize ?? 1000);
+    const missing = [...days].filter((d) => !this.knownDays.has(d));
     await this.withClient(async (c) => {
-      if (days.size > 0) {
-        await ensurePartitions(c, this.schema, [...days]);
-        for (const d of days) this.knownDays.add(d);
+      if (missing.length > 0) {
+        await ensurePartitions(c, this.schema, missing);
+        for (const d of missing) this.knownDays.add(d);
       }
       await c.query('BEGIN');
       try {
@@ -350,4 +368,13 @@ export class PostgresObservationStore implements ObservationStore {
     const reason = error instanceof Error ? error.message : String(error);
     return new StoreUnavailableError('postgres', `${this.target} is unavailable: ${reason}`, { cause: error });
   }
+}
+
+/** SQLSTATE 23514 with this text: a row's day partition does not exist (any more). */
+function isMissingPartition(error: unknown): boolean {
+  return (
+    (error as { code?: unknown })?.code === '23514' &&
+    error instanceof Error &&
+    /no partition of relation/.test(error.message)
+  );
 }

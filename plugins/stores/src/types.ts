@@ -61,6 +61,19 @@ export interface ValkeyConnectionSettings {
   db?: number;
   /** Prefix for every key. Default `stella:`. */
   keyPrefix?: string;
+  /**
+   * Seed nodes of a Valkey Cluster, `host:port` each (any few of its nodes; the client learns the
+   * rest). When given, the store talks to the cluster with hash-tagged keys (one service's keys share
+   * a slot) and `url`, `host`, `port` and `db` are not used; `password` is every node's.
+   */
+  clusterNodes?: string[];
+  /**
+   * Replicas that must have every write before `append` resolves (Valkey `WAIT`), so a primary lost
+   * right after acknowledging cannot take acknowledged observations with it. While fewer replicas are
+   * reachable, appends fail as unavailable and the writer holds and retries them. Default 1 with
+   * `clusterNodes`, else 0.
+   */
+  waitReplicas?: number;
 }
 
 export interface ValkeyStoreOptions extends ValkeyConnectionSettings {

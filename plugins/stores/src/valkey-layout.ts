@@ -7,13 +7,52 @@
  *                      `<group>|h` hits, `|r` records, `|f` first ms, `|l` last ms, with
  *                      group = JSON [function, nodeHash, binaryPath]; EXPIREAT past retention.
  *                      `--summary` reads whole buckets from these and scans only the edges.
+ *  - `batch:<chunkId>:<service>` idempotency marker (TTL 1 day): a retried chunk is applied once.
  *  - `services`        set of services seen.
- *  - `batch:<chunkId>` idempotency marker (TTL 1 day): a retried chunk is applied once.
  *  - `pruned`          the latest explicit prune cutoff (ms); summaries never count older hits.
- * A chunk is applied by one Lua script (atomic: all of it or none), and the chunks of a batch are
- * sent in one pipeline. Keys are built inside the script, so this is for standalone Valkey (or a
- * single-slot setup), not Cluster.
+ * On a Valkey Cluster the service part of the first three is a hash tag (`obs:{<service>}`,
+ * `fn:{<service>}:<bucket>`, `batch:{<service>}:<chunkId>`), so everything one service's chunk
+ * touches lives in one slot and one script applies it atomically; different services spread over
+ * the shards. `services` and `pruned` are single keys on whichever shard owns their slot.
+ * A chunk of one service is applied by one Lua script (all of it or none) that names every key it
+ * touches in KEYS, as the cluster requires.
  */
+export class ValkeyKeys {
+  constructor(
+    readonly prefix: string,
+    readonly cluster: boolean,
+  ) {}
+
+  private tag(service: string): string {
+    return this.cluster ? `{${service}}` : service;
+  }
+
+  obs(service: string): string {
+    return `${this.prefix}obs:${this.tag(service)}`;
+  }
+
+  bucket(service: string, bucketStartMs: number): string {
+    return `${this.prefix}fn:${this.tag(service)}:${bucketStartMs}`;
+  }
+
+  /** SCAN MATCH pattern for every bucket hash of a service (glob metacharacters escaped). */
+  bucketPattern(service: string): string {
+    return `${this.prefix.replace(/[*?[\]\\]/g, '\\$&')}fn:${this.tag(service).replace(/[*?[\]\\]/g, '\\$&')}:*`;
+  }
+
+  batch(service: string, chunkId: string): string {
+    return this.cluster ? `${this.prefix}batch:{${service}}:${chunkId}` : `${this.prefix}batch:${chunkId}:${service}`;
+  }
+
+  get services(): string {
+    return `${this.prefix}services`;
+  }
+
+  get pruned(): string {
+    return `${this.prefix}pruned`;
+  }
+}
+
 /**
  * Counter bucket width. Five minutes: a verification window (`windowSeconds`, 1800 by default)
  * is then read almost wholly from counters, scanning at most two partial buckets of raw records;
@@ -21,20 +60,27 @@
  */
 export const BUCKET_MS = 300_000;
 
-export const APPLY_CHUNK = `
-local p = ARGV[1]
-if not redis.call('SET', p .. 'batch:' .. ARGV[2], '1', 'NX', 'EX', 86400) then return 0 end
-local n = tonumber(ARGV[3])
-local i = 4
+/**
+ * KEYS[1] the chunk's marker, KEYS[2] the service's sorted set, KEYS[3..] its bucket hashes.
+ * ARGV: n, then n × (score, member); m, then m × (key index, group, hits, records, first, last,
+ * expireAt). A chunk seen before only has its marker's TTL renewed: that is still a write, so a
+ * WAIT after the retry also covers the first attempt's records (replication is in order).
+ */
+export const APPLY_SERVICE_CHUNK = `
+if not redis.call('SET', KEYS[1], '1', 'NX', 'EX', 86400) then
+  redis.call('EXPIRE', KEYS[1], 86400)
+  return 0
+end
+local n = tonumber(ARGV[1])
+local i = 2
 for _ = 1, n do
-  redis.call('ZADD', p .. 'obs:' .. ARGV[i], ARGV[i + 1], ARGV[i + 2])
-  redis.call('SADD', p .. 'services', ARGV[i])
-  i = i + 3
+  redis.call('ZADD', KEYS[2], ARGV[i], ARGV[i + 1])
+  i = i + 2
 end
 local m = tonumber(ARGV[i])
 i = i + 1
 for _ = 1, m do
-  local k = p .. 'fn:' .. ARGV[i]
+  local k = KEYS[tonumber(ARGV[i])]
   local g = ARGV[i + 1]
   redis.call('HINCRBY', k, g .. '|h', ARGV[i + 2])
   redis.call('HINCRBY', k, g .. '|r', ARGV[i + 3])

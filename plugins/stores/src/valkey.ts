@@ -1,77 +1,67 @@
 // SPDX-License-Identifier: Apache-2.0
 import { randomUUID } from 'node:crypto';
 import type { FunctionSummary, Logger, Observation, ObservationQuery, ObservationStore } from '@stella/sdk';
-import { type RedisOptions, Redis as Valkey } from 'iovalkey';
+import { Cluster, type Redis as Valkey } from 'iovalkey';
 import { StoreUnavailableError } from './errors.js';
 import { globToRegExp } from './glob.js';
 import { observedAtMs, sortSummaries } from './records.js';
 import type { ValkeyStoreOptions } from './types.js';
 import { isConnectionError } from './unavailable.js';
-import { APPLY_CHUNK, BUCKET_MS, type Group, groupField, groupsFromHash } from './valkey-layout.js';
+import { createValkeyClient, describeValkeyTarget, type ValkeyClient } from './valkey-client.js';
+import { BUCKET_MS, type Group, groupField, groupsFromHash, ValkeyKeys } from './valkey-layout.js';
+
+export { describeValkeyTarget };
 
 const HOUR_MS = 3_600_000;
+/** How long one WAIT may hold an append for its replicas before the append counts as unavailable. */
+const WAIT_TIMEOUT_MS = 2000;
 
 export type ValkeyStoreConfig = ValkeyStoreOptions & { retentionHours: number; maxBatchSize?: number };
 const PAGE = 2000;
 
-type Client = Valkey & { stellaApply(...args: (string | number)[]): Promise<number> };
+type Pipeline = {
+  stellaApply(...a: (string | number)[]): void;
+  sadd(key: string, ...members: string[]): void;
+  wait(replicas: number, timeoutMs: number): void;
+  exec(): Promise<[Error | null, unknown][] | null>;
+};
 
-/** Where we connect, for logs and errors: never the password. */
-export function describeValkeyTarget(o: ValkeyStoreConfig): string {
-  const url = o.url ?? process.env.STELLA_VALKEY_URL;
-  if (url) {
-    try {
-      const u = new URL(url);
-      return `valkey ${u.hostname}:${u.port || 6379}/${u.pathname.slice(1) || 0}`;
-    } catch {
-      return 'valkey (unparsable url)';
-    }
-  }
-  return `valkey ${o.host ?? '127.0.0.1'}:${o.port ?? 6379}/${o.db ?? 0}`;
+/** One service's share of one chunk of a batch: the arguments of one APPLY_SERVICE_CHUNK call. */
+interface ServiceChunk {
+  service: string;
+  args: (string | number)[];
 }
 
 /**
- * Valkey store (layout in valkey-layout.ts). Fails fast while the server is away (no offline
- * queue, no silent resend) so the writer above decides what to keep; reconnects on its own.
+ * Valkey store, single server or Cluster (layout in valkey-layout.ts, connection in
+ * valkey-client.ts).
  */
 export class ValkeyObservationStore implements ObservationStore {
   readonly name = 'valkey';
   private readonly prefix: string;
+  private readonly keys: ValkeyKeys;
   private readonly now: () => number;
   private readonly target: string;
+  private readonly waitReplicas: number;
   private readonly batchIds = new WeakMap<Observation[], string>();
+  private readonly knownServices = new Set<string>();
   private retentionTimer?: NodeJS.Timeout;
 
   private constructor(
-    private readonly client: Client,
+    private readonly client: ValkeyClient,
     private readonly o: ValkeyStoreConfig,
     private readonly logger: Logger,
   ) {
     this.prefix = o.keyPrefix ?? 'stella:';
+    const cluster = client instanceof Cluster;
+    this.keys = new ValkeyKeys(this.prefix, cluster);
     this.now = o.now ?? Date.now;
     this.target = describeValkeyTarget(o);
+    this.waitReplicas = Math.max(0, Math.trunc(o.waitReplicas ?? (cluster ? 1 : 0)));
   }
 
   static async open(o: ValkeyStoreConfig, logger: Logger): Promise<ValkeyObservationStore> {
-    const options: RedisOptions = {
-      lazyConnect: true,
-      enableOfflineQueue: false,
-      autoResendUnfulfilledCommands: false,
-      maxRetriesPerRequest: 0,
-      connectTimeout: o.connectTimeoutMs ?? 5000,
-      retryStrategy: (times: number) => Math.min(100 * 2 ** Math.min(times, 6), 5000),
-    };
-    const url = o.url ?? process.env.STELLA_VALKEY_URL;
-    if (!url) {
-      options.host = o.host ?? '127.0.0.1';
-      options.port = o.port ?? 6379;
-      options.db = o.db ?? 0;
-    }
-    if (o.password && !(url && /^[^:]+:\/\/[^@/]*:[^@/]*@/.test(url))) options.password = o.password;
-    if (url?.startsWith('valkey')) options.tls = url.startsWith('valkeys') ? {} : undefined;
-    const normalizedUrl = url?.replace(/^valkey(s?):/, 'redis$1:');
-    const client = (normalizedUrl ? new Valkey(normalizedUrl, options) : new Valkey(options)) as Client;
-    client.defineCommand('stellaApply', { numberOfKeys: 0, lua: APPLY_CHUNK });
+    const client = createValkeyClient(o);
     const store = new ValkeyObservationStore(client, o, logger);
     // Errors surface through the failing command; the event only needs a listener.
     client.on('error', (error: Error) => logger.debug('valkey store: connection error', { error: error.message }));
@@ -86,7 +76,11 @@ export class ValkeyObservationStore implements ObservationStore {
       store.applyRetention().catch((error) => logger.warn('valkey store: retention failed', { error }));
     }, 10 * 60_000);
     store.retentionTimer.unref();
-    logger.info('valkey store ready', { target: store.target, keyPrefix: store.prefix });
+    logger.info('valkey store ready', {
+      target: store.target,
+      keyPrefix: store.prefix,
+      waitReplicas: store.waitReplicas,
+    });
     return store;
   }
 
@@ -104,57 +98,109 @@ export class ValkeyObservationStore implements ObservationStore {
       const t = observedAtMs(o, i);
       if (t >= cutoff) rows.push({ o, t });
     });
+    if (rows.length === 0) return;
     const size = Math.max(1, this.o.maxBatchSize ?? 1000);
-    const retentionS = Math.ceil((this.o.retentionHours > 0 ? this.o.retentionHours : 24 * 365) * 3600);
-    const pipeline = this.client.pipeline() as unknown as {
-      stellaApply(...a: (string | number)[]): void;
-      exec(): Promise<[Error | null, unknown][] | null>;
+    const chunks: ServiceChunk[] = [];
+    for (let c = 0; c * size < rows.length; c++)
+      chunks.push(...this.serviceChunks(`${batchId}-${c}`, rows.slice(c * size, (c + 1) * size)));
+    // The services set only grows, so each store adds a service to it once (after a success):
+    // later batches do not touch the shard that holds it.
+    const newServices = [...new Set(chunks.map((c) => c.service))].filter((s) => !this.knownServices.has(s));
+    // A cluster pipeline must stay within one slot: the services set and each service's chunks go
+    // as separate pipelines, concurrently. A single server takes them all in one.
+    const pipelines: Pipeline[] = [];
+    const open = () => {
+      const p = this.client.pipeline() as unknown as Pipeline;
+      pipelines.push(p);
+      return p;
     };
-    for (let c = 0; c * size < rows.length; c++) {
-      const chunk = rows.slice(c * size, (c + 1) * size);
-      const chunkId = `${batchId}-${c}`;
-      const zargs: (string | number)[] = [];
-      const groups = new Map<string, Group & { bucketKey: string; expireAt: number }>();
-      chunk.forEach(({ o, t }, i) => {
-        zargs.push(o.service, t, `${chunkId}:${i}|${JSON.stringify(o)}`);
-        const bucket = Math.floor(t / BUCKET_MS) * BUCKET_MS;
-        const field = groupField(o.function, o.nodeHash, o.binaryPath);
-        const key = `${o.service}:${bucket}\u0000${field}`;
-        const g = groups.get(key);
-        if (!g) {
-          groups.set(key, {
-            service: o.service,
-            function: o.function,
-            binaryPath: o.binaryPath,
-            hits: o.hitCount,
-            records: 1,
-            first: t,
-            last: t,
-            bucketKey: `${o.service}:${bucket}`,
-            expireAt: Math.ceil((bucket + BUCKET_MS) / 1000) + retentionS,
-          });
-        } else {
-          g.hits += o.hitCount;
-          g.records++;
-          g.first = Math.min(g.first, t);
-          g.last = Math.max(g.last, t);
-        }
-      });
+    if (this.keys.cluster) {
+      if (newServices.length > 0) open().sadd(this.keys.services, ...newServices);
+      for (const chunk of chunks) open().stellaApply(...chunk.args);
+    } else {
+      const pipeline = open();
+      if (newServices.length > 0) pipeline.sadd(this.keys.services, ...newServices);
+      for (const chunk of chunks) pipeline.stellaApply(...chunk.args);
+    }
+    if (this.waitReplicas > 0) for (const p of pipelines) p.wait(this.waitReplicas, WAIT_TIMEOUT_MS);
+    const settled = await Promise.allSettled(pipelines.map((p) => p.exec()));
+    for (const s of settled) {
+      if (s.status === 'rejected') throw this.translate(s.reason);
+      const results = s.value ?? [];
+      const failed = results.find(([e]) => e)?.[0];
+      if (failed) throw this.translate(failed);
+      if (this.waitReplicas > 0) {
+        const acked = Number(results[results.length - 1]?.[1]);
+        if (!(acked >= this.waitReplicas))
+          throw new StoreUnavailableError(
+            'valkey',
+            `${this.target}: a write reached ${acked} of ${this.waitReplicas} required replica(s) within ${WAIT_TIMEOUT_MS} ms`,
+          );
+      }
+    }
+    for (const service of newServices) this.knownServices.add(service);
+  }
+
+  /** Splits one chunk by service: the script's keys must share a slot on a cluster. */
+  private serviceChunks(chunkId: string, chunk: { o: Observation; t: number }[]): ServiceChunk[] {
+    const retentionS = Math.ceil((this.o.retentionHours > 0 ? this.o.retentionHours : 24 * 365) * 3600);
+    const byService = new Map<
+      string,
+      { members: (string | number)[]; groups: Map<string, Group & { expireAt: number; bucket: number }> }
+    >();
+    chunk.forEach(({ o, t }, i) => {
+      let s = byService.get(o.service);
+      if (!s) {
+        s = { members: [], groups: new Map() };
+        byService.set(o.service, s);
+      }
+      s.members.push(t, `${chunkId}:${i}|${JSON.stringify(o)}`);
+      const bucket = Math.floor(t / BUCKET_MS) * BUCKET_MS;
+      const field = groupField(o.function, o.nodeHash, o.binaryPath);
+      const key = `${bucket}\u0000${field}`;
+      const g = s.groups.get(key);
+      if (!g) {
+        s.groups.set(key, {
+          service: o.service,
+          function: o.function,
+          binaryPath: o.binaryPath,
+          hits: o.hitCount,
+          records: 1,
+          first: t,
+          last: t,
+          bucket,
+          expireAt: Math.ceil((bucket + BUCKET_MS) / 1000) + retentionS,
+        });
+      } else {
+        g.hits += o.hitCount;
+        g.records++;
+        g.first = Math.min(g.first, t);
+        g.last = Math.max(g.last, t);
+      }
+    });
+    const out: ServiceChunk[] = [];
+    for (const [service, { members, groups }] of byService) {
+      const bucketKeys = new Map<number, number>(); // bucket start → index in KEYS (1-based)
       const hargs: (string | number)[] = [];
       for (const [key, g] of groups) {
-        hargs.push(g.bucketKey, key.slice(key.indexOf('\u0000') + 1), g.hits, g.records, g.first, g.last, g.expireAt);
+        let index = bucketKeys.get(g.bucket);
+        if (index === undefined) {
+          index = bucketKeys.size + 3;
+          bucketKeys.set(g.bucket, index);
+        }
+        hargs.push(index, key.slice(key.indexOf('\u0000') + 1), g.hits, g.records, g.first, g.last, g.expireAt);
       }
-      pipeline.stellaApply(this.prefix, chunkId, chunk.length, ...zargs, groups.size, ...hargs);
+      const keys = [
+        this.keys.batch(service, chunkId),
+        this.keys.obs(service),
+        ...[...bucketKeys.keys()].map((b) => this.keys.bucket(service, b)),
+      ];
+      out.push({
+        service,
+        args: [keys.length, ...keys, members.length / 2, ...members, groups.size, ...hargs],
+      });
     }
-    if (rows.length === 0) return;
-    let results: [Error | null, unknown][] | null;
-    try {
-      results = await pipeline.exec();
-    } catch (error) {
-      throw this.translate(error);
-    }
-    const failed = results?.find(([e]) => e)?.[0];
-    if (failed) throw this.translate(failed);
+    return out;
   }
 
   async *query(q: ObservationQuery): AsyncIterable<Observation> {
@@ -185,7 +231,7 @@ export class ValkeyObservationStore implements ObservationStore {
     from: number,
     to: number,
   ): AsyncGenerator<{ t: number; o: Observation }, undefined> {
-    const key = `${this.prefix}obs:${service}`;
+    const key = this.keys.obs(service);
     let min = Number.isFinite(from) ? String(from) : '-inf';
     const max = Number.isFinite(to) ? `(${to}` : '+inf';
     let skip = 0; // members at score `min` already returned
@@ -213,7 +259,7 @@ export class ValkeyObservationStore implements ObservationStore {
   async summary(q: ObservationQuery): Promise<FunctionSummary[]> {
     const services = await this.servicesFor(q);
     const fn = q.function ? globToRegExp(q.function) : undefined;
-    const pruned = Number((await this.call(() => this.client.get(`${this.prefix}pruned`))) ?? '-Infinity');
+    const pruned = Number((await this.call(() => this.client.get(this.keys.pruned))) ?? '-Infinity');
     const acc = new Map<string, Group>();
     const add = (g: Group) => {
       if (fn && !fn.test(g.function)) return;
@@ -228,7 +274,7 @@ export class ValkeyObservationStore implements ObservationStore {
       }
     };
     for (const service of services) {
-      const oldest = await this.call(() => this.client.zrange(`${this.prefix}obs:${service}`, 0, 0, 'WITHSCORES'));
+      const oldest = await this.call(() => this.client.zrange(this.keys.obs(service), 0, 0, 'WITHSCORES'));
       if (oldest.length === 0) continue;
       const from = Math.max(q.from?.getTime() ?? -Infinity, this.cutoff(), pruned, Number(oldest[1]));
       const to = q.to?.getTime() ?? this.now() + 2 * HOUR_MS;
@@ -239,7 +285,7 @@ export class ValkeyObservationStore implements ObservationStore {
       const edges: [number, number][] = [];
       if (firstBucket < endBucket) {
         const pipe = this.client.pipeline();
-        for (let h = firstBucket; h < endBucket; h += BUCKET_MS) pipe.hgetall(`${this.prefix}fn:${service}:${h}`);
+        for (let h = firstBucket; h < endBucket; h += BUCKET_MS) pipe.hgetall(this.keys.bucket(service, h));
         const res = await this.call(() => pipe.exec());
         for (const [err, hash] of res ?? []) {
           if (err) throw this.translate(err);
@@ -280,21 +326,26 @@ export class ValkeyObservationStore implements ObservationStore {
   async prune(cutoff: Date): Promise<number> {
     const c = cutoff.getTime();
     let removed = 0;
+    // SCAN walks one server's keyspace: on a cluster, every primary's.
+    const servers: Valkey[] =
+      this.client instanceof Cluster ? this.client.nodes('master') : [this.client as unknown as Valkey];
     for (const service of await this.servicesFor({})) {
-      removed += await this.call(() => this.client.zremrangebyscore(`${this.prefix}obs:${service}`, '-inf', `(${c}`));
+      removed += await this.call(() => this.client.zremrangebyscore(this.keys.obs(service), '-inf', `(${c}`));
       // Bucket hashes wholly before the cutoff go; the one holding the cutoff is fenced by `pruned`.
-      let cursor = '0';
-      do {
-        const [next, keys] = await this.call(() =>
-          this.client.scan(cursor, 'MATCH', `${this.prefix}fn:${service}:*`, 'COUNT', 1000),
-        );
-        cursor = next;
-        const old = keys.filter((k) => Number(k.slice(k.lastIndexOf(':') + 1)) + BUCKET_MS <= c);
-        if (old.length) await this.call(() => this.client.del(...old));
-      } while (cursor !== '0');
+      for (const server of servers) {
+        let cursor = '0';
+        do {
+          const [next, keys] = await this.call(() =>
+            server.scan(cursor, 'MATCH', this.keys.bucketPattern(service), 'COUNT', 1000),
+          );
+          cursor = next;
+          const old = keys.filter((k) => Number(k.slice(k.lastIndexOf(':') + 1)) + BUCKET_MS <= c);
+          if (old.length) await this.call(() => this.client.del(...old));
+        } while (cursor !== '0');
+      }
     }
-    const prev = Number((await this.call(() => this.client.get(`${this.prefix}pruned`))) ?? '-Infinity');
-    if (c > prev) await this.call(() => this.client.set(`${this.prefix}pruned`, String(c)));
+    const prev = Number((await this.call(() => this.client.get(this.keys.pruned))) ?? '-Infinity');
+    if (c > prev) await this.call(() => this.client.set(this.keys.pruned, String(c)));
     return removed;
   }
 
@@ -304,7 +355,7 @@ export class ValkeyObservationStore implements ObservationStore {
     let removed = 0;
     for (const service of await this.servicesFor({})) {
       removed += await this.call(() =>
-        this.client.zremrangebyscore(`${this.prefix}obs:${service}`, '-inf', `(${this.cutoff()}`),
+        this.client.zremrangebyscore(this.keys.obs(service), '-inf', `(${this.cutoff()}`),
       );
     }
     if (removed > 0) this.logger.info('valkey store: trimmed observations past retention', { removed });
@@ -322,7 +373,7 @@ export class ValkeyObservationStore implements ObservationStore {
 
   private async servicesFor(q: ObservationQuery): Promise<string[]> {
     if (q.service !== undefined) return [q.service];
-    return (await this.call(() => this.client.smembers(`${this.prefix}services`))).sort();
+    return (await this.call(() => this.client.smembers(this.keys.services))).sort();
   }
 
   private async call<T>(fn: () => Promise<T>): Promise<T> {

@@ -5,7 +5,7 @@
  * plugin (start() throws, or a YAML module that fails to import) never takes the others down.
  */
 import { execFileSync } from 'node:child_process';
-import { readdir, readFile, rm, symlink, writeFile } from 'node:fs/promises';
+import { cp, mkdir, readdir, readFile, rm, symlink, writeFile } from 'node:fs/promises';
 import { join, relative } from 'node:path';
 import { gunzipSync } from 'node:zlib';
 import type { Observation, ProbeStatus } from '@stella/sdk';
@@ -221,4 +221,47 @@ export default {
     expect(statuses.find((s) => s.functionId === 'app/app_handle_request')?.state).toBe('attached');
     await finish(w);
   });
+});
+
+/** A build tool the out-of-tree build needs; undefined when all are here. */
+function missingTool(): string | undefined {
+  return ['clang', 'bpftool', 'npm'].find((tool) => {
+    try {
+      execFileSync('sh', ['-c', `command -v ${tool}`]);
+      return false;
+    } catch {
+      return true;
+    }
+  });
+}
+
+describe.skipIf(missingTool())('the example outside the Stella workspace, with only the packed SDK installed', () => {
+  it('builds its BPF object and passes its own ABI check', async () => {
+    const dir = await tempDir('stella-out-of-tree-');
+    try {
+      // Built first (global setup runs tsc -b): the tarball carries dist/, the headers and the build helper.
+      const packed = execFileSync('npm', ['pack', '--silent', '--pack-destination', dir, join(REPO, 'plugins/sdk')], {
+        encoding: 'utf8',
+      }).trim();
+      const project = join(dir, 'plugin');
+      await mkdir(project);
+      for (const part of ['package.json', 'src', 'test', 'fixtures'])
+        await cp(join(EXAMPLE, part), join(project, part), { recursive: true });
+      await mkdir(join(project, 'bpf'));
+      await cp(join(EXAMPLE, 'bpf/app_calls.bpf.c'), join(project, 'bpf/app_calls.bpf.c'));
+      const npm = (args: string[]) =>
+        execFileSync('npm', args, {
+          cwd: project,
+          encoding: 'utf8',
+          env: { ...process.env, npm_config_audit: 'false' },
+        });
+      npm(['install', '--offline', '--no-fund', '--no-package-lock', join(dir, packed)]);
+      npm(['run', 'build:bpf']);
+      const test = npm(['test']);
+      expect(test).toMatch(/# pass 1/);
+      expect(test).toMatch(/# fail 0/);
+    } finally {
+      await rm(dir, { recursive: true, force: true });
+    }
+  }, 120_000);
 });

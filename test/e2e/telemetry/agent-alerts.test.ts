@@ -182,6 +182,10 @@ describe.skipIf(!canBpf)('alerts from a running agent (real BPF, real Prometheus
     const value = async (expr: string) => (await p.query(expr)).map((s) => Number(s.value[1]));
     expect(await value(`stella_observation_rate{service="${CLIENT_SERVICE}",tag="all"}`)).toEqual([1]);
     expect(await value(`stella_observation_rate{service="${IDLE_SERVICE}",tag="all"}`)).toEqual([0]);
+    // The fleet rate the coverage alerts use, from the agent's per-path gauge (one node here).
+    const fleet = (service: string) => `service_tag:stella_observation_rate:fleet{service="${service}",tag="all"}`;
+    expect(await value(fleet(CLIENT_SERVICE))).toEqual([1]);
+    expect(await value(fleet(IDLE_SERVICE))).toEqual([0]);
     expect(await value(`stella_unexpected_symbols_count{service="${IDLE_SERVICE}"}`)).toEqual([0]);
     expect(
       await value(

@@ -18,28 +18,34 @@ const RULES = join(rulesDir, 'stella-alerts.yaml');
 const TESTS = join(rulesDir, 'stella-alerts.test.yaml');
 
 interface Rule {
-  alert: string;
+  alert?: string;
+  record?: string;
   expr: string;
   for?: string;
   labels: Record<string, string>;
   annotations: Record<string, string>;
 }
-const rules = (parse(readFileSync(RULES, 'utf8')) as { groups: Array<{ rules: Rule[] }> }).groups.flatMap(
+const allRules = (parse(readFileSync(RULES, 'utf8')) as { groups: Array<{ rules: Rule[] }> }).groups.flatMap(
   (g) => g.rules,
 );
+const rules = allRules.filter((r) => r.alert);
+const recordings = allRules.filter((r) => r.record);
+
+/** The coverage conditions compare the fleet rate, a recording rule (docs/OPERATIONS.md §7). */
+const FLEET_RATE = 'service_tag:stella_observation_rate:fleet';
 
 /** docs/OPERATIONS.md §4: each alert's condition, severity and the opening words of its annotations. */
 const SPEC_ALERTS = [
   {
     alert: 'function-map-coverage-low',
-    expr: `stella_${INSTRUMENT.observationRate} < 0.80`,
+    expr: `${FLEET_RATE} < 0.80`,
     severity: 'warning',
     description: 'Function map coverage below 80% for',
     runbook: 'Check probe attachment, verify no binary update without map regeneration',
   },
   {
     alert: 'function-map-coverage-critical',
-    expr: `stella_${INSTRUMENT.observationRate} < 0.50`,
+    expr: `${FLEET_RATE} < 0.50`,
     severity: 'critical',
     description: 'coverage loss',
     runbook: 'regenerate the function map from the new SBOM',
@@ -91,15 +97,23 @@ describe('alert rules', () => {
     }
   });
 
+  it('compute the fleet rate from the per-path gauge the agent exports: union over nodes, per service and tag', () => {
+    expect(recordings.map((r) => r.record)).toEqual(['service_path_tag:stella_path_observed:max', FLEET_RATE]);
+    expect(recordings[0]!.expr).toBe(`max by (service, path_id, tag) (stella_${INSTRUMENT.pathObserved} >= 0)`);
+    expect(recordings[1]!.expr).toContain('sum by (service, tag) (service_path_tag:stella_path_observed:max)');
+    // No node, pod or pid in the fleet series: the alert is per service and tag.
+    for (const r of recordings) expect(r.expr).not.toMatch(/instance|pod|pid|node/);
+  });
+
   it('pass promtool check rules', () => {
     const { status, output } = promtool('check', 'rules', RULES);
-    expect(output).toContain('SUCCESS: 5 rules found');
+    expect(output).toContain('SUCCESS: 7 rules found');
     expect(status).toBe(0);
   });
 
   it('are loaded by the example prometheus.yml, which promtool accepts', () => {
     const { status, output } = promtool('check', 'config', join(rulesDir, '..', 'prometheus.yml'));
-    expect(output).toContain('SUCCESS: 5 rules found');
+    expect(output).toContain('SUCCESS: 7 rules found');
     expect(status).toBe(0);
   });
 
@@ -110,7 +124,9 @@ describe('alert rules', () => {
   });
 
   it.each([
-    ['a threshold moved', 'stella_observation_rate < 0.80', 'stella_observation_rate <= 0.80'],
+    ['a threshold moved', `${FLEET_RATE} < 0.80`, `${FLEET_RATE} <= 0.80`],
+    ['the union became per node', 'max by (service, path_id, tag)', 'max by (service, path_id, tag, instance)'],
+    ['a retired (NaN) path counted', '(stella_path_observed >= 0)', '(stella_path_observed)'],
     [
       'a hold time dropped',
       'stella_probe_attach_failure_rate > 0.05\n        for: 5m',

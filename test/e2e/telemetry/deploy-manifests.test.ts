@@ -222,7 +222,13 @@ describe('Grafana dashboard', () => {
     expect(variables).toEqual(['datasource', 'service']);
     for (const p of dashboard.panels.filter((x: Obj) => x.type !== 'row'))
       expect(p.datasource.uid, p.title).toBe(DATASOURCE_VARIABLE);
-    const coverage = dashboard.panels.find((p: Obj) => p.title === 'Coverage per service (overall)');
+    const coverage = dashboard.panels.find((p: Obj) => p.title === 'Fleet coverage per service (overall)');
     expect(coverage.fieldConfig.defaults.thresholds.steps.map((s: Obj) => s.value)).toEqual([null, 0.5, 0.8]);
+    // The fleet rate (what the alerts compare) and the per-node detail are separate panels.
+    expect(coverage.targets[0].expr).toMatch(/^service_tag:stella_observation_rate:fleet\{/);
+    const perNode = dashboard.panels.find((p: Obj) => p.title === 'Coverage per node (overall)');
+    expect(perNode.targets[0].expr).toMatch(/^stella_observation_rate\{/);
+    expect(perNode.targets[0].legendFormat).toContain('{{instance}}');
+    expect(exprs).toMatch(/\bstella_path_observed\b/);
   });
 });

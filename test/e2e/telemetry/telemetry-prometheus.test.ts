@@ -24,6 +24,15 @@ let receiver: OtlpReceiver;
 let prometheus: PrometheusServer;
 let ruleDir: string;
 
+/** `n` required paths, the first `observed` seen, the first `tagged` carrying `tag`. */
+const pathStates = (n: number, observed: number, tag: string, tagged: number) =>
+  Array.from({ length: n }, (_, i) => ({
+    pathId: `p${i}`,
+    tags: i < tagged ? [tag] : [],
+    optional: false,
+    observed: i < observed,
+  }));
+
 beforeAll(async () => {
   receiver = await startOtlpReceiver();
   telemetry = await createTelemetry({
@@ -41,10 +50,14 @@ beforeAll(async () => {
   writeFileSync(join(ruleDir, 'stella-alerts.yaml'), shortened);
 
   // payments: everything wrong; ledger: everything fine, on the right side of every threshold.
+  // The coverage alerts read the fleet rate the recording rules build from path_observed (one node
+  // here); observation_rate is this node's own view, for the dashboard.
   telemetry.setCoverage('payments', 'all', 0.3);
-  telemetry.setCoverage('payments', 'crypto', 0.65);
+  telemetry.setCoverage('payments', 'crypto', 0.6);
   telemetry.setCoverage('ledger', 'all', 0.8);
   telemetry.setCoverage('ledger', 'tls', 1);
+  telemetry.setPathsObserved('payments', pathStates(10, 3, 'crypto', 5)); // all 3/10, crypto 3/5
+  telemetry.setPathsObserved('ledger', pathStates(5, 4, 'tls', 2)); // all 4/5, tls 2/2
   telemetry.setUnexpected('payments', 2);
   telemetry.setUnexpected('ledger', 0);
   telemetry.setProbeHealth('payments', 'tls', { attached: 9, failed: 1 });
@@ -115,7 +128,7 @@ describe('Prometheus scraping createTelemetry', () => {
       firing(alerts, name)
         .map((a) => `${a.labels.service ?? a.labels.node}/${a.labels.tag ?? ''}`)
         .sort();
-    // payments crypto 0.65 is low but not critical; ledger at exactly 0.80 is neither.
+    // payments crypto 0.6 is low but not critical; ledger at exactly 0.80 is neither.
     expect(byName('function-map-coverage-low')).toEqual(['payments/all', 'payments/crypto']);
     expect(byName('function-map-coverage-critical')).toEqual(['payments/all']);
     expect(byName('function-map-unexpected-calls')).toEqual(['payments/']);
@@ -156,6 +169,14 @@ describe('Prometheus scraping createTelemetry', () => {
   });
 
   it('answers every dashboard query with valid PromQL', async () => {
+    // The previous test retired both services (NaN, which the fleet rules drop): load payments again.
+    telemetry.setCoverage('payments', 'all', 0.3);
+    telemetry.setPathsObserved('payments', pathStates(10, 3, 'crypto', 5));
+    await prometheus.waitFor(
+      async () => ((await prometheus.query('service_tag:stella_observation_rate:fleet')).length ? true : undefined),
+      30_000,
+      'the fleet rate to be recorded again',
+    );
     const dashboard = JSON.parse(readFileSync(DASHBOARD, 'utf8')) as {
       panels: Array<{ type: string; title: string; targets?: Array<{ expr: string }> }>;
     };

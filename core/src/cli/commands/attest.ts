@@ -1,11 +1,11 @@
 // SPDX-License-Identifier: Apache-2.0
-import { writeFile } from 'node:fs/promises';
 import { type Command, Option } from 'commander';
 import { signFile, verifyFile } from '../../attest/files.js';
 import { generateAttestationKeyPair, KEY_TYPES, writeAttestationKeyPair } from '../../attest/keys.js';
 import { KNOWN_PAYLOAD_TYPES } from '../../attest/payload.js';
 import type { AttestationKeyType } from '../../attest/types.js';
 import { InputError } from '../../errors.js';
+import { writeOutput } from '../../output.js';
 
 export function register(program: Command): void {
   const attest = program
@@ -65,11 +65,10 @@ export function register(program: Command): void {
     .action(async (options: { input: string; key: string; payloadType?: string; payloadOutput?: string }) => {
       const verified = await verifyFile(options);
       if (options.payloadOutput) {
-        try {
-          await writeFile(options.payloadOutput, verified.payload);
-        } catch (error) {
-          throw new InputError(`cannot write ${options.payloadOutput}: ${(error as NodeJS.ErrnoException).code}`);
-        }
+        await writeOutput(options.payloadOutput, verified.payload, {
+          flag: '--payload-output',
+          inputs: [options.input, options.key],
+        });
       }
       process.stdout.write(
         `verified ${options.input}: payload type ${verified.payloadType}` +

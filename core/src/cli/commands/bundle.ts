@@ -42,7 +42,10 @@ export function register(program: Command): void {
         signKey?: string;
         output: string;
       }) => {
-        const manifest = await createBundle(options);
+        const manifest = await createBundle({
+          ...options,
+          warn: (message) => process.stderr.write(`stella: warning: ${message}\n`),
+        });
         const bytes = manifest.files.reduce((sum, f) => sum + f.size, 0);
         process.stdout.write(
           `wrote ${options.output}: ${plural(manifest.files.length, 'file')} (${plural(manifest.observations.length, 'observation file')}, ` +

@@ -86,7 +86,7 @@ export function registerLearn(group: Command): void {
       } catch (error) {
         throw new Error(`the learned map does not pass the function map schema (a bug): ${(error as Error).message}`);
       }
-      await writeOutputSafely(flags.output, text);
+      await writeOutputSafely(flags.output, text, [flags.functionMap, ...flags.observations]);
       process.stderr.write(
         `stella: learned from ${inWindow} record(s) of ${map.predicate.service} in ${from.toISOString()}/${to.toISOString()} (${tally.files.length} file(s)):\n${formatLearnDiff(result, map)}`,
       );

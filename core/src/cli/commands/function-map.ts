@@ -1,6 +1,4 @@
 // SPDX-License-Identifier: Apache-2.0
-import { mkdir, writeFile } from 'node:fs/promises';
-import { dirname } from 'node:path';
 import type { CatalogueEntry, ObservationStore, Priority } from '@stella/sdk';
 import { isStoreUnavailableError } from '@stella/stores';
 import type { Command } from 'commander';
@@ -13,6 +11,7 @@ import { readFunctionMap } from '../../function-map/parse.js';
 import { readSbom } from '../../function-map/sbom.js';
 import { readStaticAnalysis } from '../../function-map/static-analysis.js';
 import { createLogger } from '../../logger.js';
+import { writeOutput } from '../../output.js';
 import { cataloguesOf, loadPlugins } from '../../plugins/load.js';
 import { parseTimeArg } from '../../time.js';
 import { VerificationAccumulator } from '../../verify/accumulator.js';
@@ -24,6 +23,9 @@ import { readObservationFilesParallel } from '../../verify/parallel.js';
 import { VERSION } from '../main.js';
 import { registerLearn } from './function-map-learn.js';
 
+const MAX_WARNINGS = 20;
+/** The map schema's bound on coverage.windowSeconds: beyond it window dates overflow. */
+const MAX_WINDOW_SECONDS = 3_153_600_000;
 const collect = (value: string, previous: string[] = []) => [...previous, value];
 
 function rateArg(text: string, flag: string): number {
@@ -59,15 +61,6 @@ async function configuredCatalogue(
     error: (msg: string) => warn(`${msg}; its functions are not in the map`),
   };
   return cataloguesOf(await loadPlugins(config, logger));
-}
-
-async function writeOutput(path: string | undefined, text: string): Promise<void> {
-  if (path === undefined || path === '-') {
-    process.stdout.write(text);
-    return;
-  }
-  await mkdir(dirname(path), { recursive: true });
-  await writeFile(path, text);
 }
 
 /**
@@ -167,15 +160,18 @@ export function register(program: Command): void {
     )
     .action(async (flags: GenerateFlags) => {
       const windowSeconds = Number(flags.window);
-      if (!Number.isInteger(windowSeconds) || windowSeconds < 1) {
+      if (!Number.isInteger(windowSeconds) || windowSeconds < 1 || windowSeconds > MAX_WINDOW_SECONDS) {
         throw new InputError(
-          `--window "${flags.window}" is not a number of seconds: expected a whole number ≥ 1, e.g. 1800`,
+          `--window "${flags.window}" is not a number of seconds: expected a whole number from 1 to ${MAX_WINDOW_SECONDS} (100 years), e.g. 1800`,
         );
       }
       if (flags.optionalBelow !== undefined && !(flags.optionalBelow in PRIORITY_RANK)) {
         throw new InputError(
           `--optional-below "${flags.optionalBelow}" is not a priority: expected one of crypto, auth, net, general`,
         );
+      }
+      if ((flags.hotFunctions ?? []).some((glob) => glob.trim() === '')) {
+        throw new InputError('--hot-functions is empty: expected a function id glob such as "crypto/*" or "tls/SSL_*"');
       }
       const warn = (msg: string) => process.stderr.write(`stella: warning: ${msg}\n`);
       const [sbom, staticAnalysis, catalogue] = await Promise.all([
@@ -199,8 +195,14 @@ export function register(program: Command): void {
         failOnUnexpected: flags.failOnUnexpected === true,
         generator: { name: 'stella', version: VERSION },
       });
-      for (const w of warnings) warn(w);
-      await writeOutput(flags.output, serializeFunctionMap(map));
+      // 100 k near-identical components must not print 200 k lines: the first few, then a count.
+      for (const w of warnings.slice(0, MAX_WARNINGS)) warn(w);
+      if (warnings.length > MAX_WARNINGS)
+        warn(`${warnings.length - MAX_WARNINGS} more warning(s) like these were left out`);
+      await writeOutput(flags.output, serializeFunctionMap(map), {
+        flag: '--output',
+        inputs: [flags.sbom, flags.staticAnalysis, flags.config],
+      });
       if (flags.output !== '-') {
         const paths = map.predicate.expectedPaths;
         process.stderr.write(
@@ -229,10 +231,23 @@ export function register(program: Command): void {
       let observationArgs = flags.observations ?? [];
       let cleanup: (() => Promise<void>) | undefined;
       if (flags.bundle !== undefined) {
+        // A bundle is evidence sealed as a whole (and signed with --key): a map or observations
+        // from elsewhere would be verified as if they were part of it.
+        const extra =
+          flags.functionMap !== undefined
+            ? '--function-map'
+            : observationArgs.length > 0
+              ? '--observations'
+              : undefined;
+        if (extra !== undefined) {
+          throw new InputError(
+            `${extra} cannot be combined with --bundle: the bundle's own function map and observations are what is verified; verify the bundle alone, or the files without --bundle`,
+          );
+        }
         const opened = await openBundle(flags.bundle, flags.key !== undefined ? { key: flags.key } : {});
         cleanup = opened.cleanup;
-        functionMapPath ??= opened.functionMapPath;
-        observationArgs = [...opened.observationPaths, ...observationArgs];
+        functionMapPath = opened.functionMapPath;
+        observationArgs = opened.observationPaths;
       } else if (observationArgs.length === 0 && flags.offline) {
         throw new InputError('--offline needs --observations <files, directories or globs>');
       }
@@ -240,6 +255,11 @@ export function register(program: Command): void {
         if (functionMapPath === undefined)
           throw new InputError('--function-map <file> is required (or --bundle <tgz>)');
         const map = await readFunctionMap(functionMapPath);
+        if (map.predicate.expectedPaths.length === 0) {
+          throw new InputError(
+            `function map ${functionMapPath} has no expected paths, so there is nothing to verify (did generate match no SBOM component?)`,
+          );
+        }
         const now = new Date();
         const to = flags.to !== undefined ? parseTimeArg(flags.to, '--to', now) : now;
         const from =
@@ -262,7 +282,10 @@ export function register(program: Command): void {
           await readFromConfiguredStore(flags.config, acc);
         }
         const report = acc.report();
-        await writeOutput(flags.output, formatReport(report, format));
+        await writeOutput(flags.output ?? '-', formatReport(report, format), {
+          flag: '--output',
+          inputs: [functionMapPath, flags.bundle, flags.config, ...observationArgs],
+        });
         if (flags.output !== undefined) process.stderr.write(`stella: ${summaryLine(report)} → ${flags.output}\n`);
         if (report.verdict === 'fail') {
           throw new VerificationFailedError(

@@ -1,28 +1,32 @@
 // SPDX-License-Identifier: Apache-2.0
 import type { Command } from 'commander';
-import { register as registerAgent } from './agent.js';
-import { register as registerAttest } from './attest.js';
-import { register as registerBundle } from './bundle.js';
-import { register as registerDemo } from './demo.js';
-import { register as registerDoctor } from './doctor.js';
-import { register as registerFunctionMap } from './function-map.js';
-import { register as registerObservations } from './observations.js';
-import { register as registerPlugins } from './plugins.js';
-import { register as registerSbom } from './sbom.js';
+
+type CommandGroup = () => Promise<{ register(program: Command): void }>;
 
 /**
- * Each command group lives in its own file (`function-map.ts`, `observations.ts`, `attest.ts`,
- * `bundle.ts`, `agent.ts`, `doctor.ts`, `plugins.ts`) exporting `register(program)`.
- * Add a group with one import and one line below.
+ * Each command group lives in its own file exporting `register(program)`, loaded only when its
+ * command is run (or for help): the agent process, which runs for weeks on every node, must not
+ * hold the signing, bundling, SBOM and store-query code of the other commands in memory. Add a
+ * group with one line below; the key is its command name.
  */
-export function registerCommandGroups(program: Command): void {
-  registerAgent(program);
-  registerAttest(program);
-  registerBundle(program);
-  registerDemo(program);
-  registerDoctor(program);
-  registerFunctionMap(program);
-  registerPlugins(program);
-  registerObservations(program);
-  registerSbom(program);
+const COMMAND_GROUPS: Record<string, CommandGroup> = {
+  agent: () => import('./agent.js'),
+  attest: () => import('./attest.js'),
+  bundle: () => import('./bundle.js'),
+  demo: () => import('./demo.js'),
+  doctor: () => import('./doctor.js'),
+  'function-map': () => import('./function-map.js'),
+  plugins: () => import('./plugins.js'),
+  observations: () => import('./observations.js'),
+  sbom: () => import('./sbom.js'),
+};
+
+/**
+ * Registers the group `argv` names (its first word after the program), or every group when it
+ * names none of them (help, `--version`, a typo commander should answer with a suggestion).
+ */
+export async function registerCommandGroups(program: Command, argv: readonly string[]): Promise<void> {
+  const word = argv.slice(2).find((a) => !a.startsWith('-'));
+  const names = word !== undefined && Object.hasOwn(COMMAND_GROUPS, word) ? [word] : Object.keys(COMMAND_GROUPS);
+  for (const group of await Promise.all(names.map((name) => COMMAND_GROUPS[name]!()))) group.register(program);
 }

@@ -6,6 +6,7 @@ import { loadConfig } from '../../config/load.js';
 import { InputError, UnavailableError } from '../../errors.js';
 import { openConfiguredStore } from '../../export/open-store.js';
 import { createLogger } from '../../logger.js';
+import { observationLine } from '../../ndjson/contract.js';
 import { parseDurationArg, parseTimeArg } from '../../time.js';
 
 type Format = 'table' | 'json' | 'ndjson';
@@ -106,7 +107,8 @@ async function write(text: string): Promise<void> {
 
 async function printObservations(rows: AsyncIterable<Observation>, format: Format): Promise<void> {
   if (format === 'ndjson') {
-    for await (const o of rows) await write(`${JSON.stringify(o)}\n`);
+    // The agent's line format: `function-map verify` reads an exported query on its fast lane.
+    for await (const o of rows) await write(observationLine(o));
     return;
   }
   if (format === 'json') {

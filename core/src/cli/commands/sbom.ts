@@ -113,7 +113,13 @@ export function register(program: Command): void {
           ...(report !== undefined ? { report } : {}),
           tool: { name: 'stella', version: VERSION },
         });
-        await writeOutputSafely(flags.output, serializeSbomDocument(doc));
+        await writeOutputSafely(flags.output, serializeSbomDocument(doc), [
+          flags.sbom,
+          flags.functionMap,
+          flags.bundle,
+          flags.report,
+          ...(flags.observations ?? []),
+        ]);
         const skipped = tally.report.observationsSkipped;
         if (tally.report.observationsRead - skipped.malformed - skipped.outOfWindow - skipped.otherService === 0) {
           process.stderr.write(

@@ -1,0 +1,153 @@
+#!/usr/bin/env node
+// SPDX-License-Identifier: Apache-2.0
+/**
+ * The idle agent's footprint: time from exec to the "ready" log line, and resident memory (VmRSS
+ * after it has idled, VmHWM = peak) of `stella-runtime-agent` on the demo map (25 TLS calls,
+ * uprobes on libssl/libcrypto for curl, memory store, NDJSON export, Prometheus on), beside two
+ * floors measured in the same run: a bare `node` process and `stella --version` (the CLI's own
+ * start-up with every command group loaded, what the agent no longer pays for).
+ *
+ *   node bench/agent-footprint.mjs [--rounds 5] [--idle-seconds 3] [--baseline <checkout>]
+ *
+ * `--baseline` adds the agent of another built checkout (e.g. a worktree of the previous commit)
+ * to the same run, interleaved, so before/after compare under the same load.
+ *
+ * Needs root and a built tree (npm run build). Prints a markdown table (medians over the rounds).
+ */
+import { spawn } from 'node:child_process';
+import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { createServer } from 'node:net';
+import { tmpdir } from 'node:os';
+import { dirname, join } from 'node:path';
+import { fileURLToPath } from 'node:url';
+import { parseArgs } from 'node:util';
+
+const repo = join(dirname(fileURLToPath(import.meta.url)), '..');
+const { values } = parseArgs({
+  options: {
+    rounds: { type: 'string', default: '5' },
+    'idle-seconds': { type: 'string', default: '3' },
+    baseline: { type: 'string' },
+  },
+});
+const rounds = Number(values.rounds);
+const idleMs = Number(values['idle-seconds']) * 1000;
+if (process.getuid?.() !== 0) {
+  console.error('bench/agent-footprint: needs root (the agent loads BPF programs)');
+  process.exit(2);
+}
+
+/** VmRSS and VmHWM of `pid` in MB. */
+function memoryOf(pid) {
+  const status = readFileSync(`/proc/${pid}/status`, 'utf8');
+  const kb = (name) => Number(new RegExp(`^${name}:\\s+(\\d+) kB`, 'm').exec(status)?.[1] ?? Number.NaN);
+  return { rss: kb('VmRSS') / 1024, hwm: kb('VmHWM') / 1024 };
+}
+
+function freePort() {
+  return new Promise((resolve, reject) => {
+    const server = createServer();
+    server.once('error', reject);
+    server.listen(0, '127.0.0.1', () => {
+      const { port } = server.address();
+      server.close(() => resolve(port));
+    });
+  });
+}
+
+const sleep = (ms) => new Promise((r) => setTimeout(r, ms));
+
+/**
+ * Runs `args` with node until `readyText` appears on its output (or it exits), idles, samples
+ * memory, stops it with SIGTERM. Returns ms to ready and memory in MB.
+ */
+async function measure(args, readyText, idle) {
+  const started = performance.now();
+  const child = spawn(process.execPath, args, { stdio: ['ignore', 'pipe', 'pipe'] });
+  let out = '';
+  const ready = await new Promise((resolve, reject) => {
+    const onData = (d) => {
+      out += d.toString();
+      if (readyText && out.includes(readyText)) resolve(performance.now() - started);
+    };
+    child.stdout.on('data', onData);
+    child.stderr.on('data', onData);
+    child.once('exit', (code) =>
+      readyText
+        ? reject(new Error(`exited ${code} before ready:\n${out.slice(-2000)}`))
+        : resolve(performance.now() - started),
+    );
+  });
+  if (!readyText) return { ready, rss: Number.NaN, hwm: Number.NaN };
+  await sleep(idle);
+  const memory = memoryOf(child.pid);
+  const exited = new Promise((r) => child.once('exit', r));
+  const stopAt = performance.now();
+  child.kill('SIGTERM');
+  await exited;
+  return { ready, ...memory, stop: performance.now() - stopAt };
+}
+
+const median = (xs) => {
+  const s = xs.filter((x) => !Number.isNaN(x)).sort((a, b) => a - b);
+  return s.length === 0 ? Number.NaN : s[Math.floor(s.length / 2)];
+};
+
+const dir = mkdtempSync(join(tmpdir(), 'stella-footprint-'));
+try {
+  const config = join(dir, 'stella.yaml');
+  writeFileSync(
+    config,
+    [
+      'runtime_agent:',
+      '  node_name: bench-node',
+      `  function_maps: [${JSON.stringify(join(repo, 'core/demo/function-map.json'))}]`,
+      '  targets:',
+      '    - {service: demo-tls, executables: [/usr/bin/curl]}',
+      '  observation_store: {type: memory, retention_hours: 72, max_batch_size: 1000}',
+      `  export: {format: ndjson, flush_interval_ms: 1000, output_path: ${JSON.stringify(`${dir}/out/`)}}`,
+      `  telemetry: {prometheus: {enabled: true, host: 127.0.0.1, port: ${await freePort()}}}`,
+      '',
+    ].join('\n'),
+  );
+  const cases = [
+    { name: 'node (empty process)', args: ['-e', 'setInterval(() => {}, 1000); console.log("up")'], ready: 'up' },
+    {
+      name: 'stella --version (loads every command)',
+      args: [join(repo, 'core/bin/stella.js'), '--version'],
+      ready: undefined,
+    },
+    {
+      name: 'stella-runtime-agent (idle)',
+      args: [join(repo, 'core/bin/stella-runtime-agent.js'), '--config', config],
+      ready: 'ready',
+    },
+  ];
+  if (values.baseline) {
+    cases.push({
+      name: `baseline agent (${values.baseline})`,
+      args: [join(values.baseline, 'core/bin/stella-runtime-agent.js'), '--config', config],
+      ready: 'ready',
+    });
+  }
+  const results = cases.map(() => ({ ready: [], rss: [], hwm: [], stop: [] }));
+  for (let round = 0; round < rounds; round++) {
+    // Interleaved round by round: the machine is shared, so neighbours' load hits every case alike.
+    for (const [i, c] of cases.entries()) {
+      const m = await measure(c.args, c.ready, c.ready ? idleMs : 0);
+      for (const k of ['ready', 'rss', 'hwm', 'stop']) results[i][k].push(m[k] ?? Number.NaN);
+    }
+  }
+  const f = (x, digits = 0) => (Number.isNaN(x) ? '–' : x.toFixed(digits));
+  console.log(`\nAgent footprint: medians of ${rounds} rounds, ${idleMs / 1000} s idle before sampling\n`);
+  console.log('| process | ready (exit) ms | idle RSS MB | peak RSS MB | stop ms |');
+  console.log('|---|---:|---:|---:|---:|');
+  for (const [i, c] of cases.entries()) {
+    const r = results[i];
+    console.log(
+      `| ${c.name} | ${f(median(r.ready))} | ${f(median(r.rss), 1)} | ${f(median(r.hwm), 1)} | ${f(median(r.stop))} |`,
+    );
+  }
+} finally {
+  rmSync(dir, { recursive: true, force: true });
+}

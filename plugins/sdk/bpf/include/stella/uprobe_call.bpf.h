@@ -1,0 +1,54 @@
+// SPDX-License-Identifier: (BSD-2-Clause OR GPL-2.0-only)
+/*
+ * The generic "a function was called" program pair. A plugin's <probe>.bpf.c includes this one
+ * header (plus its LICENSE) and user space attaches `stella_uprobe_call` (and, if wanted,
+ * `stella_uretprobe_call`) to each symbol with a distinct attach cookie.
+ *
+ * Order: target filter -> exact count (stella_aggregate) -> sampling -> emit. Counting before
+ * sampling keeps counts exact at any sampling rate.
+ */
+#ifndef __STELLA_UPROBE_CALL_BPF_H
+#define __STELLA_UPROBE_CALL_BPF_H
+
+#include "stella/common.bpf.h"
+#include "stella/ringbuf.bpf.h"
+#include "stella/target.bpf.h"
+#include "stella/sampling.bpf.h"
+#include "stella/aggregate.bpf.h"
+
+static __always_inline int stella_handle_call(void *ctx, __u16 kind)
+{
+	struct stella_call_event *e;
+	__u32 tgid = bpf_get_current_pid_tgid() >> 32;
+	__u32 service = stella_service_of(tgid);
+	__u64 cookie;
+
+	if (service == STELLA_NOT_TARGET)
+		return 0;
+	cookie = bpf_get_attach_cookie(ctx);
+	if (stella_aggregate)
+		stella_aggregate_hit(cookie, tgid);
+	if (!stella_should_sample())
+		return 0;
+	e = stella_reserve(sizeof(*e));
+	if (!e)
+		return 0;
+	stella_fill_header(&e->h, kind, sizeof(*e), cookie, 1);
+	e->h.service = service;
+	stella_submit(e);
+	return 0;
+}
+
+SEC("uprobe")
+int stella_uprobe_call(struct pt_regs *ctx)
+{
+	return stella_handle_call(ctx, STELLA_EVENT_CALL);
+}
+
+SEC("uretprobe")
+int stella_uretprobe_call(struct pt_regs *ctx)
+{
+	return stella_handle_call(ctx, STELLA_EVENT_RETURN);
+}
+
+#endif /* __STELLA_UPROBE_CALL_BPF_H */

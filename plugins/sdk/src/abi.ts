@@ -1,0 +1,90 @@
+// SPDX-License-Identifier: Apache-2.0
+/**
+ * The names and numbers user space shares with every object built on the SDK's headers
+ * (bpf/include/stella/): maps, `const volatile` globals, programs, record kinds and the constants
+ * of `enum stella_abi`. The byte layouts are in layout.ts. `@stella/sdk/abi-check` compares all of
+ * them with a compiled object's BTF, so a rename on one side fails a test instead of a probe.
+ */
+
+/** Maps every Stella object has (ringbuf, drops, aggregate and target headers). */
+export const StellaMaps = {
+  events: 'stella_events',
+  drops: 'stella_drops',
+  aggregates: 'stella_agg',
+  targetPids: 'stella_target_pids',
+  targetCgroups: 'stella_target_cgroups',
+  targetExes: 'stella_target_exes',
+} as const;
+
+/** `const volatile` tunables, each a __u32 set before load. */
+export const StellaGlobals = {
+  filterTargets: 'stella_filter_targets',
+  aggregate: 'stella_aggregate',
+  sampleThreshold: 'stella_sample_threshold',
+  ringbufWakeup: 'stella_rb_wakeup',
+} as const;
+
+/** Programs the SDK attaches by name. */
+export const StellaPrograms = {
+  uprobeCall: 'stella_uprobe_call',
+  uretprobeCall: 'stella_uretprobe_call',
+  libraryLoaded: 'stella_library_loaded',
+  trackExec: 'stella_track_exec',
+  trackFork: 'stella_track_fork',
+  trackExit: 'stella_track_exit',
+} as const;
+
+/** The exec/fork/exit tracker of target.bpf.h, attached when the kernel filters by target. */
+export const TARGET_TRACKER_PROGRAMS = [
+  StellaPrograms.trackExec,
+  StellaPrograms.trackFork,
+  StellaPrograms.trackExit,
+] as const;
+
+/** `enum stella_event_kind`: record kinds; plugin kinds start at `pluginBase`. */
+export const EventKind = {
+  call: 1,
+  syscall: 2,
+  file: 3,
+  return: 4,
+  pluginBase: 100,
+  libraryLoaded: 190,
+} as const;
+
+/** `enum stella_abi`: the numbers beyond the structs. */
+export const StellaAbi = {
+  /** `service` of a record from an object that runs unfiltered. */
+  serviceNone: 0xffffffff,
+  /** What the kernel's target lookup returns for a process no rule claims. */
+  notTarget: 0xfffffffe,
+  /** Flag in a `stella_target_pids` value claimed at exec (a later exec clears the claim). */
+  targetViaExec: 0x80000000,
+  serviceMask: 0x7fffffff,
+  /** A syscall aggregate's cookie is `service << 32 | syscall id`. */
+  syscallCookieShift: 32,
+} as const;
+
+/** The C enumerator name of each `EventKind` / `StellaAbi` member, as BTF spells it. */
+export const EVENT_KIND_ENUMERATORS: Record<keyof typeof EventKind, string> = {
+  call: 'STELLA_EVENT_CALL',
+  syscall: 'STELLA_EVENT_SYSCALL',
+  file: 'STELLA_EVENT_FILE',
+  return: 'STELLA_EVENT_RETURN',
+  pluginBase: 'STELLA_EVENT_PLUGIN_BASE',
+  libraryLoaded: 'STELLA_EVENT_LIBRARY_LOADED',
+};
+export const ABI_ENUMERATORS: Record<keyof typeof StellaAbi, string> = {
+  serviceNone: 'STELLA_SERVICE_NONE',
+  notTarget: 'STELLA_NOT_TARGET',
+  targetViaExec: 'STELLA_TARGET_VIA_EXEC',
+  serviceMask: 'STELLA_SERVICE_MASK',
+  syscallCookieShift: 'STELLA_SYSCALL_COOKIE_SHIFT',
+};
+
+/** Cookie of a syscall aggregate (`stella_syscall_agg_cookie` in syscall.bpf.h), split. */
+export function splitSyscallCookie(cookie: bigint): { service: number; syscallId: number } {
+  return {
+    service: Number(cookie >> BigInt(StellaAbi.syscallCookieShift)),
+    syscallId: Number(cookie & 0xffffffffn),
+  };
+}

@@ -1,0 +1,247 @@
+// SPDX-License-Identifier: Apache-2.0
+/**
+ * `@stella/sdk/testing`: what a probe plugin's tests need and every plugin would otherwise copy: a
+ * plugin context that records what the session emits and reports, workload children driven over
+ * stdin, an independent bpftrace count, and a BPF API wrapper that fails attaches on demand.
+ */
+import { type ChildProcessWithoutNullStreams, spawn } from 'node:child_process';
+import { existsSync, readlinkSync } from 'node:fs';
+import { createInterface } from 'node:readline';
+import type {
+  BpfApi,
+  BpfObjectHandle,
+  Logger,
+  Observation,
+  PluginContext,
+  ProbeRequest,
+  ProbeStatus,
+  ProbeTuning,
+} from './types.js';
+
+/** Debian's interpreter, not a pyenv shim: the pid we target must be the one making the calls. */
+export const PYTHON = existsSync('/usr/bin/python3.11') ? '/usr/bin/python3.11' : 'python3';
+
+export function bpfUnavailableReason(): string | undefined {
+  if (process.getuid?.() !== 0) return 'BPF tests need root';
+  if (!existsSync('/sys/kernel/btf/vmlinux')) return 'the kernel has no BTF';
+  return undefined;
+}
+
+export interface TestContext {
+  ctx: PluginContext;
+  observations: Observation[];
+  statuses: ProbeStatus[];
+  logs: string[];
+}
+
+function memoryLogger(lines: string[], bindings: Record<string, unknown> = {}): Logger {
+  const at =
+    (level: string) =>
+    (msg: string, fields?: Record<string, unknown>): void => {
+      lines.push(`${level} ${msg} ${JSON.stringify({ ...bindings, ...fields })}`);
+    };
+  return {
+    debug: at('debug'),
+    info: at('info'),
+    warn: at('warn'),
+    error: at('error'),
+    child: (more) => memoryLogger(lines, { ...bindings, ...more }),
+  };
+}
+
+/** `/proc/PID/exe`, or '' once the process is gone. */
+function exeOf(pid: number): string {
+  try {
+    return readlinkSync(`/proc/${pid}/exe`);
+  } catch {
+    return '';
+  }
+}
+
+/** The context the agent's plugin host would build, for one service whose processes are `pids`. */
+export function testContext(
+  bpf: BpfApi,
+  service: string,
+  pids: number[],
+  tuning: Partial<ProbeTuning> = {},
+): TestContext {
+  const observations: Observation[] = [];
+  const statuses: ProbeStatus[] = [];
+  const logs: string[] = [];
+  const ctx: PluginContext = {
+    bpf,
+    logger: memoryLogger(logs),
+    meter: undefined,
+    tracer: undefined,
+    signal: new AbortController().signal,
+    nodeName: 'test-node',
+    tuning: {
+      samplingRate: 1,
+      aggregationWindowMs: 0,
+      maxConcurrent: 256,
+      attachTimeoutMs: 5000,
+      defaultTypes: ['uprobe', 'kprobe'],
+      ...tuning,
+    },
+    targets: () =>
+      pids
+        .filter((pid) => existsSync(`/proc/${pid}`))
+        .map((pid) => ({
+          pid,
+          service,
+          exe: exeOf(pid),
+          comm: '',
+          root: `/proc/${pid}/root`,
+        })),
+    targetRules: () => ({
+      services: [service],
+      executables: [],
+      cgroups: [],
+      pids: pids.map((pid) => ({ service, pid })),
+    }),
+    serviceIndex: () => 0,
+    onTargetsChanged: () => () => {},
+    emit: (batch) => observations.push(...batch),
+    reportStatus: (status) => statuses.push(status),
+    reportKernelDrops: () => {},
+  };
+  return { ctx, observations, statuses, logs };
+}
+
+/** An expected libc call as the agent would build it from a function map. */
+export function libcRequest(service: string, category: string, symbol: string): ProbeRequest {
+  return {
+    service,
+    functionId: `${category}/${symbol}`,
+    category,
+    symbol,
+    library: 'libc.so.6',
+    binaryPath: '/usr/lib/x86_64-linux-gnu/libc.so.6',
+    purl: 'pkg:deb/debian/libc6@2.36-9',
+    nodeHash: `sha256:test-${category}-${symbol}`,
+    probeTypes: ['kprobe', 'tracepoint'],
+  };
+}
+
+/** hitCount summed per function id, for one pid. */
+export function countsFor(observations: Observation[], pid: number): Record<string, number> {
+  const counts: Record<string, number> = {};
+  for (const o of observations) if (o.pid === pid) counts[o.function] = (counts[o.function] ?? 0) + o.hitCount;
+  return counts;
+}
+
+/**
+ * A python3 script that prints `ready`, waits for a line, does its calls, prints `done`, waits
+ * for a line and exits: the calls happen only while the probes are attached.
+ */
+export class ScriptWorkload {
+  readonly child: ChildProcessWithoutNullStreams;
+  readonly #lines: string[] = [];
+  readonly #waiters: ((line: string) => void)[] = [];
+
+  constructor(script: string, args: string[] = []) {
+    this.child = spawn(PYTHON, ['-c', script, ...args], { stdio: 'pipe' });
+    this.child.stderr.on('data', (d) => process.stderr.write(d));
+    createInterface({ input: this.child.stdout }).on('line', (line) => {
+      const waiter = this.#waiters.shift();
+      if (waiter) waiter(line);
+      else this.#lines.push(line);
+    });
+  }
+
+  get pid(): number {
+    return this.child.pid!;
+  }
+
+  nextLine(): Promise<string> {
+    const line = this.#lines.shift();
+    if (line !== undefined) return Promise.resolve(line);
+    return new Promise((resolve) => this.#waiters.push(resolve));
+  }
+
+  async ready(): Promise<void> {
+    const line = await this.nextLine();
+    if (line !== 'ready') throw new Error(`workload said ${line}`);
+  }
+
+  /** Lets the workload make its calls; resolves when it says `done`. */
+  async go(): Promise<void> {
+    this.child.stdin.write('go\n');
+    const line = await this.nextLine();
+    if (line !== 'done') throw new Error(`workload said ${line}`);
+  }
+
+  async exit(): Promise<void> {
+    const exited = new Promise((resolve) => this.child.once('exit', resolve));
+    this.child.stdin.end('bye\n');
+    await exited;
+  }
+}
+
+/** Wraps a real BpfApi: lie about features, make chosen program attaches fail like the kernel would. */
+export function faultyBpf(
+  real: BpfApi,
+  faults: { kprobes?: boolean; failAttach?: (program: string) => boolean },
+): BpfApi {
+  return {
+    features: () => ({ ...real.features(), ...(faults.kprobes !== undefined ? { kprobes: faults.kprobes } : {}) }),
+    open(path, options) {
+      const handle = real.open(path, options);
+      return new Proxy(handle, {
+        get(target, prop) {
+          if (prop === 'attachAuto' && faults.failAttach) {
+            return (program: string) => {
+              if (faults.failAttach!(program)) {
+                throw Object.assign(
+                  new Error(`failed to attach program ${program}: No such file or directory (ENOENT)`),
+                  { code: 'ENOENT' },
+                );
+              }
+              return target.attachAuto(program);
+            };
+          }
+          const value = Reflect.get(target, prop, target);
+          return typeof value === 'function' ? value.bind(target) : value;
+        },
+      }) as BpfObjectHandle;
+    },
+  };
+}
+
+/**
+ * An independent count for one process: bpftrace `count()` on each probe spec (label → e.g.
+ * `tracepoint:syscalls:sys_enter_connect` or `uprobe:/usr/lib/…/libcrypto.so.3:EVP_DigestUpdate`),
+ * read when `stop()` interrupts it.
+ */
+export async function bpftraceCounts(
+  probes: Readonly<Record<string, string>>,
+  pid: number,
+): Promise<{ stop(): Promise<Record<string, number>> }> {
+  const program = Object.entries(probes)
+    .map(([label, probe]) => `${probe} /pid == ${pid}/ { @calls["${label}"] = count(); }`)
+    .join('\n');
+  // BEGIN fires once every probe is attached ("Attaching N probes" is printed before that).
+  const child = spawn('bpftrace', ['-B', 'line', '-e', `${program}\nBEGIN { printf("armed\\n"); }`], {
+    stdio: ['ignore', 'pipe', 'pipe'],
+  });
+  let output = '';
+  await new Promise<void>((resolve, reject) => {
+    const onData = (d: Buffer) => {
+      output += String(d);
+      if (output.includes('armed')) resolve();
+    };
+    child.stdout.on('data', onData);
+    child.stderr.on('data', onData);
+    child.once('exit', (code) => reject(new Error(`bpftrace exited ${code}: ${output}`)));
+  });
+  return {
+    async stop() {
+      const exited = new Promise((resolve) => child.once('exit', resolve));
+      child.kill('SIGINT');
+      await exited;
+      const counts: Record<string, number> = {};
+      for (const [, label, n] of output.matchAll(/@calls\[([^\]]+)\]: (\d+)/g)) counts[label!] = Number(n);
+      return counts;
+    },
+  };
+}
