@@ -9,7 +9,8 @@
 #
 #   scripts/kernel-matrix.sh [5.10 6.1 6.12 host]     (as root; default: all four)
 #   STELLA_MATRIX_TESTS="bpf/test/features.test.ts"   run these files instead of the list
-#   STELLA_MATRIX_SMP / STELLA_MATRIX_MEM / STELLA_MATRIX_TIMEOUT   guest size, per-kernel limit
+#   STELLA_MATRIX_SMP / STELLA_MATRIX_MEM / STELLA_MATRIX_CPU / STELLA_MATRIX_TIMEOUT   guest size and
+#   qemu CPU model (default max), per-kernel limit
 #
 # Results: .cache/kernel-matrix/results/<kernel>/{rc,junit.xml,vitest.log,console.log}; the
 # table at the end is also written to .cache/kernel-matrix/results/summary.txt. Exit status is
@@ -125,7 +126,7 @@ run_guest() {
   local start=$SECONDS
   # qemu exits 0 whatever the guest did: the verdict is the rc file the guest writes.
   flock /tmp/stella-qemu.lock timeout "${STELLA_MATRIX_TIMEOUT:-2400}" nice -n 10 qemu-system-x86_64 \
-    -machine q35 -accel tcg -cpu max -smp "${STELLA_MATRIX_SMP:-2}" -m "${STELLA_MATRIX_MEM:-4096}" \
+    -machine q35 -accel tcg -cpu "${STELLA_MATRIX_CPU:-max}" -smp "${STELLA_MATRIX_SMP:-2}" -m "${STELLA_MATRIX_MEM:-4096}" \
     -kernel "$cache/$k/vmlinuz" -initrd "$cache/$k/initrd.gz" \
     -append "console=ttyS0 panic=-1 quiet mitigations=off STELLA_REPO=$repo" \
     -virtfs "local,path=/,mount_tag=hostroot,security_model=none,readonly=on,multidevs=remap" \
