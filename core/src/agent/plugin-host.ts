@@ -11,6 +11,7 @@ import type {
   ProbeStatus,
   ProbeTuning,
 } from '@stella/sdk';
+import { openTargetFilter, type TargetFilter } from '@stella/sdk/target-filter';
 import type { ProbeStatusRegistry } from './status.js';
 import type { TargetResolver } from './targets.js';
 
@@ -45,11 +46,18 @@ export class PluginHost {
   private readonly running: RunningPlugin[] = [];
   private readonly targetListeners = new Set<() => void>();
   private readonly abort = new AbortController();
+  /** The node's one set of target maps and its one exec/fork/exit tracker, shared by every plugin. */
+  private targetFilter: TargetFilter | undefined;
 
   constructor(private readonly deps: PluginHostDeps) {}
 
   /** Called by the agent after each target rescan that changed something. */
   notifyTargetsChanged(): void {
+    try {
+      this.targetFilter?.update(this.deps.targets.targetRules());
+    } catch (error) {
+      this.deps.logger.error('updating the target maps failed', { error: (error as Error).message });
+    }
     for (const listener of this.targetListeners) {
       try {
         listener();
@@ -72,7 +80,7 @@ export class PluginHost {
       tuning: deps.tuning,
       targets: () => deps.targets.targets(),
       targetRules: () => deps.targets.targetRules(),
-      serviceIndex: (service) => deps.targets.serviceIndex(service),
+      targetMaps: this.targetFilter?.maps,
       onTargetsChanged: (listener) => {
         const wrapped = () => listener(deps.targets.targets());
         this.targetListeners.add(wrapped);
@@ -90,6 +98,7 @@ export class PluginHost {
 
   async start(plugins: ProbePlugin<unknown>[], requests: ProbeRequest[]): Promise<RunningPlugin[]> {
     const unserved = new Set(requests);
+    this.openTargetFilter(plugins, requests);
     for (const plugin of plugins) {
       const mine = requests.filter((r) => plugin.categories.includes(r.category));
       for (const r of mine) unserved.delete(r);
@@ -148,6 +157,26 @@ export class PluginHost {
     }
   }
 
+  /**
+   * Loads the target filter once, before any plugin object (each reuses its maps at load). Without
+   * it (no compiled object, or a load failure) filtering plugins fail to start with that reason.
+   */
+  private openTargetFilter(plugins: ProbePlugin<unknown>[], requests: ProbeRequest[]): void {
+    const { bpf, logger, targets } = this.deps;
+    const served = plugins.some((p) => requests.some((r) => p.categories.includes(r.category)));
+    const rules = targets.targetRules();
+    if (this.targetFilter || !served || rules.allProcessesService !== undefined) return;
+    if (!bpf.targetFilterObject) {
+      logger.error('this BPF API ships no target filter object: filtering plugins cannot start');
+      return;
+    }
+    try {
+      this.targetFilter = openTargetFilter(bpf, bpf.targetFilterObject, rules, logger.child({ scope: 'targets' }));
+    } catch (error) {
+      logger.error('the target filter failed to load', { error: (error as Error).message });
+    }
+  }
+
   plugins(): readonly RunningPlugin[] {
     return this.running;
   }
@@ -164,5 +193,8 @@ export class PluginHost {
         }
       }),
     );
+    // After the sessions: their objects hold the maps, but the tracker must run until they stop.
+    await this.targetFilter?.close();
+    this.targetFilter = undefined;
   }
 }

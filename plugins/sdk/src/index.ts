@@ -33,7 +33,7 @@ export {
 export { DEFAULT_RINGBUF_BYTES } from './object-tuning.js';
 export { OBSERVATION_FIELDS } from './observation-fields.js';
 export { isLibrary, type MappedFile, mappedFiles } from './proc-maps.js';
-export { attachTargetTracker, commOf, reportKernelDrops } from './session-common.js';
+export { commOf, reportKernelDrops } from './session-common.js';
 export {
   detectSyscallMechanisms,
   detectSyscallPlugin,
@@ -54,7 +54,8 @@ export {
   type SyscallSessionOptions,
   startSyscallSession,
 } from './syscall-session.js';
-export { populateTargetMaps, samplingThreshold } from './targets.js';
+// The node's target filter is the core's (`@stella/sdk/target-filter`), not a plugin's to open.
+export { samplingThreshold } from './target-filter.js';
 export type * from './types.js';
 export { defineUprobePlugin, type UprobePluginDefinition, type UprobePluginOptions } from './uprobe-plugin.js';
 export {

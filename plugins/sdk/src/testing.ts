@@ -16,7 +16,10 @@ import type {
   ProbeRequest,
   ProbeStatus,
   ProbeTuning,
+  TargetMapFds,
+  TargetRules,
 } from './types.js';
+import { openTargetFilter, type TargetFilter } from './target-filter.js';
 
 /** Debian's interpreter, not a pyenv shim: the pid we target must be the one making the calls. */
 export const PYTHON = existsSync('/usr/bin/python3.11') ? '/usr/bin/python3.11' : 'python3';
@@ -58,6 +61,17 @@ function exeOf(pid: number): string {
   }
 }
 
+/** Target filters opened for test contexts; each lives until the test process exits, as the agent's would. */
+const testFilters: TargetFilter[] = [];
+
+/** The node's target maps as the agent's plugin host would load them, when `bpf` ships the object. */
+function targetMapsFor(bpf: BpfApi, rules: TargetRules, log: Logger): TargetMapFds | undefined {
+  if (!bpf.targetFilterObject || bpfUnavailableReason()) return undefined;
+  const filter = openTargetFilter(bpf, bpf.targetFilterObject, rules, log);
+  testFilters.push(filter);
+  return filter.maps;
+}
+
 /** The context the agent's plugin host would build, for one service whose processes are `pids`. */
 export function testContext(
   bpf: BpfApi,
@@ -68,6 +82,7 @@ export function testContext(
   const observations: Observation[] = [];
   const statuses: ProbeStatus[] = [];
   const logs: string[] = [];
+  const rules: TargetRules = { services: [service], executables: [], cgroups: [], pids: pids.map((pid) => ({ service, pid })) };
   const ctx: PluginContext = {
     bpf,
     logger: memoryLogger(logs),
@@ -93,13 +108,8 @@ export function testContext(
           comm: '',
           root: `/proc/${pid}/root`,
         })),
-    targetRules: () => ({
-      services: [service],
-      executables: [],
-      cgroups: [],
-      pids: pids.map((pid) => ({ service, pid })),
-    }),
-    serviceIndex: () => 0,
+    targetRules: () => rules,
+    targetMaps: targetMapsFor(bpf, rules, memoryLogger(logs)),
     onTargetsChanged: () => () => {},
     emit: (batch) => observations.push(...batch),
     reportStatus: (status) => statuses.push(status),
@@ -184,6 +194,7 @@ export function faultyBpf(
   faults: { kprobes?: boolean; failAttach?: (program: string) => boolean },
 ): BpfApi {
   return {
+    targetFilterObject: real.targetFilterObject,
     features: () => ({ ...real.features(), ...(faults.kprobes !== undefined ? { kprobes: faults.kprobes } : {}) }),
     open(path, options) {
       const handle = real.open(path, options);
