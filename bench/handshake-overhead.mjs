@@ -96,6 +96,11 @@ for (const path of map.predicate.expectedPaths)
 
 function waitLine(child, re, stream = 'stdout') {
   return new Promise((resolve, reject) => {
+    // A child that already exited never emits 'exit' again: fail now instead of waiting forever.
+    if (child.exitCode !== null || child.signalCode !== null) {
+      reject(new Error(`exited ${child.exitCode ?? child.signalCode} before ${re}`));
+      return;
+    }
     let buf = '';
     child[stream].on('data', (d) => {
       buf += String(d);

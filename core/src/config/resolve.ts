@@ -63,6 +63,8 @@ export function resolveConfig(
         defaultTypes: probes.default_types ?? ['uprobe', 'kprobe'],
         samplingRate: probes.sampling_rate ?? 1.0,
         sensitivePaths: probes.sensitive_paths ?? [...DEFAULT_SENSITIVE_PATHS],
+        ...(probes.mode ? { mode: probes.mode } : {}),
+        modes: { ...(probes.modes ?? {}) },
       },
       export: {
         format: exportSettings.format ?? 'ndjson',
@@ -132,6 +134,12 @@ export function probeTuningOf(config: ResolvedConfig): ProbeTuning {
     attachTimeoutMs: probes.attachTimeoutMs,
     defaultTypes: [...probes.defaultTypes],
     sensitivePaths: [...probes.sensitivePaths],
+    ...(probes.mode ? { countMode: probes.mode } : {}),
+    countModes: { ...probes.modes },
+    presenceWindowMs:
+      exportSettings.aggregationWindowMs > 0
+        ? exportSettings.aggregationWindowMs
+        : config.runtimeAgent.telemetry.verifyIntervalMs,
   };
 }
 

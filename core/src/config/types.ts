@@ -4,7 +4,7 @@
  * keys of docs/OPERATIONS.md and README.md, every field optional) in YAML, JSON, `.stellarc*`, package.json#stella or
  * `stella.config.ts`; `ResolvedConfig` is what the code uses (camelCase, every default applied).
  */
-import type { ProbeType, StellaPlugin, TargetSpec } from '@stella/sdk';
+import type { ProbeCountMode, ProbeType, StellaPlugin, TargetSpec } from '@stella/sdk';
 import type { PostgresConnectionSettings, ValkeyConnectionSettings } from '@stella/stores';
 
 /** A byte size: a number of bytes, or a string such as `"64MiB"`, `"64MB"`, `"512K"` (1 KB = 1024 B). */
@@ -71,6 +71,10 @@ export interface UserRuntimeAgentConfig {
     sampling_rate?: number;
     /** Path prefixes the file probes report (filtered in the kernel). */
     sensitive_paths?: string[];
+    /** Every function's mode; absent: presence for catalogue functions marked hot, count otherwise. */
+    mode?: ProbeCountMode;
+    /** Per category (`crypto`) or function id (`crypto/EVP_DigestUpdate`); the most specific key wins. */
+    modes?: Record<string, ProbeCountMode>;
   };
   export?: {
     /** Only `ndjson`. */
@@ -160,6 +164,9 @@ export interface ResolvedConfig {
       defaultTypes: ProbeType[];
       samplingRate: number;
       sensitivePaths: string[];
+      /** Absent: by the catalogue's hot flag (see `probeModeOf`). */
+      mode?: ProbeCountMode;
+      modes: Record<string, ProbeCountMode>;
     };
     export: {
       format: 'ndjson';

@@ -23,6 +23,8 @@ const MAX_MALFORMED_SAMPLES = 20;
 interface CallState {
   call: ExpectedCall;
   hits: number;
+  /** A matched record came from a probe in presence mode. */
+  lowerBound?: boolean;
   firstMs: number;
   lastMs: number;
 }
@@ -213,7 +215,7 @@ export class VerificationAccumulator {
    * The reader's fast lane for the common record: of the map's service, a valid time (`ms`),
    * `hits` ≥ 1 and the nodeHash of an expected call (one of `expectedNodeHashes()`).
    */
-  addExpected(nodeHash: string, ms: number, hits: number): void {
+  addExpected(nodeHash: string, ms: number, hits: number, lowerBound = false): void {
     this.read++;
     if (ms < this.fromMs || ms >= this.toMs) {
       this.outOfWindow++;
@@ -221,6 +223,7 @@ export class VerificationAccumulator {
     }
     const state = this.byNodeHash.get(nodeHash)!;
     tally(state, hits, ms, ms);
+    if (lowerBound) state.lowerBound = true;
   }
 
   /** The reader's fast lane for a well-formed record of another service than the map's. */
@@ -231,7 +234,16 @@ export class VerificationAccumulator {
 
   /** Accounts one record; the answer says where it went. Cheap: two Map lookups and one Date.parse. */
   add(obs: Observation): AddResult | 'malformed' {
-    return this.addFields(obs.service, obs.observedAt, obs.nodeHash, obs.hitCount, obs.pid, () => obs);
+    return this.addFields(
+      obs.service,
+      obs.observedAt,
+      obs.nodeHash,
+      obs.hitCount,
+      obs.pid,
+      () => obs,
+      undefined,
+      obs.countMode === 'presence',
+    );
   }
 
   /**
@@ -272,6 +284,8 @@ export class VerificationAccumulator {
     details: () => Observation,
     /** `observedAt` already converted by the caller (NaN = not a time). */
     observedAtMs?: number,
+    /** The record's `countMode` is `presence`: its hit count is a lower bound. */
+    lowerBound = false,
   ): AddResult | 'malformed' {
     this.read++;
     if (service !== this.map.predicate.service) {
@@ -297,7 +311,7 @@ export class VerificationAccumulator {
       this.outOfWindow++;
       return 'out-of-window';
     }
-    return this.account(nodeHash, hits, ms, ms, pid, details);
+    return this.account(nodeHash, hits, ms, ms, pid, details, lowerBound);
   }
 
   /**
@@ -320,7 +334,15 @@ export class VerificationAccumulator {
       this.outOfWindow++;
       return 'out-of-window';
     }
-    return this.account(sample.nodeHash, hits, firstMs, lastMs, sample.pid, () => sample);
+    return this.account(
+      sample.nodeHash,
+      hits,
+      firstMs,
+      lastMs,
+      sample.pid,
+      () => sample,
+      sample.countMode === 'presence',
+    );
   }
 
   /** A record (or aggregate) of the map's service inside the window: an expected call's, or unexpected. */
@@ -331,6 +353,8 @@ export class VerificationAccumulator {
     lastMs: number,
     pid: number,
     details: () => Observation,
+    /** A presence-mode record: the call's hit count becomes a lower bound. */
+    lowerBound: boolean,
   ): AddResult | 'malformed' {
     let obs: Observation | undefined;
     let state: CallState | undefined;
@@ -342,6 +366,7 @@ export class VerificationAccumulator {
     }
     if (state) {
       tally(state, hits, firstMs, lastMs);
+      if (lowerBound) state.lowerBound = true;
       return 'matched';
     }
     // An unexpected symbol is reported by function and binary: a lazily decoded record (the NDJSON
@@ -444,10 +469,12 @@ export class VerificationAccumulator {
       const observed = anyOf ? all.some(seen) : required.every(seen);
       const missing = observed ? [] : (anyOf ? all : required).filter((s) => !seen(s));
       let hitCount = 0;
+      let lowerBound = false;
       let first = Number.POSITIVE_INFINITY;
       let last = Number.NEGATIVE_INFINITY;
       for (const s of all) {
         hitCount += s.hits;
+        if (s.lowerBound) lowerBound = true;
         if (s.firstMs < first) first = s.firstMs;
         if (s.lastMs > last) last = s.lastMs;
       }
@@ -457,6 +484,7 @@ export class VerificationAccumulator {
         optional: path.optional,
         observed,
         hitCount,
+        ...(lowerBound ? { hitCountIsLowerBound: true as const } : {}),
         firstSeen: hitCount > 0 ? iso(first) : null,
         lastSeen: hitCount > 0 ? iso(last) : null,
         missingCalls: missing.map(

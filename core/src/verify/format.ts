@@ -1,6 +1,6 @@
 // SPDX-License-Identifier: Apache-2.0
 import { InputError } from '../errors.js';
-import type { VerificationReport } from './types.js';
+import type { PathResult, VerificationReport } from './types.js';
 
 export const REPORT_FORMATS = ['json', 'table', 'markdown', 'junit'] as const;
 export type ReportFormat = (typeof REPORT_FORMATS)[number];
@@ -26,6 +26,12 @@ const visible = (c: string) => {
 export const terminalSafe = (s: string): string => s.replace(UNSAFE, visible);
 
 const pct = (r: number) => `${(Math.round(r * 10000) / 100).toString()}%`;
+
+/** `≥N` when presence-mode probes counted the path: they stop trapping once seen in a window. */
+const hitsText = (p: PathResult) => `${p.hitCountIsLowerBound ? '≥' : ''}${p.hitCount}`;
+
+const LOWER_BOUND_NOTE =
+  '≥N hits: counted in presence mode, where a function stops trapping in a process once seen in the agent window, so the count is a lower bound; observed/missing is exact';
 
 export function formatReport(report: VerificationReport, format: ReportFormat): string {
   switch (format) {
@@ -68,12 +74,13 @@ function formatTable(r: VerificationReport): string {
       p.observed ? 'ok' : p.optional ? 'optional' : 'MISSING',
       p.pathId,
       p.tags.join(','),
-      String(p.hitCount),
+      hitsText(p),
       p.lastSeen ?? '-',
       p.missingCalls.map((c) => c.function).join(' ') || '-',
     ]);
   }
   out.push(columns(rows));
+  if (r.paths.some((p) => p.hitCountIsLowerBound)) out.push(LOWER_BOUND_NOTE);
   const tags = Object.entries(r.perTag);
   if (tags.length > 0) {
     out.push(
@@ -134,10 +141,11 @@ function formatMarkdown(r: VerificationReport): string {
     `- Map digest: \`${r.functionMap.digest}\``,
   ];
   for (const reason of r.failureReasons) out.push(`- Failure: ${mdCell(reason)}`);
+  if (r.paths.some((p) => p.hitCountIsLowerBound)) out.push(`- ${LOWER_BOUND_NOTE}`);
   out.push('', '| Path | Tags | Observed | Hits | Last seen | Missing |', '|---|---|---|---|---|---|');
   for (const p of r.paths) {
     out.push(
-      `| ${mdCell(p.pathId)}${p.optional ? ' _(optional)_' : ''} | ${mdCell(p.tags.join(', '))} | ${p.observed ? 'yes' : 'no'} | ${p.hitCount} | ${mdCell(p.lastSeen ?? '—')} | ${p.missingCalls.map((c) => mdCode(c.function)).join(' ') || '—'} |`,
+      `| ${mdCell(p.pathId)}${p.optional ? ' _(optional)_' : ''} | ${mdCell(p.tags.join(', '))} | ${p.observed ? 'yes' : 'no'} | ${hitsText(p)} | ${mdCell(p.lastSeen ?? '—')} | ${p.missingCalls.map((c) => mdCode(c.function)).join(' ') || '—'} |`,
     );
   }
   if (r.unexpectedSymbols.length > 0) {

@@ -209,6 +209,7 @@ class LineScanner {
     if (Number.isNaN(ms)) return false;
     const hits = this.trailingCount(s, e);
     if (hits < 1) return false;
+    const lowerBound = this.countIsLowerBound;
     // `Z","service":"<service>"` in one compare: 'Z' ends the time.
     if (!textAt(t, at + 23, this.afterTime)) {
       if (!textAt(t, at + 23, AFTER_TIME)) return false;
@@ -228,9 +229,12 @@ class LineScanner {
     if (key === -1 || key + 83 >= e || t.charCodeAt(key + 83) !== QUOTE) return false;
     const hash = this.byPrefix.get(hexPrefix(t, key + 19));
     if (!hash || !textAt(t, key + 12, hash)) return false;
-    acc.addExpected(hash, ms, hits);
+    acc.addExpected(hash, ms, hits, lowerBound);
     return true;
   }
+
+  /** Set by `trailingCount`: `"countMode":"presence"` right before `"hitCount"` (the agent's order). */
+  private countIsLowerBound = false;
 
   /** `"hitCount":N` as the last field, or -1 (then the general path looks for it). */
   private trailingCount(s: number, e: number): number {
@@ -244,6 +248,7 @@ class LineScanner {
     }
     if (scale === 1 || scale > 1e15 || (t.charCodeAt(at + 1) === 0x30 && scale > 10)) return -1; // none, too long, 0N
     if (!textAt(t, at - 10, HIT_COUNT_KEY)) return -1;
+    this.countIsLowerBound = textAt(t, at - 33, '"countMode":"presence",');
     return n;
   }
 
@@ -317,6 +322,7 @@ class LineScanner {
     const service = this.stringAt('service', s, e);
     const nodeHash = this.stringAt('nodeHash', s, e);
     const pid = this.integer('pid', s, e);
+    const countMode = this.stringAt('countMode', s, e);
     const hitCount = this.integer('hitCount', s, e);
     if (!observedAt || !service || nodeHash === null || typeof hitCount !== 'number' || typeof pid !== 'number') {
       return undefined;
@@ -330,6 +336,7 @@ class LineScanner {
       nodeHash: nodeHash ? t.slice(nodeHash[0], nodeHash[1]) : undefined,
       hitCount,
       pid,
+      presence: countMode ? t.slice(countMode[0], countMode[1]) === 'presence' : false,
     };
   }
 }
@@ -361,6 +368,8 @@ interface ScannedFields {
   nodeHash: string | undefined;
   hitCount: number;
   pid: number;
+  /** `countMode` is `presence`: the hit count is a lower bound. */
+  presence: boolean;
 }
 
 /**
@@ -431,6 +440,7 @@ export async function readObservationFiles(
         f.pid,
         () => JSON.parse(buf.toString('utf8', base + s, base + e)) as Observation,
         f.observedAtMs,
+        f.presence,
       );
       if (result === 'malformed') acc.relabelLastMalformed(where(lineStartPos));
     };

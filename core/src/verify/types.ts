@@ -24,6 +24,12 @@ export interface PathResult {
   observed: boolean;
   /** Sum of `hitCount` over the observations that matched any call of the path. */
   hitCount: number;
+  /**
+   * Present when a matched observation came from a probe in presence mode (`countMode:
+   * presence`): the function stopped trapping in that process once seen in the agent's window, so
+   * `hitCount` is a lower bound. `observed` is exact either way.
+   */
+  hitCountIsLowerBound?: true;
   firstSeen: string | null;
   lastSeen: string | null;
   /** Required calls without a matching observation (for an any-of path: all of them, when none was seen). */

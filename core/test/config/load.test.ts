@@ -30,6 +30,7 @@ describe('the minimal operator YAML (observation_store, probes, export; fixture 
           attachTimeoutMs: 5000,
           defaultTypes: ['uprobe', 'kprobe'],
           samplingRate: 1,
+          modes: {},
           sensitivePaths: [
             '/etc/shadow',
             '/etc/gshadow',
@@ -68,6 +69,8 @@ describe('the minimal operator YAML (observation_store, probes, export; fixture 
       attachTimeoutMs: 5000,
       defaultTypes: ['uprobe', 'kprobe'],
       sensitivePaths: expect.arrayContaining(['/etc/shadow', '/etc/ssh/']),
+      countModes: {},
+      presenceWindowMs: 15_000,
     });
     expect(storeSettingsOf(config)).toEqual({ retentionHours: 72, maxBatchSize: 1000 });
   });
@@ -221,7 +224,7 @@ describe('environment overrides', () => {
       {
         path: 'env STELLA__RUNTIME_AGENT__PROBES__MAX_CONCURENT',
         message:
-          'unknown key; did you mean "max_concurrent"? (allowed: max_concurrent, attach_timeout_ms, default_types, sampling_rate, sensitive_paths) (sets runtime_agent.probes.max_concurent)',
+          'unknown key; did you mean "max_concurrent"? (allowed: max_concurrent, attach_timeout_ms, default_types, sampling_rate, sensitive_paths, mode, modes) (sets runtime_agent.probes.max_concurent)',
       },
       {
         path: 'env STELLA_SAMPLING_RATE',

@@ -26,7 +26,7 @@ describe('a config with many mistakes', () => {
         '  - runtime_agent.observation_store.retention_hours: must be an integer ≥ 1, got -1',
         '  - runtime_agent.observation_store.postgres.pasword: unknown key; did you mean "password"? (allowed: url, host, port, user, password, database, schema, ssl)',
         '  - runtime_agent.observation_store.postgres.url: must be a postgres:// or postgresql:// URL, got "mysql://stella:***@db:5432/stella"',
-        '  - runtime_agent.probes.samplingRate: unknown key; did you mean "sampling_rate"? (allowed: max_concurrent, attach_timeout_ms, default_types, sampling_rate, sensitive_paths)',
+        '  - runtime_agent.probes.samplingRate: unknown key; did you mean "sampling_rate"? (allowed: max_concurrent, attach_timeout_ms, default_types, sampling_rate, sensitive_paths, mode, modes)',
         '  - runtime_agent.probes.max_concurrent: must be an integer ≥ 1, got 0',
         '  - runtime_agent.probes.default_types[1]: must be one of "uprobe", "uretprobe", "kprobe", "kretprobe", "fentry", "tracepoint", "raw_tracepoint", got "xprobe"',
         '  - runtime_agent.probes.sampling_rate: must be a number greater than 0 and at most 1, got 1.5',

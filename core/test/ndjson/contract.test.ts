@@ -53,7 +53,9 @@ function uprobeRecords(): Observation[] {
     windowEnd: at,
     hitCount: 17,
   });
-  return [perCall, aggregated];
+  // Presence mode: `countMode` just before `hitCount`, where the verifier's fast lane looks for it.
+  const presence = observationOf(request, { ...common, tid: 43, cgroupId: '1234', countMode: 'presence', hitCount: 1 });
+  return [perCall, aggregated, presence];
 }
 
 /**
@@ -130,7 +132,8 @@ describe('every record shape the plugins build takes the fast lane', () => {
     const { stats, report } = await readBack(file!);
     expect(stats.lines).toBe(records.length);
     expect(stats.fastLane).toBe(records.length);
-    expect(report.paths[0]!.hitCount).toBe(1 + 17 + 1 + 9);
+    expect(report.paths[0]!.hitCount).toBe(1 + 17 + 1 + 1 + 9);
+    expect(report.paths[0]!.hitCountIsLowerBound).toBe(true); // the presence record, read in place
   });
 
   it("(the same records in their builders' own key order leave it: what the contract fixes)", async () => {
@@ -140,7 +143,7 @@ describe('every record shape the plugins build takes the fast lane', () => {
     await writeFile(file, records.map((o) => `${JSON.stringify(o)}\n`).join(''));
     const { stats, report } = await readBack(file);
     expect(stats.fastLane).toBeLessThan(records.length);
-    expect(report.paths[0]!.hitCount).toBe(1 + 17 + 1 + 9); // the general path still counts them
+    expect(report.paths[0]!.hitCount).toBe(1 + 17 + 1 + 1 + 9); // the general path still counts them
   });
 });
 

@@ -39,7 +39,11 @@ describe.skipIf(bpfUnavailableReason())('aggregated counts under a concurrent dr
     workloads.push(hasher);
     await hasher.ready();
     const reference = await bpftraceCounts({ update: `uprobe:${LIBCRYPTO}:EVP_DigestUpdate` }, hasher.pid);
-    const t = testContext(createBpf(), SERVICE, [hasher.pid], { aggregationWindowMs: 20 });
+    const t = testContext(createBpf(), SERVICE, [hasher.pid], {
+      aggregationWindowMs: 20,
+      // A hot function: presence mode by default; this test is about exact counts.
+      countModes: { 'crypto/EVP_DigestUpdate': 'count' },
+    });
     const session = await cryptoProbes().start(t.ctx, [
       {
         service: SERVICE,

@@ -16,6 +16,16 @@ export const StellaMaps = {
   targetExes: 'stella_target_exes',
 } as const;
 
+/** Presence mode's names (`stella/presence.bpf.h`): only in objects with the uprobe call programs. */
+export const PresenceNames = {
+  /** Map: the current window's number (one __u64 at key 0). */
+  window: 'stella_presence_window',
+  /** Map: (cookie, pid) -> window last reported. */
+  seen: 'stella_presence_seen',
+  /** `const volatile __u8[PRESENCE_COOKIES]`: 1 at a presence probe's cookie. */
+  cookies: 'stella_presence_cookies',
+} as const;
+
 /** `const volatile` tunables, each a __u32 set before load. */
 export const StellaGlobals = {
   filterTargets: 'stella_filter_targets',
@@ -24,10 +34,15 @@ export const StellaGlobals = {
   ringbufWakeup: 'stella_rb_wakeup',
 } as const;
 
+/** `STELLA_PRESENCE_COOKIES`: request indexes at or above this always count every call. */
+export const PRESENCE_COOKIES = 1024;
+
 /** Programs the SDK attaches by name. */
 export const StellaPrograms = {
   uprobeCall: 'stella_uprobe_call',
   uretprobeCall: 'stella_uretprobe_call',
+  /** `stella_uprobe_call` as uprobe.multi, for probes in presence mode. */
+  uprobePresence: 'stella_uprobe_presence',
   libraryLoaded: 'stella_library_loaded',
   trackExec: 'stella_track_exec',
   trackFork: 'stella_track_fork',

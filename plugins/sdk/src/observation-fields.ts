@@ -27,6 +27,7 @@ export const OBSERVATION_FIELDS = [
   'sampleRate',
   'windowStart',
   'windowEnd',
+  'countMode',
   'hitCount',
 ] as const satisfies readonly (keyof Observation)[];
 

@@ -19,6 +19,7 @@ export interface ObservationFields {
   sampleRate?: number;
   windowStart?: string;
   windowEnd?: string;
+  countMode?: 'presence';
 }
 
 /** Builds records for one node: `observationOf(request, fields)` in the fixed key order. */
@@ -43,6 +44,7 @@ export function createObservationBuilder(
     sampleRate: f.sampleRate,
     windowStart: f.windowStart,
     windowEnd: f.windowEnd,
+    countMode: f.countMode,
     hitCount: f.hitCount,
   });
 }

@@ -39,6 +39,12 @@ export interface Observation {
   windowEnd?: string;
   /** Present when per-call events were sampled in the kernel (0 < sampleRate < 1). */
   sampleRate?: number;
+  /**
+   * `presence` when the probe ran in presence mode: it stopped trapping in that process once seen in
+   * the window, so `hitCount` is a lower bound; whether the call happened in the window is exact.
+   * Absent in count mode (every call counted).
+   */
+  countMode?: 'presence';
 }
 
 /** Minimal structured logger handed to plugins. */
@@ -223,7 +229,23 @@ export interface ProbeTuning {
   defaultTypes: ProbeType[];
   /** Path prefixes the file probes watch, compared in the kernel (config `probes.sensitive_paths`). */
   sensitivePaths?: string[];
+  /** Config `probes.mode`: absent means presence for catalogue functions marked hot, count otherwise. */
+  countMode?: ProbeCountMode;
+  /** Config `probes.modes`: per category or function id; the most specific key wins. */
+  countModes?: Record<string, ProbeCountMode>;
+  /**
+   * Presence mode's window: a function seen in a process is disarmed there until the window rolls
+   * over. The aggregation window when aggregating, else the verifier's interval.
+   */
+  presenceWindowMs?: number;
 }
+
+/**
+ * `count`: every call traps and is counted (exact `hitCount`). `presence`: a function traps until
+ * seen in the current window, then is disarmed for that process until the window rolls over
+ * (`hitCount` is a lower bound; whether it was called in the window is exact).
+ */
+export type ProbeCountMode = 'count' | 'presence';
 
 /**
  * The narrow view of the libbpf addon a plugin gets. Implemented by `@stella/bpf`.

@@ -17,6 +17,8 @@ export interface UprobeObservationOptions {
   fixedService?: string;
   /** Service names by the index the kernel carries; read per event, as the rules change at run time. */
   services: () => readonly string[];
+  /** Request indexes in presence mode: their records say `countMode: 'presence'`. */
+  presence?: ReadonlySet<number>;
 }
 
 export interface UprobeObservationDecoder {
@@ -35,6 +37,7 @@ export interface UprobeObservationDecoder {
 
 export function createUprobeObservationDecoder(options: UprobeObservationOptions): UprobeObservationDecoder {
   const { requests, clock, fixedService, services, sampleRate } = options;
+  const presence = options.presence ?? new Set<number>();
   const observationOf = createObservationBuilder(options.nodeName);
   const isoTime = createIsoClock(clock);
   let lastCgroup = -1n;
@@ -57,6 +60,7 @@ export function createUprobeObservationDecoder(options: UprobeObservationOptions
         comm: readCString(buf, offset + EVENT_HEADER.comm, EVENT_HEADER.commLength),
         cgroupId: lastCgroupText,
         sampleRate,
+        countMode: presence.has(header.cookie) ? 'presence' : undefined,
         hitCount: header.hitCount,
       });
     },
@@ -70,6 +74,7 @@ export function createUprobeObservationDecoder(options: UprobeObservationOptions
         comm,
         hitCount: count,
         ...window,
+        countMode: presence.has(Number(cookie)) ? 'presence' : undefined,
       });
     },
   };

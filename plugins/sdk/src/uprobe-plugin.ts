@@ -1,6 +1,7 @@
 // SPDX-License-Identifier: Apache-2.0
 import { existsSync } from 'node:fs';
 import { defineProbePlugin } from './define.js';
+import { probeModesOf } from './probe-mode.js';
 import type { CatalogueEntry, Category, ProbePlugin } from './types.js';
 import { startUprobeCallSession, type UprobeCallSessionOptions } from './uprobe-session.js';
 
@@ -64,6 +65,7 @@ export function defineUprobePlugin(
           ringBufferBytes: resolved.ringBufferBytes,
           attachScope: resolved.attachScope,
           rescanIntervalMs: resolved.rescanIntervalMs,
+          countModes: probeModesOf(requests, definition.catalogue, ctx.tuning),
         });
       },
     },

@@ -1,15 +1,17 @@
 // SPDX-License-Identifier: Apache-2.0
 import { EventKind, StellaPrograms } from './abi.js';
-import { AttachPointStatuses, filePoint, releaseDetail } from './attach-points.js';
+import { AttachPointStatuses, filePoint, linkPoint, releaseDetail } from './attach-points.js';
 import { createMonotonicClock } from './event.js';
 import { type Candidate, LibraryDiscovery } from './library-discovery.js';
 import { type LibraryFile, resolveRequest } from './library-files.js';
 import { UprobePlacer } from './placement/index.js';
 import type { UprobePlacement } from './placement/types.js';
+import { PresenceController } from './presence.js';
+import { openPresenceObject, presenceIndexes } from './presence-session.js';
 import { isLibrary } from './proc-maps.js';
 import { commOf } from './session-common.js';
-import { openProbeObject, startSessionCore } from './session-core.js';
-import type { BpfLink, PluginContext, ProbeRequest, ProbeSession, TargetRules } from './types.js';
+import { startSessionCore } from './session-core.js';
+import type { BpfLink, PluginContext, ProbeCountMode, ProbeRequest, ProbeSession, TargetRules } from './types.js';
 import { UprobeLinks, type WantedProbe } from './uprobe-links.js';
 import { createUprobeObservationDecoder } from './uprobe-observations.js';
 
@@ -51,6 +53,11 @@ export interface UprobeCallSessionOptions {
    * in the status detail.
    */
   onBuildIdMismatch?: 'skip' | 'attach';
+  /**
+   * Each request's count mode, by index (`probeModesOf`); default `count` for all. Presence-mode
+   * probes get their own pid-scoped uprobe_multi links, whatever `attachScope` says.
+   */
+  countModes?: readonly ProbeCountMode[];
 }
 
 /**
@@ -81,14 +88,24 @@ export async function startUprobeCallSession(
   const program = options.program ?? StellaPrograms.uprobeCall;
   const multi = (await ctx.bpf.uprobeMultiSupported?.()) ?? { supported: false, reason: 'not offered by this BPF API' };
   if (!multi.supported) log.info('uprobe_multi unavailable: one perf-event uprobe per probe', { reason: multi.reason });
-  const object = openProbeObject(ctx, {
-    plugin,
-    objectPath: options.objectPath,
-    filterTargets: fixedService === undefined,
-    ringBufferBytes: options.ringBufferBytes,
-    // The kernel refuses a program loaded for one attach type when attached by the other.
-    configure: multi.supported ? (h) => h.setProgramAttachType(program, 'uprobe.multi') : undefined,
-  });
+  const wantedPresence = presenceIndexes(options.countModes);
+  if (!multi.supported && wantedPresence.size > 0) {
+    log.warn('presence mode needs uprobe_multi links: counting every call instead', { reason: multi.reason });
+    wantedPresence.clear();
+  }
+  const { object, presence: presenceRequests } = openPresenceObject(
+    ctx,
+    {
+      plugin,
+      objectPath: options.objectPath,
+      filterTargets: fixedService === undefined,
+      ringBufferBytes: options.ringBufferBytes,
+      // The kernel refuses a program loaded for one attach type when attached by the other.
+      configure: multi.supported ? (h) => h.setProgramAttachType(program, 'uprobe.multi') : undefined,
+    },
+    wantedPresence,
+    log,
+  );
   const { handle } = object;
   const watchLibraryLoads = handle.programNames().includes(LIBRARY_LOADED_PROGRAM);
   const scope = options.attachScope ?? 'auto';
@@ -98,6 +115,30 @@ export async function startUprobeCallSession(
   const links = new UprobeLinks(handle, program, multi.supported, points, tuning.maxConcurrent, log, (key) =>
     discovery.replacementOf(key),
   );
+  const presenceFiles = new Map<string, LibraryFile>();
+  const presence =
+    presenceRequests.size > 0
+      ? new PresenceController({
+          handle,
+          program: StellaPrograms.uprobePresence,
+          windowMs: tuning.presenceWindowMs ?? 15_000,
+          log,
+          onArmed({ index, fileKey, pid, error }) {
+            const file = presenceFiles.get(fileKey);
+            if (!file) return;
+            points.report(index, requests[index]!, linkPoint(file, pid), {
+              resolvedPath: file.path,
+              probeType: 'uprobe',
+              state: error ? 'failed' : 'attached',
+              pid,
+              ...(error ? { reason: 'attach-error' as const } : {}),
+              detail: error
+                ? error.message
+                : 'presence mode: disarmed in this process once seen, until the window rolls over',
+            });
+          },
+        })
+      : undefined;
   const loaderLinks = new Map<string, BpfLink>();
   // Past-the-entry placement only for the generic program: it reads no argument register, so the
   // instructions it skips cannot change what it records. Another program stays at the entry.
@@ -144,6 +185,7 @@ export async function startUprobeCallSession(
     sampleRate: object.settings.perCallSampleRate,
     fixedService,
     services: () => rules.services,
+    presence: presenceRequests,
   });
 
   const watchLoader = (file: LibraryFile) => {
@@ -175,6 +217,7 @@ export async function startUprobeCallSession(
     const idle = matchesNothing(rules);
     const resolved = new Set<number>();
     const wanted: WantedProbe[] = [];
+    const arming: Promise<void>[] = [];
     let timedOut = false;
     for (const { file, pids } of candidates.values()) {
       for (const [index, request] of requests.entries()) {
@@ -206,12 +249,19 @@ export async function startUprobeCallSession(
           continue;
         }
         const { offset, placement } = await placeProbe(file, request.symbol, entry);
+        if (presence && presenceRequests.has(index)) {
+          presenceFiles.set(file.key, file);
+          for (const pid of pids)
+            if (targetPids.has(pid) || onlyPids) arming.push(presence.arm(index, file, offset, pid));
+          continue;
+        }
         const probe = { index, request, file, offset, placement };
         if (!perPid) wanted.push({ ...probe, pid: -1 });
         else for (const pid of pids) if (targetPids.has(pid) || onlyPids) wanted.push({ ...probe, pid });
       }
     }
-    await links.attach(wanted);
+    // Presence links are made beside the others, and the pass (so "ready") waits for both.
+    await Promise.all([links.attach(wanted), ...arming]);
     return { resolved, timedOut };
   };
 
@@ -244,6 +294,7 @@ export async function startUprobeCallSession(
     const gone = (fileKey: string, pid: number | undefined) =>
       !candidates.has(fileKey) || (pid !== undefined && pid >= 0 && !targetPids.has(pid)) || (idle && pid === -1);
     await links.release(gone);
+    presence?.release(gone);
     points.release(
       (p) => p.fileKey !== undefined && gone(p.fileKey, p.pid),
       (p) => releaseDetail(p, candidates.has(p.fileKey!)),
@@ -306,6 +357,11 @@ export async function startUprobeCallSession(
         onLibraryLoaded(header.pid);
         return;
       }
+      if (presence && presenceRequests.has(header.cookie)) {
+        presence.firstHit(header.cookie, header.pid, header.tsNs);
+        // Aggregating, the window's count carries this hit; the record only said "disarm me".
+        if (object.settings.aggregate) return;
+      }
       const observation = decoder.fromEvent(buf, offset, header);
       if (observation) out.push(observation);
     },
@@ -329,6 +385,7 @@ export async function startUprobeCallSession(
       await passes;
       const loaders = [...loaderLinks.values()];
       loaderLinks.clear();
+      await presence?.stop();
       await Promise.all([core.stop([...loaders, ...links.links()]), placer?.close()]);
     },
   };

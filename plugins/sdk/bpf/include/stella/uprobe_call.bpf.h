@@ -5,7 +5,9 @@
  * `stella_uretprobe_call`) to each symbol with a distinct attach cookie.
  *
  * Order: target filter -> exact count (stella_aggregate) -> sampling -> emit. Counting before
- * sampling keeps counts exact at any sampling rate.
+ * sampling keeps counts exact at any sampling rate. A probe in presence mode (presence.bpf.h)
+ * emits its first hit per process and window only, unsampled and with an immediate wakeup, even
+ * when aggregating: user space needs it to disarm the probe.
  */
 #ifndef __STELLA_UPROBE_CALL_BPF_H
 #define __STELLA_UPROBE_CALL_BPF_H
@@ -15,6 +17,7 @@
 #include "stella/target.bpf.h"
 #include "stella/sampling.bpf.h"
 #include "stella/aggregate.bpf.h"
+#include "stella/presence.bpf.h"
 
 static __always_inline int stella_handle_call(void *ctx, __u16 kind)
 {
@@ -28,19 +31,37 @@ static __always_inline int stella_handle_call(void *ctx, __u16 kind)
 	cookie = bpf_get_attach_cookie(ctx);
 	if (stella_aggregate)
 		stella_aggregate_hit(cookie, tgid);
-	if (!stella_should_sample())
+	if (stella_presence_mode(cookie)) {
+		if (!stella_presence_first_hit(cookie, tgid))
+			return 0;
+	} else if (!stella_should_sample()) {
 		return 0;
+	}
 	e = stella_reserve(sizeof(*e));
 	if (!e)
 		return 0;
 	stella_fill_header(&e->h, kind, sizeof(*e), cookie, 1);
 	e->h.service = service;
-	stella_submit(e);
+	if (stella_presence_mode(cookie))
+		bpf_ringbuf_submit(e, BPF_RB_FORCE_WAKEUP);
+	else
+		stella_submit(e);
 	return 0;
 }
 
 SEC("uprobe")
 int stella_uprobe_call(struct pt_regs *ctx)
+{
+	return stella_handle_call(ctx, STELLA_EVENT_CALL);
+}
+
+/*
+ * The same handler as a uprobe_multi program, for probes in presence mode: disarming one in one
+ * process means releasing a pid-scoped uprobe_multi link (presence.bpf.h), and one program cannot
+ * be both a perf-event uprobe and uprobe.multi. Not loaded where the kernel lacks uprobe_multi.
+ */
+SEC("uprobe.multi")
+int stella_uprobe_presence(struct pt_regs *ctx)
 {
 	return stella_handle_call(ctx, STELLA_EVENT_CALL);
 }
