@@ -159,7 +159,8 @@ export class BpfObject implements BpfObjectHandle {
 
   /** Before load: `map` becomes the kernel map behind `fd` (another object's, see `mapFd`). */
   reuseMap(map: string, fd: number): void {
-    if (this.#loaded) throw new BpfError({ errno: EINVAL, verb: 'reuse', object: `map ${map} (object already loaded)` });
+    if (this.#loaded)
+      throw new BpfError({ errno: EINVAL, verb: 'reuse', object: `map ${map} (object already loaded)` });
     this.#call((o) => o.reuseMap(map, fd));
   }
 

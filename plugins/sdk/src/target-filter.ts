@@ -88,7 +88,9 @@ export function openTargetFilter(bpf: BpfApi, objectPath: string, rules: TargetR
       closed ??= (async () => {
         await Promise.all(
           links.map((link) =>
-            link.destroyAsync().catch((error) => log.warn('detach failed', { link: link.description, error: String(error) })),
+            link
+              .destroyAsync()
+              .catch((error) => log.warn('detach failed', { link: link.description, error: String(error) })),
           ),
         );
         handle.close();

@@ -7,6 +7,7 @@
 import { type ChildProcessWithoutNullStreams, spawn } from 'node:child_process';
 import { existsSync, readlinkSync } from 'node:fs';
 import { createInterface } from 'node:readline';
+import { openTargetFilter, type TargetFilter } from './target-filter.js';
 import type {
   BpfApi,
   BpfObjectHandle,
@@ -19,7 +20,6 @@ import type {
   TargetMapFds,
   TargetRules,
 } from './types.js';
-import { openTargetFilter, type TargetFilter } from './target-filter.js';
 
 /** Debian's interpreter, not a pyenv shim: the pid we target must be the one making the calls. */
 export const PYTHON = existsSync('/usr/bin/python3.11') ? '/usr/bin/python3.11' : 'python3';
@@ -82,7 +82,12 @@ export function testContext(
   const observations: Observation[] = [];
   const statuses: ProbeStatus[] = [];
   const logs: string[] = [];
-  const rules: TargetRules = { services: [service], executables: [], cgroups: [], pids: pids.map((pid) => ({ service, pid })) };
+  const rules: TargetRules = {
+    services: [service],
+    executables: [],
+    cgroups: [],
+    pids: pids.map((pid) => ({ service, pid })),
+  };
   const ctx: PluginContext = {
     bpf,
     logger: memoryLogger(logs),
