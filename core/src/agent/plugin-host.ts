@@ -18,10 +18,6 @@ import type { TargetResolver } from './targets.js';
 export interface PluginHostDeps {
   bpf: BpfApi;
   logger: Logger;
-  // biome-ignore lint/suspicious/noExplicitAny: OTel Meter/Tracer, structural in the SDK
-  meter: any;
-  // biome-ignore lint/suspicious/noExplicitAny: OTel Tracer
-  tracer: any;
   nodeName: string;
   tuning: ProbeTuning;
   targets: TargetResolver;
@@ -45,7 +41,6 @@ export interface RunningPlugin {
 export class PluginHost {
   private readonly running: RunningPlugin[] = [];
   private readonly targetListeners = new Set<() => void>();
-  private readonly abort = new AbortController();
   /** The node's one set of target maps and its one exec/fork/exit tracker, shared by every plugin. */
   private targetFilter: TargetFilter | undefined;
 
@@ -73,9 +68,6 @@ export class PluginHost {
     return {
       bpf: deps.bpf,
       logger,
-      meter: deps.meter,
-      tracer: deps.tracer,
-      signal: this.abort.signal,
       nodeName: deps.nodeName,
       tuning: deps.tuning,
       targets: () => deps.targets.targets(),
@@ -183,7 +175,6 @@ export class PluginHost {
 
   /** Stops every session (each drains its ring buffer and delivers what it read). */
   async stop(): Promise<void> {
-    this.abort.abort();
     await Promise.all(
       this.running.map(async (entry) => {
         try {

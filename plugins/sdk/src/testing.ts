@@ -91,9 +91,6 @@ export function testContext(
   const ctx: PluginContext = {
     bpf,
     logger: memoryLogger(logs),
-    meter: undefined,
-    tracer: undefined,
-    signal: new AbortController().signal,
     nodeName: 'test-node',
     tuning: {
       samplingRate: 1,

@@ -391,15 +391,10 @@ export interface RingBufferConsumer {
   stop(): Promise<void>;
 }
 
-/** Meter/tracer are the @opentelemetry/api types; kept structural here so the SDK has no deps. */
+/** What the agent hands a probe plugin's `start`: nothing a plugin does not use. */
 export interface PluginContext {
   readonly bpf: BpfApi;
   readonly logger: Logger;
-  // biome-ignore lint/suspicious/noExplicitAny: structural OTel Meter, see note above
-  readonly meter: any;
-  // biome-ignore lint/suspicious/noExplicitAny: structural OTel Tracer
-  readonly tracer: any;
-  readonly signal: AbortSignal;
   readonly nodeName: string;
   readonly tuning: ProbeTuning;
   /** Processes currently targeted; refreshed as processes come and go. */
