@@ -35,6 +35,7 @@ export { OBSERVATION_FIELDS } from './observation-fields.js';
 export { probeModeOf, probeModesOf } from './probe-mode.js';
 export { isLibrary, type MappedFile, mappedFiles } from './proc-maps.js';
 export { commOf, reportKernelDrops } from './session-common.js';
+export { isStoreUnavailableError, StoreUnavailableError } from './store-errors.js';
 export {
   detectSyscallMechanisms,
   detectSyscallPlugin,
