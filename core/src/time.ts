@@ -1,7 +1,9 @@
 // SPDX-License-Identifier: Apache-2.0
 /**
  * `--from` / `--to` values: ISO-8601 timestamps or durations relative to now (`1h`, `30m`, `90s`,
- * `2d`, `1w`, `500ms`, combined `1h30m`; a leading `-` is accepted and ignored, `now` is now).
+ * `2d`, `1w`, `500ms`, combined `1h30m`; `now` is now). A signed duration (`-1h`, `+1h`) is refused:
+ * `-1h` read as "1h ago" and as "1h ahead" are both plausible, so either reading could be a silent
+ * wrong window.
  */
 import { InputError } from './errors.js';
 
@@ -21,7 +23,7 @@ const ISO = /^\d{4}-\d{2}-\d{2}(?:[T ]\d{2}:\d{2}(?::\d{2}(?:[.,]\d+)?)?(?:Z|[+-
 
 /** Parses a duration such as `1h`, `30m`, `1h30m`, `72h` into milliseconds; undefined when not one. */
 export function parseDurationMs(text: string): number | undefined {
-  const t = text.trim().replace(/^-/, '');
+  const t = text.trim();
   if (!DURATION.test(t)) return undefined;
   let total = 0;
   for (const m of t.matchAll(PART)) total += Number(m[1]) * UNIT_MS[m[2]!]!;
@@ -37,6 +39,11 @@ export function parseTimeArg(text: string, flag: string, now: Date = new Date())
   if (t.toLowerCase() === 'now') return new Date(now.getTime());
   const duration = parseDurationMs(t);
   if (duration !== undefined) return new Date(now.getTime() - duration);
+  if ((t.startsWith('-') || t.startsWith('+')) && parseDurationMs(t.slice(1)) !== undefined) {
+    throw new InputError(
+      `${flag} "${text}" has a sign: a duration already means that long before now, so write ${t.slice(1)} (or an ISO-8601 time)`,
+    );
+  }
   if (ISO.test(t)) {
     const hasZone = /(?:Z|[+-]\d{2}(?::?\d{2})?)$/i.test(t) && t.length > 10;
     const normalized = (hasZone ? t : t.length === 10 ? t + 'T00:00:00Z' : t + 'Z').replace(' ', 'T').replace(',', '.');

@@ -14,6 +14,11 @@ import {
   NODE_HASH_KEY,
 } from '../ndjson/contract.js';
 import { hasCanonicalShape, parseCanonicalTime, type VerificationAccumulator } from './accumulator.js';
+import { FIELD_BIT, FlatObjectSyntax, LineTemplate } from './ndjson-syntax.js';
+
+/** What `observationProblem` requires as strings of every record. */
+const MAX_SCANNED_TEMPLATES = 4096;
+const REQUIRED_STRINGS = FIELD_BIT.service | FIELD_BIT.function | FIELD_BIT.binaryPath;
 
 /** Why a parsed line is not an observation record, or undefined when it is one verify can use. */
 export function observationProblem(value: unknown): string | undefined {
@@ -134,7 +139,8 @@ const CLOSE_BRACE = 0x7d;
  * latin1 (one char per byte, so offsets are byte offsets) and searched with String#indexOf.
  * Only plain lines take this path: one `{`…`}` object, no backslash escapes, string values where
  * strings belong, integer counts. Anything else goes to JSON.parse, which decides whether the line
- * is malformed. Fields verify does not use are not checked here.
+ * is malformed. Every line a lane takes is first checked to be JSON that parses to a record
+ * `observationProblem` accepts (`FlatObjectSyntax`), so each lane decides like JSON.parse.
  */
 class LineScanner {
   private nextBackslash = -2;
@@ -176,6 +182,15 @@ class LineScanner {
   private head = '';
   /** The first 32 bits of each expected sha256 nodeHash → that nodeHash (null: two share them). */
   private readonly byPrefix = new Map<number, string | null>();
+  private readonly syntax = new FlatObjectSyntax();
+  /**
+   * Per expected nodeHash, the template of its last checked line after the time (see
+   * `LineTemplate`); and one for lines of other services. A line it matches needs no other check.
+   */
+  private readonly templates = new Map<string, LineTemplate>();
+  private otherServiceTemplate: LineTemplate | undefined;
+  /** The same for lines the general scan takes (unexpected symbols, other shapes), by nodeHash. */
+  private readonly scannedTemplates = new Map<string, LineTemplate>();
 
   constructor(private readonly acc?: VerificationAccumulator) {
     if (!acc) return;
@@ -192,7 +207,7 @@ class LineScanner {
    * escapes, no nested object), where the nodeHash is one of the map's expected calls or the service
    * is another one. True when the record was accounted; false sends the line down the general path
    * (any other key order or spacing, unexpected symbols, bad values), which decides the same way.
-   * Like the general scan, it does not check fields verify does not read.
+   * The whole line is checked (`contractLine`) only once it is otherwise known to be one to take.
    */
   fast(s: number, e: number): boolean {
     const acc = this.acc;
@@ -215,6 +230,10 @@ class LineScanner {
       if (!textAt(t, at + 23, AFTER_TIME)) return false;
       const close = t.indexOf('"', at + 37);
       if (close === -1 || close >= e) return false;
+      if (!this.otherServiceTemplate?.matches(t, at + 25, e)) {
+        if (!this.contractLine(s, e, at)) return false;
+        this.otherServiceTemplate = LineTemplate.of(t, at + 25, e);
+      }
       acc.addOtherService();
       return true;
     }
@@ -228,9 +247,29 @@ class LineScanner {
     }
     if (key === -1 || key + 83 >= e || t.charCodeAt(key + 83) !== QUOTE) return false;
     const hash = this.byPrefix.get(hexPrefix(t, key + 19));
-    if (!hash || !textAt(t, key + 12, hash)) return false;
+    if (!hash) return false;
+    // The template holds the whole nodeHash: a match compares it too.
+    if (!this.templates.get(hash)?.matches(t, at + 25, e)) {
+      if (!textAt(t, key + 12, hash) || !this.contractLine(s, e, at)) return false;
+      this.templates.set(hash, LineTemplate.of(t, at + 25, e));
+    }
     acc.addExpected(hash, ms, hits, lowerBound);
     return true;
+  }
+
+  /**
+   * Whether the line, whose head up to the time at `at` is checked, is JSON in the contract's key
+   * order holding what every record needs (`observationProblem`): the fields verify does not read
+   * decide too, as they do for JSON.parse.
+   */
+  private contractLine(s: number, e: number, at: number): boolean {
+    const f = this.syntax;
+    return (
+      this.text.charCodeAt(at + 25) === 0x2c &&
+      f.check(this.text, s, e, true, at + 26, 1) &&
+      (f.strings & REQUIRED_STRINGS) === REQUIRED_STRINGS &&
+      (f.strings & FIELD_BIT.nodeHash) === (f.present & FIELD_BIT.nodeHash)
+    );
   }
 
   /** Set by `trailingCount`: `"countMode":"presence"` right before `"hitCount"` (the agent's order). */
@@ -327,13 +366,22 @@ class LineScanner {
     if (!observedAt || !service || nodeHash === null || typeof hitCount !== 'number' || typeof pid !== 'number') {
       return undefined;
     }
+    // JSON.parse decides lines that are not JSON or lack what every record needs.
+    const hashText = nodeHash ? t.slice(nodeHash[0], nodeHash[1]) : undefined;
+    if (!this.scannedTemplates.get(hashText ?? '')?.matches(t, s, e)) {
+      const f = this.syntax;
+      if (!f.check(t, s, e, false) || (f.strings & REQUIRED_STRINGS) !== REQUIRED_STRINGS) return undefined;
+      // Bounded: a hostile file may hold a new nodeHash on every line.
+      if (this.scannedTemplates.size >= MAX_SCANNED_TEMPLATES) this.scannedTemplates.clear();
+      this.scannedTemplates.set(hashText ?? '', LineTemplate.of(t, s, e));
+    }
     const canonical = observedAt[1] - observedAt[0] === 24 && hasCanonicalShape(t, observedAt[0]);
     return {
       service: t.slice(service[0], service[1]),
       observedAt: t.slice(observedAt[0], observedAt[1]),
       // Other ISO-8601 forms are left to the accumulator (Date.parse).
       observedAtMs: canonical ? this.time(observedAt[0]) : undefined,
-      nodeHash: nodeHash ? t.slice(nodeHash[0], nodeHash[1]) : undefined,
+      nodeHash: hashText,
       hitCount,
       pid,
       presence: countMode ? t.slice(countMode[0], countMode[1]) === 'presence' : false,

@@ -136,6 +136,20 @@ describe('readObservationFiles', () => {
       () => '   ',
       () => '[1,2]',
       () => 'null',
+      // Broken where no lane reads, or lacking what JSON.parse's lane requires (issue #13).
+      () => line(agent(sslConnect, IN)).replace('{"observedAt"', '{!"observedAt"'),
+      () => line(agent(sslConnect, IN)).replace('"probeType":', '"probeType"'),
+      () => line(agent(sslConnect, IN)).replace('"comm":"checkout"', '"comm":"check\u0001out"'),
+      () => line(agent(sslConnect, IN)).replace('"comm":"checkout"', '"comm":"check\tout"'),
+      () => line(agent(sslConnect, IN)).replace(',"pid":1000', ',"pid":10.'),
+      () => line(agent(sslConnect, IN)).replace(',"pid":1000', ',"pid":1000,"pid":1000'),
+      () => line(agent(sslConnect, IN)).replace(',"nodeName":"node-a"', ',"service":"billing"'),
+      () => line(agent(sslConnect, IN, { function: undefined })),
+      () => line(agent(sslConnect, IN, { binaryPath: 7 })),
+      () => line(agent(sslRead, IN, { service: 'billing', binaryPath: undefined })),
+      () => line(agent(sslRead, IN, { service: 'billing' })).replace('"probeType":', '"probeType"::'),
+      () => line(agent(sslRead, IN, { nodeHash: 5 })),
+      () => line({ ...agent(rc4, IN), function: undefined, comm: 'x' }),
     ];
     let seed = 7;
     const pick = () => {
