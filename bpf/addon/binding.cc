@@ -286,6 +286,8 @@ class ObjectHandle : public Napi::ObjectWrap<ObjectHandle> {
                            InstanceMethod("setGlobalBytes", &ObjectHandle::SetGlobalBytes),
                            InstanceMethod("setAutoload", &ObjectHandle::SetAutoload),
                            InstanceMethod("setMaxEntries", &ObjectHandle::SetMaxEntries),
+                           InstanceMethod("reuseMap", &ObjectHandle::ReuseMap),
+                           InstanceMethod("mapFd", &ObjectHandle::MapFd),
                            InstanceMethod("load", &ObjectHandle::Load),
                            InstanceMethod("attachUprobe", &ObjectHandle::AttachUprobe),
                            InstanceMethod("attachTracepoint", &ObjectHandle::AttachTracepoint),
@@ -434,6 +436,25 @@ class ObjectHandle : public Napi::ObjectWrap<ObjectHandle> {
     int err = bpf_map__set_max_entries(Map(env, name), info[1].As<Napi::Number>().Uint32Value());
     if (err) Fail(env, "resize", "map " + name, err);
     return env.Undefined();
+  }
+
+  // reuseMap(map, fd): before load, the map becomes the kernel map behind `fd` (libbpf dups the fd,
+  // so the caller keeps its own); libbpf checks type, key/value size and capacity at load.
+  Napi::Value ReuseMap(const Napi::CallbackInfo& info) {
+    Napi::Env env = info.Env();
+    std::string name = ArgString(info, 0);
+    int err = bpf_map__reuse_fd(Map(env, name), info[1].As<Napi::Number>().Int32Value());
+    if (err) Fail(env, "reuse", "map " + name, err);
+    return env.Undefined();
+  }
+
+  // mapFd(map) -> the loaded map's fd, owned by this object (valid until close).
+  Napi::Value MapFd(const Napi::CallbackInfo& info) {
+    Napi::Env env = info.Env();
+    std::string name = ArgString(info, 0);
+    int fd = bpf_map__fd(Map(env, name));
+    if (fd < 0) Fail(env, "get the fd of", "map " + name + " (not loaded)", fd);
+    return Napi::Number::New(env, fd);
   }
 
   Napi::Value Load(const Napi::CallbackInfo& info) {

@@ -1,11 +1,12 @@
 // SPDX-License-Identifier: Apache-2.0
 import type { BpfApi, BpfObjectHandle, KernelFeatures } from '@stella/sdk';
-import { type DetectOptions, detectKernelFeatures, uprobeMultiSupported } from './features.js';
+import { type DetectOptions, detectKernelFeatures, TARGET_FILTER_OBJECT, uprobeMultiSupported } from './features.js';
 import { BpfObject } from './object.js';
 
 /** The SDK's BpfApi backed by libbpf. Feature detection runs once, on first use. */
 export class LibbpfApi implements BpfApi {
   #features: KernelFeatures | undefined;
+  readonly targetFilterObject = TARGET_FILTER_OBJECT;
   constructor(private readonly detectOptions: DetectOptions = {}) {}
 
   open(objectPath: string, options: { name?: string } = {}): BpfObjectHandle {

@@ -55,6 +55,9 @@ export function trialLoadFentry(objectPath = FENTRY_PROBE_OBJECT): { ok: boolean
   }
 }
 
+/** The node's target filter: the target maps every plugin object reuses, and the exec/fork/exit tracker. */
+export const TARGET_FILTER_OBJECT = join(packageDir, 'probes', 'target_filter.bpf.o');
+
 /** The compiled uprobe_multi trial object (built by `npm run build:bpf`). */
 export const UPROBE_MULTI_PROBE_OBJECT = join(packageDir, 'probes', 'uprobe_multi_probe.bpf.o');
 

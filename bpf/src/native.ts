@@ -48,6 +48,8 @@ export interface NativeObject {
   setGlobalBytes(section: string, offset: number, bytes: Buffer, name: string): void;
   setAutoload(program: string, enabled: boolean): void;
   setMaxEntries(map: string, entries: number): void;
+  reuseMap(map: string, fd: number): void;
+  mapFd(map: string): number;
   load(): void;
   attachUprobe(
     program: string,

@@ -157,6 +157,18 @@ export class BpfObject implements BpfObjectHandle {
     this.#maps = undefined;
   }
 
+  /** Before load: `map` becomes the kernel map behind `fd` (another object's, see `mapFd`). */
+  reuseMap(map: string, fd: number): void {
+    if (this.#loaded)
+      throw new BpfError({ errno: EINVAL, verb: 'reuse', object: `map ${map} (object already loaded)` });
+    this.#call((o) => o.reuseMap(map, fd));
+  }
+
+  /** After load: the fd of `map`, valid until this object is closed. */
+  mapFd(map: string): number {
+    return this.#call((o) => o.mapFd(map));
+  }
+
   load(): void {
     this.#call((o) => o.load());
     this.#loaded = true;

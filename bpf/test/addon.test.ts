@@ -233,6 +233,32 @@ describe.skipIf(skipReason)('@stella/bpf addon on this kernel', () => {
     expect(obj.mapLookup('stella_target_pids', key)).toBeNull();
   });
 
+  it('shares a map between two objects by fd (reuseMap before load): an entry one writes, the other filters by', async () => {
+    const owner = openFixture();
+    owner.load();
+    const user = openFixture();
+    user.setGlobal(StellaGlobals.filterTargets, 1);
+    user.reuseMap('stella_target_pids', owner.mapFd('stella_target_pids'));
+    user.load();
+    expect(() => user.reuseMap('stella_target_pids', owner.mapFd('stella_target_pids'))).toThrow(
+      'failed to reuse map stella_target_pids (object already loaded)',
+    );
+    const w = await startWorkload();
+    user.attachUprobe({ program: 'stella_uprobe_call', binaryPath: callTarget, symbol: fixtureSymbol, pid: w.pid });
+    const { collected, onBatch } = collector();
+    const consumer = user.consumeRingBuffer('stella_events', onBatch);
+    await w.run('call 50'); // not a target in the shared map yet: nothing
+    const key = Buffer.alloc(4);
+    key.writeUInt32LE(w.pid);
+    owner.mapUpdate('stella_target_pids', key, Buffer.alloc(4));
+    await w.run('call 50');
+    await waitFor(() => collected.records.length >= 50);
+    await sleep(50);
+    await consumer.stop();
+    expect(collected.records).toHaveLength(50);
+    expect(user.mapKeys('stella_target_pids')).toEqual([key]);
+  });
+
   it('attaches to libssl.so.3 SSL_connect and SSL_do_handshake and sees a real handshake', async () => {
     const libssl = '/usr/lib/x86_64-linux-gnu/libssl.so.3';
     expect(existsSync(libssl), `${libssl} is part of this machine (docs/KERNEL.md §8)`).toBe(true);

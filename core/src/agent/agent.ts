@@ -129,8 +129,6 @@ export class RuntimeAgent {
     this.host = new PluginHost({
       bpf: deps.bpf,
       logger: deps.logger,
-      meter: telemetry.meter,
-      tracer: telemetry.tracer,
       nodeName: agentConfig.nodeName,
       tuning: probeTuningOf(config),
       targets: this.targets,

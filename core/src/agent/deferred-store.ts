@@ -1,6 +1,6 @@
 // SPDX-License-Identifier: Apache-2.0
 import type { FunctionSummary, Logger, Observation, ObservationQuery, ObservationStore } from '@stella/sdk';
-import { isStoreUnavailableError, StoreUnavailableError } from '@stella/stores';
+import { isStoreUnavailableError, StoreUnavailableError } from '@stella/sdk';
 
 /**
  * A store whose server was down when the agent started. The agent must not refuse to observe

@@ -11,16 +11,13 @@ import type {
   ProbeStatus,
   ProbeTuning,
 } from '@stella/sdk';
+import { openTargetFilter, type TargetFilter } from '@stella/sdk/target-filter';
 import type { ProbeStatusRegistry } from './status.js';
 import type { TargetResolver } from './targets.js';
 
 export interface PluginHostDeps {
   bpf: BpfApi;
   logger: Logger;
-  // biome-ignore lint/suspicious/noExplicitAny: OTel Meter/Tracer, structural in the SDK
-  meter: any;
-  // biome-ignore lint/suspicious/noExplicitAny: OTel Tracer
-  tracer: any;
   nodeName: string;
   tuning: ProbeTuning;
   targets: TargetResolver;
@@ -44,12 +41,18 @@ export interface RunningPlugin {
 export class PluginHost {
   private readonly running: RunningPlugin[] = [];
   private readonly targetListeners = new Set<() => void>();
-  private readonly abort = new AbortController();
+  /** The node's one set of target maps and its one exec/fork/exit tracker, shared by every plugin. */
+  private targetFilter: TargetFilter | undefined;
 
   constructor(private readonly deps: PluginHostDeps) {}
 
   /** Called by the agent after each target rescan that changed something. */
   notifyTargetsChanged(): void {
+    try {
+      this.targetFilter?.update(this.deps.targets.targetRules());
+    } catch (error) {
+      this.deps.logger.error('updating the target maps failed', { error: (error as Error).message });
+    }
     for (const listener of this.targetListeners) {
       try {
         listener();
@@ -65,14 +68,11 @@ export class PluginHost {
     return {
       bpf: deps.bpf,
       logger,
-      meter: deps.meter,
-      tracer: deps.tracer,
-      signal: this.abort.signal,
       nodeName: deps.nodeName,
       tuning: deps.tuning,
       targets: () => deps.targets.targets(),
       targetRules: () => deps.targets.targetRules(),
-      serviceIndex: (service) => deps.targets.serviceIndex(service),
+      targetMaps: this.targetFilter?.maps,
       onTargetsChanged: (listener) => {
         const wrapped = () => listener(deps.targets.targets());
         this.targetListeners.add(wrapped);
@@ -90,6 +90,7 @@ export class PluginHost {
 
   async start(plugins: ProbePlugin<unknown>[], requests: ProbeRequest[]): Promise<RunningPlugin[]> {
     const unserved = new Set(requests);
+    this.openTargetFilter(plugins, requests);
     for (const plugin of plugins) {
       const mine = requests.filter((r) => plugin.categories.includes(r.category));
       for (const r of mine) unserved.delete(r);
@@ -148,13 +149,32 @@ export class PluginHost {
     }
   }
 
+  /**
+   * Loads the target filter once, before any plugin object (each reuses its maps at load). Without
+   * it (no compiled object, or a load failure) filtering plugins fail to start with that reason.
+   */
+  private openTargetFilter(plugins: ProbePlugin<unknown>[], requests: ProbeRequest[]): void {
+    const { bpf, logger, targets } = this.deps;
+    const served = plugins.some((p) => requests.some((r) => p.categories.includes(r.category)));
+    const rules = targets.targetRules();
+    if (this.targetFilter || !served || rules.allProcessesService !== undefined) return;
+    if (!bpf.targetFilterObject) {
+      logger.error('this BPF API ships no target filter object: filtering plugins cannot start');
+      return;
+    }
+    try {
+      this.targetFilter = openTargetFilter(bpf, bpf.targetFilterObject, rules, logger.child({ scope: 'targets' }));
+    } catch (error) {
+      logger.error('the target filter failed to load', { error: (error as Error).message });
+    }
+  }
+
   plugins(): readonly RunningPlugin[] {
     return this.running;
   }
 
   /** Stops every session (each drains its ring buffer and delivers what it read). */
   async stop(): Promise<void> {
-    this.abort.abort();
     await Promise.all(
       this.running.map(async (entry) => {
         try {
@@ -164,5 +184,8 @@ export class PluginHost {
         }
       }),
     );
+    // After the sessions: their objects hold the maps, but the tracker must run until they stop.
+    await this.targetFilter?.close();
+    this.targetFilter = undefined;
   }
 }

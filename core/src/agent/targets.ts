@@ -54,12 +54,6 @@ export class TargetResolver {
     this.rules = this.resolveRules();
   }
 
-  serviceIndex(service: string): number {
-    const index = this.services.indexOf(service);
-    if (index < 0) throw new Error(`unknown service "${service}": no target rule names it`);
-    return index;
-  }
-
   targetRules(): TargetRules {
     return this.rules;
   }

@@ -34,7 +34,8 @@ export { DEFAULT_RINGBUF_BYTES } from './object-tuning.js';
 export { OBSERVATION_FIELDS } from './observation-fields.js';
 export { probeModeOf, probeModesOf } from './probe-mode.js';
 export { isLibrary, type MappedFile, mappedFiles } from './proc-maps.js';
-export { attachTargetTracker, commOf, reportKernelDrops } from './session-common.js';
+export { commOf, reportKernelDrops } from './session-common.js';
+export { isStoreUnavailableError, StoreUnavailableError } from './store-errors.js';
 export {
   detectSyscallMechanisms,
   detectSyscallPlugin,
@@ -55,7 +56,8 @@ export {
   type SyscallSessionOptions,
   startSyscallSession,
 } from './syscall-session.js';
-export { populateTargetMaps, samplingThreshold } from './targets.js';
+// The node's target filter is the core's (`@stella/sdk/target-filter`), not a plugin's to open.
+export { samplingThreshold } from './target-filter.js';
 export type * from './types.js';
 export { defineUprobePlugin, type UprobePluginDefinition, type UprobePluginOptions } from './uprobe-plugin.js';
 export {

@@ -5,7 +5,7 @@
  * one sent sampled per-call events beside exact aggregates, counting the same calls twice.
  */
 import { StellaGlobals, StellaMaps } from './abi.js';
-import { samplingThreshold } from './targets.js';
+import { samplingThreshold } from './target-filter.js';
 import type { BpfObjectHandle, ProbeTuning } from './types.js';
 
 /** Ring buffer size: a 256 KiB ring dropped heavily under CPU contention on 2 CPUs, 4 MiB < 3 %. */

@@ -1,33 +1,11 @@
 // SPDX-License-Identifier: Apache-2.0
-/** Pieces every probe session shares: the in-kernel target tracker, drop counter, aggregates, comm lookup. */
+/** Pieces every probe session shares: drop counter, aggregates, comm lookup. */
 
 import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
-import { StellaMaps, TARGET_TRACKER_PROGRAMS } from './abi.js';
+import { StellaMaps } from './abi.js';
 import { AggregateReader, type DrainedAggregate } from './aggregates.js';
 import type { BpfLink, BpfObjectHandle, Logger, Observation, PluginContext } from './types.js';
-
-/**
- * The exec/fork/exit programs of target.bpf.h claim new processes in the kernel. Without them
- * (a kernel lacking tp_btf) the agent still filters the processes its /proc scan found, and says
- * that short-lived processes will be missed.
- */
-export function attachTargetTracker(handle: BpfObjectHandle, filtering: boolean, log: Logger): BpfLink[] {
-  const links: BpfLink[] = [];
-  if (!filtering) return links;
-  for (const program of TARGET_TRACKER_PROGRAMS) {
-    if (!handle.programNames().includes(program)) continue;
-    try {
-      links.push(handle.attachAuto(program));
-    } catch (error) {
-      log.warn('in-kernel process tracking unavailable: processes started after a /proc scan may be missed', {
-        program,
-        error: (error as Error).message,
-      });
-    }
-  }
-  return links;
-}
 
 /** Sums the per-CPU `stella_drops` counter (ringbuf.bpf.h) and reports it to the agent. */
 export function reportKernelDrops(handle: BpfObjectHandle, ctx: PluginContext, plugin: string, log: Logger): void {

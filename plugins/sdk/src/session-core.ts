@@ -1,15 +1,15 @@
 // SPDX-License-Identifier: Apache-2.0
 /**
  * The probe session core both attach strategies (uprobes; syscalls by kprobe, fentry or
- * tracepoint) run on: the object opened and tuned by one rule, the target maps and tracker, the
- * ring-buffer consumer, housekeeping (drop counter, aggregation windows) and one stop order.
+ * tracepoint) run on: the object opened and tuned by one rule and pointed at the node's target
+ * maps, the ring-buffer consumer, housekeeping (drop counter, aggregation windows) and one stop order.
  */
-import { StellaMaps, TARGET_TRACKER_PROGRAMS } from './abi.js';
+import { StellaMaps } from './abi.js';
 import type { DrainedAggregate } from './aggregates.js';
 import { createEventHeader, decodeEventHeader, EVENT_HEADER, type EventHeader, forEachRecord } from './event.js';
 import { applyObjectTuning, type ObjectTuning, objectTuning } from './object-tuning.js';
-import { type AggregateWindow, attachTargetTracker, destroyLink, startHousekeeping } from './session-common.js';
-import { populateTargetMaps } from './targets.js';
+import { type AggregateWindow, destroyLink, startHousekeeping } from './session-common.js';
+import { reuseTargetMaps } from './target-filter.js';
 import type { BpfLink, BpfObjectHandle, Logger, Observation, PluginContext } from './types.js';
 
 export interface ProbeObjectOptions {
@@ -20,7 +20,7 @@ export interface ProbeObjectOptions {
   ringBufferBytes?: number;
   /** The object's own `const volatile` tunables, set after the shared ones. */
   configure?(handle: BpfObjectHandle): void;
-  /** Programs to load (default: all); the target tracker follows `filterTargets` regardless. */
+  /** Programs to load (default: all). */
   autoload?(program: string): boolean;
 }
 
@@ -29,20 +29,22 @@ export interface ProbeObject {
   settings: ObjectTuning;
 }
 
-const isTracker = (program: string) => (TARGET_TRACKER_PROGRAMS as readonly string[]).includes(program);
-
-/** Opens, tunes and loads an object; closes it again when any of that fails. */
+/**
+ * Opens, tunes and loads an object with the node's target maps in place of its own (the core
+ * fills them; a filtering object without them would see no target); closes it when any step fails.
+ */
 export function openProbeObject(ctx: PluginContext, options: ProbeObjectOptions): ProbeObject {
   const handle = ctx.bpf.open(options.objectPath, { name: options.plugin });
   const settings = objectTuning(ctx.tuning, options.filterTargets);
   try {
     applyObjectTuning(handle, settings, options.ringBufferBytes);
     options.configure?.(handle);
-    const { autoload } = options;
-    if (autoload) {
-      for (const program of handle.programNames())
-        handle.setAutoload(program, isTracker(program) ? options.filterTargets : autoload(program));
+    if (options.filterTargets) {
+      if (!ctx.targetMaps) throw new Error(`${options.plugin}: filtering by target needs the node's target maps`);
+      reuseTargetMaps(handle, ctx.targetMaps);
     }
+    const { autoload } = options;
+    if (autoload) for (const program of handle.programNames()) handle.setAutoload(program, autoload(program));
     handle.load();
     return { handle, settings };
   } catch (error) {
@@ -63,24 +65,19 @@ export interface SessionCoreOptions {
   onRecord(buf: Buffer, offset: number, header: EventHeader, out: Observation[]): void;
   /** One aggregate's growth since the last window becomes records. */
   recordsOf(entry: DrainedAggregate, window: AggregateWindow, out: Observation[]): void;
-  /** After the target maps were refreshed for a change of targets. */
+  /** After a change of targets (the core has refreshed the node's target maps). */
   onTargetsChanged?(): void;
 }
 
 export interface SessionCore {
-  /** Destroys `links` (and the tracker's), drains the ring and the last window, closes the object. */
+  /** Destroys `links`, drains the ring and the last window, closes the object. */
   stop(links: Iterable<BpfLink>): Promise<void>;
 }
 
 export function startSessionCore(options: SessionCoreOptions): SessionCore {
   const { ctx, plugin, log, object } = options;
   const { handle, settings } = object;
-  populateTargetMaps(handle, ctx.targetRules());
-  const trackerLinks = attachTargetTracker(handle, settings.filterTargets, log);
-  const unsubscribe = ctx.onTargetsChanged(() => {
-    populateTargetMaps(handle, ctx.targetRules());
-    options.onTargetsChanged?.();
-  });
+  const unsubscribe = ctx.onTargetsChanged(() => options.onTargetsChanged?.());
   const header = createEventHeader();
   const consumer = handle.consumeRingBuffer(StellaMaps.events, (batch) => {
     const out: Observation[] = [];
@@ -106,7 +103,7 @@ export function startSessionCore(options: SessionCoreOptions): SessionCore {
       stopped = true;
       unsubscribe();
       // In parallel on worker threads: each perf-event link's release waits for a grace period.
-      await Promise.all([...trackerLinks, ...links].map((link) => destroyLink(link, log)));
+      await Promise.all([...links].map((link) => destroyLink(link, log)));
       await consumer.stop();
       housekeeping.stop();
       handle.close();

@@ -7,6 +7,7 @@
 import { type ChildProcessWithoutNullStreams, spawn } from 'node:child_process';
 import { existsSync, readlinkSync } from 'node:fs';
 import { createInterface } from 'node:readline';
+import { openTargetFilter, type TargetFilter } from './target-filter.js';
 import type {
   BpfApi,
   BpfObjectHandle,
@@ -16,6 +17,8 @@ import type {
   ProbeRequest,
   ProbeStatus,
   ProbeTuning,
+  TargetMapFds,
+  TargetRules,
 } from './types.js';
 
 /** Debian's interpreter, not a pyenv shim: the pid we target must be the one making the calls. */
@@ -58,6 +61,17 @@ function exeOf(pid: number): string {
   }
 }
 
+/** Target filters opened for test contexts; each lives until the test process exits, as the agent's would. */
+const testFilters: TargetFilter[] = [];
+
+/** The node's target maps as the agent's plugin host would load them, when `bpf` ships the object. */
+function targetMapsFor(bpf: BpfApi, rules: TargetRules, log: Logger): TargetMapFds | undefined {
+  if (!bpf.targetFilterObject || bpfUnavailableReason()) return undefined;
+  const filter = openTargetFilter(bpf, bpf.targetFilterObject, rules, log);
+  testFilters.push(filter);
+  return filter.maps;
+}
+
 /** The context the agent's plugin host would build, for one service whose processes are `pids`. */
 export function testContext(
   bpf: BpfApi,
@@ -68,12 +82,15 @@ export function testContext(
   const observations: Observation[] = [];
   const statuses: ProbeStatus[] = [];
   const logs: string[] = [];
+  const rules: TargetRules = {
+    services: [service],
+    executables: [],
+    cgroups: [],
+    pids: pids.map((pid) => ({ service, pid })),
+  };
   const ctx: PluginContext = {
     bpf,
     logger: memoryLogger(logs),
-    meter: undefined,
-    tracer: undefined,
-    signal: new AbortController().signal,
     nodeName: 'test-node',
     tuning: {
       samplingRate: 1,
@@ -93,13 +110,8 @@ export function testContext(
           comm: '',
           root: `/proc/${pid}/root`,
         })),
-    targetRules: () => ({
-      services: [service],
-      executables: [],
-      cgroups: [],
-      pids: pids.map((pid) => ({ service, pid })),
-    }),
-    serviceIndex: () => 0,
+    targetRules: () => rules,
+    targetMaps: targetMapsFor(bpf, rules, memoryLogger(logs)),
     onTargetsChanged: () => () => {},
     emit: (batch) => observations.push(...batch),
     reportStatus: (status) => statuses.push(status),
@@ -184,6 +196,7 @@ export function faultyBpf(
   faults: { kprobes?: boolean; failAttach?: (program: string) => boolean },
 ): BpfApi {
   return {
+    targetFilterObject: real.targetFilterObject,
     features: () => ({ ...real.features(), ...(faults.kprobes !== undefined ? { kprobes: faults.kprobes } : {}) }),
     open(path, options) {
       const handle = real.open(path, options);

@@ -195,6 +195,13 @@ export interface TargetRules {
   pids: { service: string; pid: number }[];
 }
 
+/** Fds of the node's target maps (stella/target.bpf.h), owned by the core's target filter. */
+export interface TargetMapFds {
+  pids: number;
+  cgroups: number;
+  exes: number;
+}
+
 /** A process the agent decided to watch. */
 export interface TargetProcess {
   pid: number;
@@ -253,6 +260,8 @@ export interface BpfApi {
    * test double need not implement it; absent means perf-event uprobes.
    */
   uprobeMultiSupported?(): Promise<{ supported: boolean; reason?: string }>;
+  /** The compiled target filter object (maps + exec/fork/exit tracker) this BPF API ships. */
+  readonly targetFilterObject?: string;
 }
 
 export interface KernelFeatures {
@@ -282,6 +291,13 @@ export interface BpfObjectHandle {
   setAutoload(program: string, enabled: boolean): void;
   /** Before load: resize a map (e.g. the ring buffer, bytes, power of two). */
   setMaxEntries(map: string, entries: number): void;
+  /**
+   * Before load: `map` becomes the kernel map behind `fd` (another loaded object's, from its
+   * `mapFd`), so two objects share one map: how every plugin reads the node's one target filter.
+   */
+  reuseMap(map: string, fd: number): void;
+  /** After load: the fd of `map`, valid until this object is closed. */
+  mapFd(map: string): number;
   load(): void;
   attachUprobe(opts: {
     program: string;
@@ -380,26 +396,24 @@ export interface RingBufferConsumer {
   stop(): Promise<void>;
 }
 
-/** Meter/tracer are the @opentelemetry/api types; kept structural here so the SDK has no deps. */
+/** What the agent hands a probe plugin's `start`: nothing a plugin does not use. */
 export interface PluginContext {
   readonly bpf: BpfApi;
   readonly logger: Logger;
-  // biome-ignore lint/suspicious/noExplicitAny: structural OTel Meter, see note above
-  readonly meter: any;
-  // biome-ignore lint/suspicious/noExplicitAny: structural OTel Tracer
-  readonly tracer: any;
-  readonly signal: AbortSignal;
   readonly nodeName: string;
   readonly tuning: ProbeTuning;
   /** Processes currently targeted; refreshed as processes come and go. */
   targets(): TargetProcess[];
   /**
-   * The target rules in kernel terms, to load into each BPF object's target maps
-   * (`stella_target_exes`, `stella_target_pids`, `stella_target_cgroups`).
+   * The target rules in kernel terms, read-only: the service names by the index the kernel
+   * carries, and whether the rules name pids only (per-pid attach). The core fills the maps.
    */
   targetRules(): TargetRules;
-  /** Index of a service in `targetRules().services`; the kernel carries this number, not the name. */
-  serviceIndex(service: string): number;
+  /**
+   * The node's one set of target maps, which every plugin object reuses before load
+   * (`openProbeObject` does it). Undefined only when the rules claim every process.
+   */
+  readonly targetMaps?: TargetMapFds;
   /** Called with every target change (new process, exit, new library mapped via dlopen). */
   onTargetsChanged(listener: (targets: TargetProcess[]) => void): () => void;
   /** Hand observations to the pipeline (never blocks; counts drops when the buffer is full). */

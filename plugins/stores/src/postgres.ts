@@ -4,9 +4,9 @@ import { randomUUID } from 'node:crypto';
 import { Readable } from 'node:stream';
 import { pipeline } from 'node:stream/promises';
 import type { FunctionSummary, Logger, Observation, ObservationQuery, ObservationStore } from '@stella/sdk';
+import { StoreUnavailableError } from '@stella/sdk';
 import pg from 'pg';
 import copyStreams from 'pg-copy-streams';
-import { StoreUnavailableError } from './errors.js';
 import { globToRegexSource, hasWildcard, literalPrefix } from './glob.js';
 import {
   COLUMN_TYPES,

@@ -1,8 +1,8 @@
 // SPDX-License-Identifier: Apache-2.0
 import { randomUUID } from 'node:crypto';
 import type { FunctionSummary, Logger, Observation, ObservationQuery, ObservationStore } from '@stella/sdk';
+import { StoreUnavailableError } from '@stella/sdk';
 import { Cluster, type Redis as Valkey } from 'iovalkey';
-import { StoreUnavailableError } from './errors.js';
 import { globToRegExp } from './glob.js';
 import { observedAtMs, sortSummaries } from './records.js';
 import type { ValkeyStoreOptions } from './types.js';
