@@ -107,6 +107,13 @@ const BENCHMARKS = [
     bpf: true,
   },
   {
+    name: 'agent-stop',
+    script: 'bench/agent-stop.mjs',
+    full: [],
+    quick: ['--rounds', '1'],
+    bpf: true,
+  },
+  {
     // Like stores below: rewrites its section of docs/BENCHMARKS.md, so full runs only.
     name: 'fleet',
     script: 'bench/fleet.mjs',
