@@ -2,8 +2,9 @@
 // SPDX-License-Identifier: Apache-2.0
 /**
  * How long the agent takes to stop (SIGTERM until the process has exited) with many uprobes
- * attached: a map of `--calls` exported functions of libcrypto (plus the catalogue's other
- * libcrypto functions, which the agent adds), target a python process that maps libcrypto. Beside
+ * attached: a map of `--calls` exported functions of libcrypto (the catalogue's other libcrypto
+ * functions, which the agent adds, are refused by probes.max_concurrent = 256), target a python
+ * process that maps libcrypto; the links' offsets are counted with bpftool before the stop. Beside
  * it in the same run, bpftrace (v0.17 here: one perf-event uprobe per function) on the same
  * functions of the same pid, stopped the same way: the cost of releasing that many perf-event
  * uprobes, which the agent's uprobe_multi links replace.
@@ -13,7 +14,7 @@
  * Needs root, bpftrace, python3 and a built tree (npm run build). Prints a markdown table
  * (medians over the rounds); fails when a stop exceeds the 1 s target.
  */
-import { spawn } from 'node:child_process';
+import { execFileSync, spawn } from 'node:child_process';
 import { mkdtempSync, realpathSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { dirname, join } from 'node:path';
@@ -45,7 +46,7 @@ const median = (xs) => [...xs].sort((a, b) => a - b)[Math.floor(xs.length / 2)];
  * Spawns `command`, waits for `readyText` on its output, lets it settle `settleMs`, sends SIGTERM
  * and returns ms from spawn to ready and from SIGTERM to exit, and the output.
  */
-async function startAndStop(command, args, readyText, settleMs) {
+async function startAndStop(command, args, readyText, settleMs, inspect = () => undefined) {
   const started = performance.now();
   const child = spawn(command, args, { stdio: ['ignore', 'pipe', 'pipe'] });
   let out = '';
@@ -60,12 +61,21 @@ async function startAndStop(command, args, readyText, settleMs) {
     exited.then(({ code }) => reject(new Error(`${command} exited ${code} before ready:\n${out.slice(-2000)}`)));
   });
   await sleep(settleMs);
+  const inspected = inspect();
   const stopAt = performance.now();
   child.kill('SIGTERM');
   const { code, signal } = await exited;
   const stop = performance.now() - stopAt;
   if (code !== 0) throw new Error(`${command} exited ${code ?? signal} on SIGTERM:\n${out.slice(-2000)}`);
-  return { ready, stop, out };
+  return { ready, stop, out, inspected };
+}
+
+/** Offsets carried by uprobe_multi links on libcrypto: proof the agent's probes were in the kernel when stopped. */
+function multiLinkOffsets() {
+  const links = JSON.parse(execFileSync('bpftool', ['-j', 'link', 'show'], { encoding: 'utf8' }));
+  return links
+    .filter((l) => l.type === 'uprobe_multi' && l.path === LIBCRYPTO)
+    .reduce((sum, l) => sum + (l.func_cnt ?? 0), 0);
 }
 
 const dir = mkdtempSync(join(tmpdir(), 'stella-agent-stop-'));
@@ -102,13 +112,14 @@ try {
   const probeList = symbols.map((s) => `uprobe:${LIBCRYPTO}:${s}`).join(',');
   const cases = [
     {
-      name: `stella agent (uprobe_multi links, ${calls} calls + catalogue)`,
+      name: `stella agent (one uprobe_multi link, ${calls} offsets)`,
       run: () =>
         startAndStop(
           process.execPath,
           [join(repo, 'core/bin/stella-runtime-agent.js'), '--config', config],
           'ready',
           2000,
+          multiLinkOffsets,
         ),
     },
     {
@@ -126,7 +137,9 @@ try {
   for (let round = 0; round < rounds; round++) {
     // Interleaved round by round: the machine is shared, so neighbours' load hits both alike.
     for (const [i, c] of cases.entries()) {
-      const { ready, stop } = await c.run();
+      const { ready, stop, inspected } = await c.run();
+      if (inspected !== undefined && inspected < calls)
+        throw new Error(`the agent's uprobe_multi links carried ${inspected} offsets, ${calls} expected`);
       results[i].ready.push(ready);
       results[i].stop.push(stop);
     }

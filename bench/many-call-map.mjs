@@ -54,7 +54,7 @@ export async function writeManyCallMap(repo, path, { app, binaryPath, library, p
           {
             pathId: 'many-calls',
             tags: ['bench'],
-            priority: 'normal',
+            priority: 'crypto',
             optional: false,
             entrypoint: entry,
             expectedCalls: calls,
