@@ -39,6 +39,7 @@ APT_MAIN=(
   openssl curl ca-certificates python3-nacl gnutls-bin libsodium23 # TLS/crypto workloads
   pamtester slapd ldap-utils sasl2-bin libsasl2-modules          # auth workloads
   postgresql prometheus jq procps iproute2 util-linux libcap2-bin # stores, alerts, tooling
+  qemu-system-x86 busybox-static cpio xz-utils zstd binutils    # scripts/kernel-matrix.sh guests
 )
 need=()
 for p in "${APT_MAIN[@]}" "${APT_BACKPORTS[@]}"; do

@@ -29,6 +29,10 @@ function mountedTracefs(): string | undefined {
   return TRACEFS_PATHS.find((p) => existsSync(join(p, 'events')));
 }
 
+/** The one sentence every place that refuses uprobes on a pre-5.15 kernel says. */
+export const ATTACH_COOKIES_MISSING =
+  'the kernel has no bpf_get_attach_cookie (Linux 5.15+), which the uprobe plugins (crypto, tls, auth) need to tell their attach points apart';
+
 function kernelAtLeast(kernelRelease: string, major: number, minor: number): boolean {
   const [maj = 0, min = 0] = kernelRelease.split(/[.-]/).map(Number);
   return maj > major || (maj === major && min >= minor);
@@ -132,7 +136,21 @@ export function detectKernelFeatures(options: DetectOptions = {}): KernelFeature
   }
   if (!ringbuf) notes.push('BPF ring buffers are not available (Linux >= 5.8)');
 
-  const features: KernelFeatureReport = { kernelRelease, btf, uprobes, kprobes, syscallTracepoints, ringbuf, notes };
+  // The helper arrived with BPF cookies in Linux 5.15 (perf-event links); there is no cheaper probe
+  // for a helper than loading a program that calls it, and the release is exact for it.
+  const attachCookies = kernelAtLeast(kernelRelease, 5, 15);
+  if (!attachCookies) notes.push(ATTACH_COOKIES_MISSING);
+
+  const features: KernelFeatureReport = {
+    kernelRelease,
+    btf,
+    uprobes,
+    kprobes,
+    syscallTracepoints,
+    ringbuf,
+    attachCookies,
+    notes,
+  };
   if (tracefsPath) features.tracefsPath = tracefsPath;
   if (options.trialLoadFentry) {
     const trial = trialLoadFentry();

@@ -26,6 +26,7 @@ export {
 export { createBpfApi, createBpfApi as createBpf, LibbpfApi } from './api.js';
 export { AddonNotFoundError, BpfError } from './errors.js';
 export {
+  ATTACH_COOKIES_MISSING,
   type DetectOptions,
   detectKernelFeatures,
   FENTRY_PROBE_OBJECT,

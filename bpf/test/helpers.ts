@@ -5,6 +5,7 @@ import { existsSync } from 'node:fs';
 import { dirname, join, resolve } from 'node:path';
 import { createInterface } from 'node:readline';
 import { fileURLToPath } from 'node:url';
+import { ATTACH_COOKIES_MISSING, detectKernelFeatures } from '../src/features.js';
 
 export const bpfDir = resolve(dirname(fileURLToPath(import.meta.url)), '..');
 export const fixtureObject = join(bpfDir, 'test', 'fixtures', 'fixture.bpf.o');
@@ -15,6 +16,8 @@ export const fixtureSymbol = 'stella_fixture_work';
 export function bpfUnavailableReason(): string | undefined {
   if (process.getuid?.() !== 0) return 'BPF tests need root (CAP_BPF, CAP_PERFMON, CAP_SYS_ADMIN); running as non-root';
   if (!existsSync('/sys/kernel/btf/vmlinux')) return 'the kernel has no BTF (/sys/kernel/btf/vmlinux)';
+  // The fixture object's uprobe program reads its attach cookie: the whole object fails to load.
+  if (detectKernelFeatures({ mountTracefs: false }).attachCookies === false) return ATTACH_COOKIES_MISSING;
   return undefined;
 }
 

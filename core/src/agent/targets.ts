@@ -3,16 +3,9 @@ import { readdirSync, readFileSync, readlinkSync, realpathSync, statSync } from 
 import { basename, dirname, join } from 'node:path';
 import type { Logger, TargetProcess, TargetRules, TargetSpec } from '@stella/sdk';
 import picomatch from 'picomatch';
+import { kernelExecutableIdentity } from './exe-identity.js';
 
-/**
- * glibc's `st_dev` packs major/minor as makedev(3) does; the kernel's `sb->s_dev` (what a BPF
- * program reads from `file->f_inode->i_sb`) is MKDEV = major << 20 | minor (the kernel's linux/kdev_t.h).
- */
-export function userDevToKernelDev(dev: bigint): bigint {
-  const major = ((dev >> 8n) & 0xfffn) | ((dev >> 32n) & ~0xfffn);
-  const minor = (dev & 0xffn) | ((dev >> 12n) & ~0xffn);
-  return (major << 20n) | minor;
-}
+export { userDevToKernelDev } from './exe-identity.js';
 
 const CONTAINER_ID = /([0-9a-f]{64})(?:\.scope)?$/;
 
@@ -97,14 +90,9 @@ export class TargetResolver {
         for (const path of expandExecutable(pattern)) {
           try {
             const real = realpathSync(path);
-            const st = statSync(real, { bigint: true });
-            if (!executables.some((e) => e.inode === st.ino && e.kernelDev === userDevToKernelDev(st.dev))) {
-              executables.push({
-                service: spec.service,
-                path: real,
-                kernelDev: userDevToKernelDev(st.dev),
-                inode: st.ino,
-              });
+            const { kernelDev, inode } = kernelExecutableIdentity(real);
+            if (!executables.some((e) => e.inode === inode && e.kernelDev === kernelDev)) {
+              executables.push({ service: spec.service, path: real, kernelDev, inode });
             }
           } catch (error) {
             this.options.logger.debug('target executable not present', { path, error: (error as Error).message });

@@ -5,7 +5,7 @@
  * real trial attach per plugin (its object loaded, one uprobe attached to libc and detached).
  */
 import { existsSync, readFileSync } from 'node:fs';
-import { detectKernelFeatures } from '@stella/bpf';
+import { ATTACH_COOKIES_MISSING, detectKernelFeatures } from '@stella/bpf';
 import {
   type BpfApi,
   type Logger,
@@ -215,6 +215,11 @@ export async function runDoctor(opts: {
       check: 'uprobe',
       status: f.uprobes ? 'pass' : 'fail',
       detail: f.uprobes ? 'available (crypto, tls, auth)' : 'missing',
+    },
+    {
+      check: 'attach cookies',
+      status: f.attachCookies === false ? 'fail' : 'pass',
+      detail: f.attachCookies === false ? ATTACH_COOKIES_MISSING : 'available (Linux ≥ 5.15)',
     },
     {
       check: 'kprobe',

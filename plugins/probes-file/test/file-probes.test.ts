@@ -7,7 +7,7 @@
 import { mkdirSync, mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { createBpf } from '@stella/bpf';
+import { createBpf, detectKernelFeatures } from '@stella/bpf';
 import { bpfUnavailableReason, countsFor, libcRequest, ScriptWorkload, testContext } from '@stella/sdk/testing';
 import { afterAll, describe, expect, it } from 'vitest';
 import { fileProbes } from '../src/index.js';
@@ -34,6 +34,9 @@ sys.stdin.readline()
 
 const SERVICE = 'file-svc';
 const skip = bpfUnavailableReason();
+/** What this kernel offers decides the mechanism: the first of kprobe → fentry → tracepoint. */
+const kernel = skip ? undefined : detectKernelFeatures({ trialLoadFentry: true });
+const MECHANISM = kernel?.kprobes ? 'kprobe' : kernel?.fentry ? 'fentry' : 'tracepoint';
 const root = mkdtempSync(join(tmpdir(), 'stella-file-'));
 const sensitive = join(root, 'secrets');
 const other = join(root, 'secrets-other');
@@ -70,12 +73,13 @@ describe.skipIf(skip)('file probes on sensitive prefixes', () => {
         'file/read': 3,
       });
       expect(t.observations.filter((o) => o.pid !== target.pid)).toEqual([]);
-      expect(t.observations.every((o) => o.probeType === 'tracepoint' && o.service === SERVICE)).toBe(true);
-      for (const status of t.statuses) expect(status).toMatchObject({ state: 'attached', probeType: 'tracepoint' });
+      expect(t.observations.every((o) => o.probeType === MECHANISM && o.service === SERVICE)).toBe(true);
+      for (const status of t.statuses) expect(status).toMatchObject({ state: 'attached', probeType: MECHANISM });
       expect(
         t.logs.some((l) => l.includes('sensitive path prefixes compared in the kernel') && l.includes(sensitive)),
       ).toBe(true);
-      expect(t.logs.some((l) => /info file probes: .*openat.* via tracepoint/.test(l))).toBe(true);
+      const line = new RegExp(`info file probes: .*openat.* via ${MECHANISM}`);
+      expect(t.logs.some((l) => line.test(l))).toBe(true);
     } finally {
       await Promise.all([target.exit(), bystander.exit()]);
     }

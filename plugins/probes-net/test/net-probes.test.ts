@@ -4,7 +4,7 @@
  * for the target pid, nothing for a process that is not a target, the kprobe → fentry →
  * tracepoint decision with its reasons, and one probe that cannot attach not stopping the others.
  */
-import { createBpf } from '@stella/bpf';
+import { createBpf, detectKernelFeatures } from '@stella/bpf';
 import type { SyscallSession } from '@stella/sdk';
 import {
   bpftraceCounts,
@@ -65,6 +65,15 @@ const SYMBOLS = ['connect', 'accept', 'accept4', 'sendto', 'recvfrom', 'sendmsg'
 const SERVICE = 'net-svc';
 
 const skip = bpfUnavailableReason();
+/** What this kernel offers decides the mechanism: the first of kprobe → fentry → tracepoint. */
+const kernel = skip ? undefined : detectKernelFeatures({ trialLoadFentry: true });
+const MECHANISM = kernel?.kprobes ? 'kprobe' : kernel?.fentry ? 'fentry' : 'tracepoint';
+/** Each mechanism's decision trail in a status, as the session writes it. */
+const DECISIONS = {
+  kprobe: /kprobe: attached kp_/,
+  fentry: /kprobe: the kernel has no kprobes.*fentry: attached fe_/,
+  tracepoint: /kprobe: the kernel has no kprobes.*fentry: trial load .*tracepoint: attached tp_/,
+}[MECHANISM];
 const workloads: ScriptWorkload[] = [];
 afterAll(async () => {
   for (const w of workloads) if (w.child.exitCode === null) w.child.kill();
@@ -81,13 +90,13 @@ describe.skipIf(skip)('net probes on loopback', () => {
   const bpf = createBpf();
   const requests = SYMBOLS.map((s) => libcRequest(SERVICE, 'net', s));
 
-  it('detects tracepoints here and says why kprobe and fentry were passed over', async () => {
+  it(`detects ${MECHANISM} on this kernel and says why earlier mechanisms were passed over`, async () => {
     const detection = await netProbes().detect({ bpf, logger: testContext(bpf, SERVICE, []).ctx.logger });
     expect(detection.available).toBe(true);
-    expect(detection.mechanisms).toEqual({ net: 'tracepoint' });
+    expect(detection.mechanisms).toEqual({ net: MECHANISM });
     const notes = detection.notes?.join('\n') ?? '';
-    expect(notes).toMatch(/kprobe: the kernel has no kprobes/);
-    expect(notes).toMatch(/fentry: trial load of an fentry program failed: .*EPERM/);
+    if (MECHANISM !== 'kprobe') expect(notes).toMatch(/kprobe: the kernel has no kprobes/);
+    if (MECHANISM === 'tracepoint') expect(notes).toMatch(/fentry: trial load of an fentry program failed: .*EPERM/);
   });
 
   it('counts every call of the target pid exactly, and nothing of a process that is not a target', async () => {
@@ -106,7 +115,7 @@ describe.skipIf(skip)('net probes on loopback', () => {
     expect(sample).toMatchObject({
       service: SERVICE,
       symbol: 'connect',
-      probeType: 'tracepoint',
+      probeType: MECHANISM,
       binaryPath: '/usr/lib/x86_64-linux-gnu/libc.so.6',
       purl: 'pkg:deb/debian/libc6@2.36-9',
       nodeHash: 'sha256:test-net-connect',
@@ -120,18 +129,23 @@ describe.skipIf(skip)('net probes on loopback', () => {
     // The mechanism, and why: in the statuses, the session, and one log line.
     expect(t.statuses).toHaveLength(SYMBOLS.length);
     for (const status of t.statuses) {
-      expect(status).toMatchObject({ state: 'attached', probeType: 'tracepoint', plugin: '@stella/probes-net' });
-      expect(status.detail).toMatch(/kprobe: the kernel has no kprobes.*fentry: trial load .*tracepoint: attached tp_/);
+      expect(status).toMatchObject({ state: 'attached', probeType: MECHANISM, plugin: '@stella/probes-net' });
+      expect(status.detail).toMatch(DECISIONS);
     }
-    expect(session.attachments.get('connect')?.mechanism).toBe('tracepoint');
-    expect(t.logs.some((l) => /info net probes: connect, accept, accept4, .* via tracepoint/.test(l))).toBe(true);
+    expect(session.attachments.get('connect')?.mechanism).toBe(MECHANISM);
+    const line = new RegExp(`info net probes: connect, accept, accept4, .* via ${MECHANISM}`);
+    expect(t.logs.some((l) => line.test(l))).toBe(true);
   });
 
   it('falls back kprobe → tracepoint at attach time, and one probe that cannot attach does not stop the others', async () => {
     const [target] = await startWorkloads(1);
     // Claim kprobes exist: the kprobe programs load, their attach fails (ENOENT) as on any kernel
-    // without CONFIG_KPROBES, and the chain moves on. sendmsg's tracepoint is made to fail too.
-    const faulty = faultyBpf(bpf, { kprobes: true, failAttach: (program) => program === 'tp_sendmsg' });
+    // without CONFIG_KPROBES, and the chain moves on; fentry's attach is made to fail as well where
+    // the kernel has it, so tracepoints are reached on every kernel. sendmsg's tracepoint fails too.
+    const faulty = faultyBpf(bpf, {
+      kprobes: true,
+      failAttach: (program) => /^(kp|fe)_/.test(program) || program === 'tp_sendmsg',
+    });
     const t = testContext(faulty, SERVICE, [target!.pid], { defaultTypes: ['uprobe', 'kprobe'] });
     const session = (await netProbes().start(t.ctx, requests)) as SyscallSession;
     await target!.go();
@@ -142,7 +156,7 @@ describe.skipIf(skip)('net probes on loopback', () => {
     expect(connect.state).toBe('attached');
     expect(connect.probeType).toBe('tracepoint');
     expect(connect.detail).toMatch(
-      /kprobe: failed to attach program kp_connect .*ENOENT.*tracepoint: attached tp_connect/,
+      /kprobe: failed to attach program kp_connect\b.*ENOENT.*tracepoint: attached tp_connect/,
     );
     const sendmsg = t.statuses.find((s) => s.functionId === 'net/sendmsg')!;
     expect(sendmsg).toMatchObject({ state: 'failed', reason: 'kernel-feature-missing' });
@@ -163,7 +177,7 @@ describe.skipIf(skip)('net probes on loopback', () => {
     await target!.exit();
     const aggregated = t.observations.filter((o) => o.windowStart !== undefined);
     expect(countsFor(aggregated, target!.pid)).toEqual(EXPECTED);
-    expect(aggregated.every((o) => o.probeType === 'tracepoint' && o.windowEnd !== undefined)).toBe(true);
+    expect(aggregated.every((o) => o.probeType === MECHANISM && o.windowEnd !== undefined)).toBe(true);
   });
 
   it('counts exactly with aggregation and sampling both on: no sampled event on top of the counts', async () => {

@@ -39,6 +39,9 @@ export function openPresenceObject(
     const object = openProbeObject(ctx, {
       ...options,
       configure(handle) {
+        // The caller's own tuning first (the call program's uprobe.multi attach type among it):
+        // replacing it would load that program as a perf-event uprobe its multi links cannot use.
+        options.configure?.(handle);
         if (!handle.programNames().includes(program)) {
           supported = false;
           return;

@@ -211,6 +211,8 @@ export class PresenceController {
         (error: Error) => {
           probe.attaching = undefined;
           if (probe.everArmed) {
+            // ESRCH: the process left between the roll-over and the re-arm; nothing is missed.
+            if ((error as { code?: string }).code === 'ESRCH') return;
             log.warn('presence probe not re-armed: it stays silent until the next window', {
               path: probe.hostPath,
               pid: probe.pid,

@@ -265,6 +265,11 @@ export interface KernelFeatures {
   syscallTracepoints: boolean;
   tracefsPath?: string;
   ringbuf: boolean;
+  /**
+   * `bpf_get_attach_cookie` for uprobes (Linux 5.15+): how one uprobe program tells its attach
+   * points apart. Without it the uprobe plugins refuse to start. `undefined`: not detected.
+   */
+  attachCookies?: boolean;
 }
 
 export interface BpfObjectHandle {

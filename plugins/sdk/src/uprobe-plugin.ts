@@ -53,6 +53,13 @@ export function defineUprobePlugin(
             reason: 'the kernel has no uprobe support (/sys/bus/event_source/devices/uprobe missing)',
           };
         }
+        if (bpf.features().attachCookies === false) {
+          return {
+            available: false,
+            reason:
+              'the kernel has no bpf_get_attach_cookie (Linux 5.15+), which this plugin needs to tell its attach points apart',
+          };
+        }
         if (!existsSync(objectPath)) {
           return { available: false, reason: `BPF object ${objectPath} is missing: run npm run build:bpf` };
         }

@@ -6,7 +6,7 @@ import { setTimeout as sleep } from 'node:timers/promises';
 import { promisify } from 'node:util';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { freePort } from '../../../core/src/demo/tls-server.js';
-import { bpftraceCount, canBpf, hits, LIBDIR, startAgent, stopDriven, tempDir } from './support.js';
+import { bpftraceCount, canBpf, hits, LIBDIR, startAgent, stopDriven, tempDir, uprobeRefusal } from './support.js';
 
 const run = promisify(execFile);
 const PAM_PURL = 'pkg:deb/debian/libpam0g@1.5.2-6?arch=amd64';
@@ -29,7 +29,7 @@ function pamtester(...ops: string[]): Promise<void> {
   });
 }
 
-describe.skipIf(!canBpf)('auth plugin on real PAM and LDAP workloads', () => {
+describe.skipIf(!canBpf || uprobeRefusal !== undefined)('auth plugin on real PAM and LDAP workloads', () => {
   beforeAll(async () => {
     await run('useradd', ['-M', '-s', '/usr/sbin/nologin', USER]);
     await new Promise<void>((resolve, reject) => {

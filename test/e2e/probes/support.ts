@@ -9,6 +9,7 @@ import { mkdtemp, readdir, readFile, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { gunzipSync } from 'node:zlib';
+import { ATTACH_COOKIES_MISSING, detectKernelFeatures } from '@stella/bpf';
 import { type Observation, readElfSymbols } from '@stella/sdk';
 import { type ComposedAgent, composeAgent } from '../../../core/src/agent/compose.js';
 import type { CallStatus } from '../../../core/src/agent/status.js';
@@ -16,6 +17,10 @@ import { nodeHash, pathHash } from '../../../core/src/function-map/index.js';
 
 export const LIBDIR = '/usr/lib/x86_64-linux-gnu';
 export const canBpf = process.getuid?.() === 0;
+/** Why the uprobe plugins cannot run on this kernel (they refuse it, docs/KERNELS.md), or undefined. */
+export const uprobeRefusal =
+  canBpf && detectKernelFeatures({ mountTracefs: false }).attachCookies === false ? ATTACH_COOKIES_MISSING : undefined;
+if (uprobeRefusal) console.warn(`skipping uprobe workload tests: ${uprobeRefusal}`);
 
 export interface CallSpec {
   function: string;
