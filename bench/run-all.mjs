@@ -107,6 +107,20 @@ const BENCHMARKS = [
     bpf: true,
   },
   {
+    name: 'agent-stop',
+    script: 'bench/agent-stop.mjs',
+    full: [],
+    quick: ['--rounds', '1'],
+    bpf: true,
+  },
+  {
+    name: 'exit-storm',
+    script: 'bench/exit-storm.mjs',
+    full: [],
+    quick: ['--processes', '50'],
+    bpf: true,
+  },
+  {
     // Like stores below: rewrites its section of docs/BENCHMARKS.md, so full runs only.
     name: 'fleet',
     script: 'bench/fleet.mjs',

@@ -6,7 +6,7 @@ import { describe, expect, it } from 'vitest';
 
 const bench = fileURLToPath(new URL('../../bench/', import.meta.url));
 /** Scripts that are not benchmarks themselves: data and map writers, the runner. */
-const HELPERS = new Set(['gen-observations.mjs', 'one-call-map.mjs', 'run-all.mjs']);
+const HELPERS = new Set(['gen-observations.mjs', 'many-call-map.mjs', 'one-call-map.mjs', 'run-all.mjs']);
 
 describe('bench/run-all.mjs', () => {
   it('lists every benchmark script in bench/', () => {

@@ -87,6 +87,7 @@ export async function createTelemetry(options: TelemetryOptions): Promise<Teleme
     try {
       prometheus = await servePrometheus(prometheusExporter, options.prometheus.host, options.prometheus.port);
     } catch (error) {
+      instruments.eventLoopDelay.disable();
       await Promise.allSettled([meterProvider.shutdown(), tracerProvider.shutdown()]);
       const { host, port } = options.prometheus;
       throw new Error(`failed to listen for Prometheus on ${host}:${port}: ${(error as Error).message}`, {
@@ -132,6 +133,7 @@ export async function createTelemetry(options: TelemetryOptions): Promise<Teleme
     prometheusUrl: () => prometheus?.url,
     shutdown: () => {
       shuttingDown ??= (async () => {
+        instruments.eventLoopDelay.disable();
         // Flush first (last metric push, queued spans), then stop serving scrapes.
         const results = await Promise.allSettled([meterProvider.shutdown(), tracerProvider.shutdown()]);
         await prometheus?.close();

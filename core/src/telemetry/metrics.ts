@@ -1,4 +1,5 @@
 // SPDX-License-Identifier: Apache-2.0
+import { type IntervalHistogram, monitorEventLoopDelay } from 'node:perf_hooks';
 import type { Attributes, Counter, Meter, ObservableResult } from '@opentelemetry/api';
 import type { ProbeHealth } from './types.js';
 
@@ -18,7 +19,44 @@ export const INSTRUMENT = {
   observations: 'observations',
   observationsDropped: 'observations_dropped',
   pathObserved: 'path_observed',
+  eventLoopDelayMax: 'event_loop_delay_max_ms',
 } as const;
+
+/** Sampling step of the event-loop delay histogram: finer costs timer wake-ups, coarser hides stalls. */
+const EVENT_LOOP_RESOLUTION_MS = 10;
+const EVENT_LOOP_WINDOW_MS = 10_000;
+
+/** The event loop's longest delay over rolling windows (perf_hooks' histogram, reset per window). */
+export class EventLoopStalls {
+  readonly #histogram: IntervalHistogram = monitorEventLoopDelay({ resolution: EVENT_LOOP_RESOLUTION_MS });
+  #previousWindowMs = 0;
+  readonly #timer: NodeJS.Timeout;
+
+  constructor() {
+    this.#histogram.enable();
+    this.#timer = setInterval(() => {
+      this.#previousWindowMs = this.#currentMs();
+      this.#histogram.reset();
+    }, EVENT_LOOP_WINDOW_MS);
+    this.#timer.unref();
+  }
+
+  /** Worst stall of the current and the previous window, in ms; an idle loop reads ~0. */
+  maxMs(): number {
+    return Math.max(this.#previousWindowMs, this.#currentMs());
+  }
+
+  disable(): void {
+    clearInterval(this.#timer);
+    this.#histogram.disable();
+  }
+
+  #currentMs(): number {
+    // Every sample includes the timer's own period; what is beyond it is the stall.
+    if (this.#histogram.count === 0) return 0;
+    return Math.max(0, this.#histogram.max / 1e6 - EVENT_LOOP_RESOLUTION_MS);
+  }
+}
 
 /** Overall coverage is reported under this tag. */
 export const OVERALL_TAG = 'all';
@@ -138,6 +176,8 @@ export interface PathObservedState {
 export interface StellaInstruments {
   observations: Counter<Attributes>;
   observationsDropped: Counter<Attributes>;
+  /** Samples the event loop's delay for the gauge; disabled at shutdown. */
+  eventLoopDelay: EventLoopStalls;
 }
 
 /** Registers every documented instrument on `meter`; gauges read `state` at collection time. */
@@ -209,6 +249,18 @@ export function registerInstruments(meter: Meter, state: TelemetryState, nodeNam
       result.observe(state.bufferFull ? 1 : 0, { node: nodeName });
     });
 
+  // Whatever blocks the loop (a synchronous kernel call, a large map read) delays ring-buffer
+  // draining and scrapes alike. The gauge is the worst stall of the current and the previous
+  // window, so every scrape interval up to a window sees it, however many readers collect.
+  const eventLoopDelay = new EventLoopStalls();
+  meter
+    .createObservableGauge(INSTRUMENT.eventLoopDelayMax, {
+      description: "Longest stall of the agent's event loop in the last 10 to 20 seconds, in milliseconds",
+    })
+    .addCallback((result) => {
+      result.observe(eventLoopDelay.maxMs(), { node: nodeName });
+    });
+
   const observations = meter.createCounter(INSTRUMENT.observations, {
     description: 'Observed calls (sum of hit counts), per service, function id and probe type',
     unit: '{call}',
@@ -217,5 +269,5 @@ export function registerInstruments(meter: Meter, state: TelemetryState, nodeNam
     description: 'Observations lost before the store, by reason (buffer_full, ringbuf, store_error)',
     unit: '{observation}',
   });
-  return { observations, observationsDropped };
+  return { observations, observationsDropped, eventLoopDelay };
 }

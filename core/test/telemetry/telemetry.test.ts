@@ -196,6 +196,23 @@ describe('Prometheus endpoint (real scrape)', () => {
     ).toBe(true);
   });
 
+  it('reports the longest event-loop stall of the last seconds, per node', async () => {
+    const t = await telemetry();
+    await new Promise((r) => setTimeout(r, 50));
+    const quiet = only(find(await scrape(t.prometheusUrl() as string), 'stella_event_loop_delay_max_ms'));
+    expect(quiet.labels.node).toBe('node-a');
+    expect(quiet.value).toBeLessThan(50);
+    // A synchronous 150 ms stall, the kind a blocking kernel call would cause.
+    const until = performance.now() + 150;
+    while (performance.now() < until) {}
+    await new Promise((r) => setTimeout(r, 30));
+    for (let scrapes = 0; scrapes < 2; scrapes++) {
+      const stalled = only(find(await scrape(t.prometheusUrl() as string), 'stella_event_loop_delay_max_ms'));
+      expect(stalled.value).toBeGreaterThanOrEqual(130);
+    }
+    await t.shutdown();
+  });
+
   it('shuts down once, stops serving, and a second shutdown is harmless', async () => {
     const t = await createTelemetry({
       nodeName: 'n',
