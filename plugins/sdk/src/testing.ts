@@ -4,7 +4,7 @@
  * plugin context that records what the session emits and reports, workload children driven over
  * stdin, an independent bpftrace count, and a BPF API wrapper that fails attaches on demand.
  */
-import { type ChildProcessWithoutNullStreams, spawn } from 'node:child_process';
+import { type ChildProcessWithoutNullStreams, execFileSync, spawn } from 'node:child_process';
 import { existsSync, readlinkSync } from 'node:fs';
 import { createInterface } from 'node:readline';
 import { openTargetFilter, type TargetFilter } from './target-filter.js';
@@ -23,6 +23,25 @@ import type {
 
 /** Debian's interpreter, not a pyenv shim: the pid we target must be the one making the calls. */
 export const PYTHON = existsSync('/usr/bin/python3.11') ? '/usr/bin/python3.11' : 'python3';
+
+/**
+ * Why BPF objects cannot be built and checked here (clang compiles them, bpftool reads their BTF),
+ * printed once; undefined when both tools are on PATH. The unprivileged CI run hides them on purpose.
+ */
+export function bpfBuildToolsMissing(): string | undefined {
+  const missing = ['clang', 'bpftool'].filter((tool) => {
+    try {
+      execFileSync('sh', ['-c', `command -v ${tool}`]);
+      return false;
+    } catch {
+      return true;
+    }
+  });
+  if (missing.length === 0) return undefined;
+  const reason = `${missing.join(' and ')} not on PATH`;
+  console.warn(`BPF object build and ABI check skipped: ${reason}`);
+  return reason;
+}
 
 export function bpfUnavailableReason(): string | undefined {
   if (process.getuid?.() !== 0) return 'BPF tests need root';

@@ -11,17 +11,9 @@ import { join } from 'node:path';
 import { afterAll, describe, expect, it } from 'vitest';
 import { buildBpfObject, includeDir } from '../scripts/build-bpf.mjs';
 import { checkObjectAbi } from '../src/abi-check.js';
+import { bpfBuildToolsMissing } from '../src/testing.js';
 
-const missing = ['clang', 'bpftool'].filter((tool) => {
-  try {
-    execFileSync('sh', ['-c', `command -v ${tool}`]);
-    return false;
-  } catch {
-    return true;
-  }
-});
-// A skip says why (the unprivileged CI run hides clang and bpftool on purpose).
-if (missing.length > 0) console.warn(`ABI check against BTF skipped: ${missing.join(' and ')} not on PATH`);
+const toolsMissing = bpfBuildToolsMissing();
 
 const dir = mkdtempSync(join(tmpdir(), 'stella-abi-'));
 afterAll(() => rmSync(dir, { recursive: true, force: true }));
@@ -56,7 +48,7 @@ function build(name: string, include = includeDir): string {
   return output;
 }
 
-describe.skipIf(missing.length > 0)('ABI check against BTF', () => {
+describe.skipIf(toolsMissing !== undefined)('ABI check against BTF', () => {
   it('finds nothing wrong in an object built from these headers', () => {
     expect(checkObjectAbi(build('clean')).problems).toEqual([]);
   });
