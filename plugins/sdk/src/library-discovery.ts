@@ -4,6 +4,7 @@
  * file there) and every target's /proc/PID/maps, through /proc/PID/root so a container's or a
  * private mount namespace's copy is its own file.
  */
+import { statSync } from 'node:fs';
 import { basename } from 'node:path';
 import { type LibraryFile, LibraryFileCache } from './library-files.js';
 import { isLibrary, mappedFiles } from './proc-maps.js';
@@ -11,7 +12,12 @@ import type { Logger, ProbeRequest } from './types.js';
 
 export interface Candidate {
   file: LibraryFile;
-  /** Target pids that map this file (empty: found on the host path only). */
+  /**
+   * Target pids that map this file, or that would map this very file by the map's path: a
+   * per-pid link made before a process loads the library catches its first call after dlopen,
+   * where waiting for the load to be noticed would miss the calls made meanwhile. Empty: found
+   * on the host path only.
+   */
   pids: Set<number>;
 }
 
@@ -46,9 +52,15 @@ export class LibraryDiscovery {
       if (pid !== undefined) candidate.pids.add(pid);
       return file;
     };
-    for (const request of this.requests)
-      this.#noteReplacement(request.binaryPath, add(request.binaryPath, request.binaryPath));
+    const mapPaths = new Map<string, LibraryFile>();
+    for (const request of this.requests) {
+      const file = add(request.binaryPath, request.binaryPath);
+      this.#noteReplacement(request.binaryPath, file);
+      if (file) mapPaths.set(request.binaryPath, file);
+    }
     for (const pid of pids) {
+      for (const [path, file] of mapPaths)
+        if (sameFile(`/proc/${pid}/root${path}`, file)) candidates.get(file.key)?.pids.add(pid);
       for (const mapped of mappedFiles(pid)) {
         if (onLibc && LIBC.test(basename(mapped.path))) {
           const libc = this.files.open(mapped.hostPath, mapped.path);
@@ -82,5 +94,15 @@ export class LibraryDiscovery {
       this.log.info(detail);
     }
     this.#lastAtPath.set(path, { key: file.key, inode: file.inode, buildId: file.buildId });
+  }
+}
+
+/** `path` (through a process's root) is `file`: same device, inode, mtime and size. */
+function sameFile(path: string, file: LibraryFile): boolean {
+  try {
+    const st = statSync(path, { bigint: true });
+    return file.key === `${st.dev}:${st.ino}:${st.mtimeNs}:${st.size}`;
+  } catch {
+    return false;
   }
 }

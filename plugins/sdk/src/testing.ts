@@ -277,3 +277,5 @@ export async function bpftraceCounts(
     },
   };
 }
+
+export * from './testing-workloads.js';

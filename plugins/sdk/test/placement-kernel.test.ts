@@ -10,7 +10,7 @@
  * `flock /tmp/stella-kernel.lock npx vitest run plugins/sdk/test/placement-kernel.test.ts`.
  */
 import { type ChildProcess, execFileSync, spawn } from 'node:child_process';
-import { appendFileSync, existsSync, mkdtempSync, readdirSync, readlinkSync, rmSync, writeFileSync } from 'node:fs';
+import { appendFileSync, existsSync, mkdtempSync, readdirSync, readlinkSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
@@ -18,19 +18,25 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { catalogue as authCatalogue } from '../../probes-auth/src/catalogue.js';
 import { catalogue as cryptoCatalogue } from '../../probes-crypto/src/catalogue.js';
 import { type UprobePlacement, UprobePlacer } from '../src/placement/index.js';
+import {
+  CATALOGUE_WORKLOAD,
+  createWorkloadFiles,
+  PYTHON,
+  catalogueSymbols as symbolsOf,
+  WORKLOAD_PART_OF,
+  type WorkloadFiles,
+} from '../src/testing.js';
 
 const LIB = '/usr/lib/x86_64-linux-gnu';
 const TRACEFS = '/sys/kernel/tracing';
-const WORKLOAD = fileURLToPath(new URL('./fixtures/placement/placement_workload.py', import.meta.url));
 const GROUP = `stella_place_${process.pid}`;
-const PAM_SERVICE = `stella-placement-${process.pid}`;
 const FIXTURES = fileURLToPath(new URL('./fixtures/placement/', import.meta.url));
 
 function unavailable(): string | undefined {
   if (process.getuid?.() !== 0) return 'needs root for uprobes';
   if (process.arch !== 'x64') return `placement past the entry is x86-64 only (this is ${process.arch})`;
   if (!existsSync(join(TRACEFS, 'uprobe_events'))) return `${TRACEFS}/uprobe_events is missing`;
-  for (const tool of ['bpftrace', 'perf', 'python3', 'pamtester', 'openssl']) {
+  for (const tool of ['bpftrace', 'perf', PYTHON, 'openssl']) {
     try {
       execFileSync('sh', ['-c', `command -v ${tool}`], { stdio: 'ignore' });
     } catch {
@@ -44,12 +50,7 @@ if (skipReason) console.warn(`skipping placement kernel test: ${skipReason}`);
 
 /** Catalogue symbols per library file (the five libraries issue 11 names). */
 function catalogueSymbols(library: string): string[] {
-  const symbols = new Set<string>();
-  for (const entry of [...cryptoCatalogue, ...authCatalogue]) {
-    for (const lib of entry.libraries)
-      if (lib.library === library) for (const f of lib.functions) symbols.add(f.symbol);
-  }
-  return [...symbols];
+  return symbolsOf([...cryptoCatalogue, ...authCatalogue], library);
 }
 
 interface Counted {
@@ -188,60 +189,18 @@ async function countCalls(
 describe.skipIf(skipReason).each([false, true])(
   'placement against the kernel (allowFaultingAccess: %s): chosen-offset counts equal entry counts',
   (allowFaultingAccess) => {
-    let dir: string;
+    let files: WorkloadFiles;
     let placer: UprobePlacer;
     beforeAll(() => {
-      dir = mkdtempSync(join(tmpdir(), 'stella-placement-kernel-'));
-      execFileSync(
-        'openssl',
-        [
-          'req',
-          '-x509',
-          '-newkey',
-          'ec',
-          '-pkeyopt',
-          'ec_paramgen_curve:P-256',
-          '-nodes',
-          '-keyout',
-          join(dir, 'key.pem'),
-          '-out',
-          join(dir, 'cert.pem'),
-          '-subj',
-          '/CN=localhost',
-          '-days',
-          '1',
-        ],
-        { stdio: 'ignore' },
-      );
-      writeFileSync(
-        `/etc/pam.d/${PAM_SERVICE}`,
-        'auth required pam_permit.so\naccount required pam_permit.so\nsession required pam_permit.so\npassword required pam_permit.so\n',
-      );
+      files = createWorkloadFiles();
       placer = new UprobePlacer({ allowFaultingAccess });
     });
     afterAll(async () => {
       await placer?.close();
-      rmSync(`/etc/pam.d/${PAM_SERVICE}`, { force: true });
-      if (dir) rmSync(dir, { recursive: true, force: true });
+      files?.remove();
     });
 
-    const workloads: Record<string, () => [string, string[]]> = {
-      'libssl.so.3': () => ['python3', [WORKLOAD, 'tls', join(dir, 'cert.pem'), join(dir, 'key.pem'), '20']],
-      'libcrypto.so.3': () => ['python3', [WORKLOAD, 'tls', join(dir, 'cert.pem'), join(dir, 'key.pem'), '20']],
-      'libgnutls.so.30': () => ['python3', [WORKLOAD, 'gnutls', '-', '-', '200']],
-      'libsodium.so.23': () => ['python3', [WORKLOAD, 'sodium', '-', '-', '200']],
-      'libpam.so.0': () => [
-        'sh',
-        [
-          '-c',
-          // exec keeps the pid the tracers filter on.
-          'read go; exec pamtester "$0" root authenticate acct_mgmt open_session close_session setcred chauthtok </dev/null',
-          PAM_SERVICE,
-        ],
-      ],
-    };
-
-    it.each(Object.keys(workloads))('%s', async (library) => {
+    it.each(Object.keys(WORKLOAD_PART_OF))('%s', async (library) => {
       const symbols = catalogueSymbols(library);
       const placements = await placer.place(
         join(LIB, library),
@@ -249,8 +208,8 @@ describe.skipIf(skipReason).each([false, true])(
       );
       const placed = symbols.flatMap((symbol, i) => (placements[i] ? [{ symbol, placement: placements[i]! }] : []));
       expect(placed.length).toBeGreaterThan(0);
-      const [command, args] = workloads[library]!();
-      const counted = await countCalls(join(LIB, library), placed, command, args);
+      const args = [CATALOGUE_WORKLOAD, WORKLOAD_PART_OF[library]!, '20', files.cert, files.key, files.pamService];
+      const counted = await countCalls(join(LIB, library), placed, PYTHON, args);
       console.log(
         `${library}\n${counted
           .map(
