@@ -7,16 +7,7 @@
  * Reads BTF with `bpftool` (a build tool every plugin already needs).
  */
 import { execFileSync } from 'node:child_process';
-import {
-  ABI_ENUMERATORS,
-  EVENT_KIND_ENUMERATORS,
-  EventKind,
-  PRESENCE_COOKIES,
-  PresenceNames,
-  StellaAbi,
-  StellaGlobals,
-  StellaMaps,
-} from './abi.js';
+import { ABI_ENUMERATORS, EVENT_KIND_ENUMERATORS, EventKind, StellaAbi, StellaGlobals, StellaMaps } from './abi.js';
 import {
   AGG_KEY_LAYOUT,
   AGG_KEY_SIZE,
@@ -167,12 +158,6 @@ export function checkObjectAbi(object: string): AbiReport {
     const v = vars.get(global);
     if (!v) problems.push(`global ${global} is missing`);
     else if (sizeOf(types, v.type_id!) !== 4) problems.push(`global ${global} is not a 4-byte integer`);
-  }
-  // Presence mode is optional (an object without the uprobe call programs has none of it), but
-  // the SDK writes PRESENCE_COOKIES bytes into the flags when it is there.
-  const cookies = vars.get(PresenceNames.cookies);
-  if (cookies && sizeOf(types, cookies.type_id!) !== PRESENCE_COOKIES) {
-    problems.push(`global ${PresenceNames.cookies} is not ${PRESENCE_COOKIES} bytes`);
   }
   return { object, problems };
 }

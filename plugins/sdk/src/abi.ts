@@ -22,8 +22,6 @@ export const PresenceNames = {
   window: 'stella_presence_window',
   /** Map: (cookie, pid) -> window last reported. */
   seen: 'stella_presence_seen',
-  /** `const volatile __u8[PRESENCE_COOKIES]`: 1 at a presence probe's cookie. */
-  cookies: 'stella_presence_cookies',
 } as const;
 
 /** `const volatile` tunables, each a __u32 set before load. */
@@ -34,14 +32,11 @@ export const StellaGlobals = {
   ringbufWakeup: 'stella_rb_wakeup',
 } as const;
 
-/** `STELLA_PRESENCE_COOKIES`: request indexes at or above this always count every call. */
-export const PRESENCE_COOKIES = 1024;
-
 /** Programs the SDK attaches by name. */
 export const StellaPrograms = {
   uprobeCall: 'stella_uprobe_call',
   uretprobeCall: 'stella_uretprobe_call',
-  /** `stella_uprobe_call` as uprobe.multi, for probes in presence mode. */
+  /** `stella_uprobe_call` as uprobe.multi: attached to it, a probe is in presence mode. */
   uprobePresence: 'stella_uprobe_presence',
   libraryLoaded: 'stella_library_loaded',
   trackExec: 'stella_track_exec',
@@ -77,6 +72,10 @@ export const StellaAbi = {
   serviceMask: 0x7fffffff,
   /** A syscall aggregate's cookie is `service << 32 | syscall id`. */
   syscallCookieShift: 32,
+  /** A uprobe's attach cookie: request index below this bit, flags from it up. */
+  cookieFlagsShift: 32,
+  /** Cookie flag: count the call in `stella_agg`, send no record. */
+  cookieCountOnly: 1,
 } as const;
 
 /** The C enumerator name of each `EventKind` / `StellaAbi` member, as BTF spells it. */
@@ -94,7 +93,15 @@ export const ABI_ENUMERATORS: Record<keyof typeof StellaAbi, string> = {
   targetViaExec: 'STELLA_TARGET_VIA_EXEC',
   serviceMask: 'STELLA_SERVICE_MASK',
   syscallCookieShift: 'STELLA_SYSCALL_COOKIE_SHIFT',
+  cookieFlagsShift: 'STELLA_COOKIE_FLAGS_SHIFT',
+  cookieCountOnly: 'STELLA_COOKIE_COUNT_ONLY',
 };
+
+/** The attach cookie of request `index`: count-only probes are counted in the kernel and send no record. */
+export function uprobeCookie(index: number, countOnly: boolean): bigint {
+  const flags = countOnly ? BigInt(StellaAbi.cookieCountOnly) : 0n;
+  return (flags << BigInt(StellaAbi.cookieFlagsShift)) | BigInt(index);
+}
 
 /** Cookie of a syscall aggregate (`stella_syscall_agg_cookie` in syscall.bpf.h), split. */
 export function splitSyscallCookie(cookie: bigint): { service: number; syscallId: number } {

@@ -32,7 +32,7 @@ export {
 } from './event.js';
 export { DEFAULT_RINGBUF_BYTES } from './object-tuning.js';
 export { OBSERVATION_FIELDS } from './observation-fields.js';
-export { probeModeOf, probeModesOf } from './probe-mode.js';
+export { countOnlyIndexes, probeModeOf, probeModesOf } from './probe-mode.js';
 export { isLibrary, type MappedFile, mappedFiles } from './proc-maps.js';
 export { commOf, reportKernelDrops } from './session-common.js';
 export { isStoreUnavailableError, StoreUnavailableError } from './store-errors.js';

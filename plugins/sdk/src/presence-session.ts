@@ -1,19 +1,23 @@
 // SPDX-License-Identifier: Apache-2.0
 /**
- * Opening a uprobe object with presence mode switched on for some of its probes: the per-cookie
- * flags set before load and the uprobe.multi program loaded only when needed. Where presence
+ * Opening a uprobe object with presence mode switched on for some of its probes: the uprobe.multi
+ * presence program loaded only when needed. Where presence
  * cannot run (an object built before presence.bpf.h, a kernel without uprobe_multi), those probes
  * count every call instead and the log says why: slower, never blind.
  */
-import { PRESENCE_COOKIES, PresenceNames, StellaPrograms } from './abi.js';
+import { StellaPrograms } from './abi.js';
 import { openProbeObject, type ProbeObject, type ProbeObjectOptions } from './session-core.js';
 import type { Logger, PluginContext, ProbeCountMode } from './types.js';
 
-/** The request indexes in presence mode that the kernel can flag (below `PRESENCE_COOKIES`). */
+/**
+ * The request indexes in presence mode. Any index: the program a probe is attached to puts it in
+ * presence mode, not a per-index flag (an earlier byte array capped presence at 1,024 requests
+ * and counted the rest silently).
+ */
 export function presenceIndexes(modes: readonly ProbeCountMode[] | undefined): Set<number> {
   const indexes = new Set<number>();
   modes?.forEach((mode, index) => {
-    if (mode === 'presence' && index < PRESENCE_COOKIES) indexes.add(index);
+    if (mode === 'presence') indexes.add(index);
   });
   return indexes;
 }
@@ -42,13 +46,7 @@ export function openPresenceObject(
         // The caller's own tuning first (the call program's uprobe.multi attach type among it):
         // replacing it would load that program as a perf-event uprobe its multi links cannot use.
         options.configure?.(handle);
-        if (!handle.programNames().includes(program)) {
-          supported = false;
-          return;
-        }
-        const flags = new Uint8Array(PRESENCE_COOKIES);
-        for (const index of wanted) flags[index] = 1;
-        handle.setGlobal(PresenceNames.cookies, flags);
+        if (!handle.programNames().includes(program)) supported = false;
       },
       autoload: (p) => p !== program || supported,
     });

@@ -17,15 +17,44 @@ export function probeModeOf(
   return modes[request.functionId] ?? modes[request.category] ?? tuning.countMode ?? (hot ? 'presence' : 'count');
 }
 
-/** Each request's mode, with the catalogue's hot flags (a symbol absent from it is not hot). */
+/** Function ids the catalogue marks hot (a symbol absent from it is not hot). */
+function hotFunctionIds(catalogue: readonly CatalogueEntry[]): Set<string> {
+  const hot = new Set<string>();
+  for (const entry of catalogue)
+    for (const library of entry.libraries)
+      for (const fn of library.functions) if (fn.hot) hot.add(`${fn.category}/${fn.symbol}`);
+  return hot;
+}
+
+/** Each request's mode, with the catalogue's hot flags. */
 export function probeModesOf(
   requests: readonly ProbeRequest[],
   catalogue: readonly CatalogueEntry[],
   tuning: Pick<ProbeTuning, 'countMode' | 'countModes'>,
 ): ProbeCountMode[] {
-  const hot = new Set<string>();
-  for (const entry of catalogue)
-    for (const library of entry.libraries)
-      for (const fn of library.functions) if (fn.hot) hot.add(`${fn.category}/${fn.symbol}`);
+  const hot = hotFunctionIds(catalogue);
   return requests.map((request) => probeModeOf(request, hot.has(request.functionId), tuning));
+}
+
+/**
+ * The requests counted in the kernel without a record per call: hot catalogue functions in count
+ * mode while per-call records are on (`aggregationWindowMs` 0; aggregating, every count-mode probe
+ * is counted in the kernel already). Their counts stay exact and arrive once per window as one
+ * record per (function, process) with `hitCount` N. Why: a hot function makes hundreds of calls a
+ * request (EVP_DigestUpdate ~270 a TLS handshake), and a ring-buffer record per call plus its
+ * decode in the agent, on the service's CPUs, cost more than the trap itself (docs/BENCHMARKS.md).
+ */
+export function countOnlyIndexes(
+  requests: readonly ProbeRequest[],
+  catalogue: readonly CatalogueEntry[],
+  modes: readonly ProbeCountMode[],
+  aggregationWindowMs: number,
+): Set<number> {
+  const indexes = new Set<number>();
+  if (aggregationWindowMs > 0) return indexes;
+  const hot = hotFunctionIds(catalogue);
+  requests.forEach((request, index) => {
+    if (modes[index] === 'count' && hot.has(request.functionId)) indexes.add(index);
+  });
+  return indexes;
 }

@@ -67,6 +67,11 @@ export interface SessionCoreOptions {
   recordsOf(entry: DrainedAggregate, window: AggregateWindow, out: Observation[]): void;
   /** After a change of targets (the core has refreshed the node's target maps). */
   onTargetsChanged?(): void;
+  /**
+   * How often `stella_agg` is drained when the object is not aggregating but some of its probes
+   * count in the kernel anyway (count-only cookies). Ignored while aggregating.
+   */
+  countOnlyWindowMs?: number;
 }
 
 export interface SessionCore {
@@ -93,7 +98,7 @@ export function startSessionCore(options: SessionCoreOptions): SessionCore {
     ctx,
     plugin,
     log,
-    aggregationWindowMs: settings.aggregate ? ctx.tuning.aggregationWindowMs : 0,
+    aggregationWindowMs: settings.aggregate ? ctx.tuning.aggregationWindowMs : (options.countOnlyWindowMs ?? 0),
     recordsOf: options.recordsOf,
   });
   let stopped = false;

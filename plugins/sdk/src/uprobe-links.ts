@@ -9,6 +9,7 @@
  * kernel-wide). Elsewhere, one perf-event uprobe per probe. Links are made and released on the
  * addon's worker threads, never on the event loop.
  */
+import { uprobeCookie } from './abi.js';
 import { type AttachPointStatuses, linkPoint } from './attach-points.js';
 import type { LibraryFile } from './library-files.js';
 import { destroyLink } from './session-common.js';
@@ -23,6 +24,8 @@ export interface WantedProbe {
   /** -1 for every process mapping the file. */
   pid: number;
   placement: string;
+  /** Counted in the kernel, no record per call (`countOnlyIndexes`). */
+  countOnly: boolean;
 }
 
 interface Group {
@@ -85,7 +88,7 @@ export class UprobeLinks {
             program: this.program,
             binaryPath: file.hostPath,
             offsets: probes.map((p) => p.offset),
-            cookies: probes.map((p) => BigInt(p.index)),
+            cookies: probes.map((p) => uprobeCookie(p.index, p.countOnly)),
             pid,
           })
         : await this.handle.attachUprobeAsync({
@@ -93,7 +96,7 @@ export class UprobeLinks {
             binaryPath: file.hostPath,
             offset: probes[0]!.offset,
             pid,
-            cookie: BigInt(probes[0]!.index),
+            cookie: uprobeCookie(probes[0]!.index, probes[0]!.countOnly),
           });
     } catch (error) {
       const code = (error as { code?: string }).code;
@@ -117,7 +120,11 @@ export class UprobeLinks {
         probeType: 'uprobe',
         state: 'attached',
         ...(pid >= 0 ? { pid } : {}),
-        detail: [`${this.multi ? 'uprobe_multi' : 'perf-event uprobe'} at ${probe.placement}`, replaced]
+        detail: [
+          `${this.multi ? 'uprobe_multi' : 'perf-event uprobe'} at ${probe.placement}`,
+          probe.countOnly ? 'hot: counted in the kernel, one record per window' : undefined,
+          replaced,
+        ]
           .filter(Boolean)
           .join('; '),
       });

@@ -1,7 +1,7 @@
 // SPDX-License-Identifier: Apache-2.0
 import { existsSync } from 'node:fs';
 import { defineProbePlugin } from './define.js';
-import { probeModesOf } from './probe-mode.js';
+import { countOnlyIndexes, probeModesOf } from './probe-mode.js';
 import type { CatalogueEntry, Category, ProbePlugin } from './types.js';
 import { startUprobeCallSession, type UprobeCallSessionOptions } from './uprobe-session.js';
 
@@ -66,13 +66,15 @@ export function defineUprobePlugin(
         return { available: true, mechanisms: Object.fromEntries(definition.categories.map((c) => [c, 'uprobe'])) };
       },
       start(ctx, requests) {
+        const countModes = probeModesOf(requests, definition.catalogue, ctx.tuning);
         return startUprobeCallSession(ctx, requests, {
           plugin: definition.name,
           objectPath,
           ringBufferBytes: resolved.ringBufferBytes,
           attachScope: resolved.attachScope,
           rescanIntervalMs: resolved.rescanIntervalMs,
-          countModes: probeModesOf(requests, definition.catalogue, ctx.tuning),
+          countModes,
+          countOnly: countOnlyIndexes(requests, definition.catalogue, countModes, ctx.tuning.aggregationWindowMs),
         });
       },
     },

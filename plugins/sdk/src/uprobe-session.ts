@@ -58,7 +58,15 @@ export interface UprobeCallSessionOptions {
    * probes get their own pid-scoped uprobe_multi links, whatever `attachScope` says.
    */
   countModes?: readonly ProbeCountMode[];
+  /**
+   * Request indexes in count mode counted in the kernel with no record per call
+   * (`countOnlyIndexes`); drained every {@link COUNT_ONLY_WINDOW_MS} unless aggregating.
+   */
+  countOnly?: ReadonlySet<number>;
 }
+
+/** How often a non-aggregating session reports its count-only probes' counts. */
+export const COUNT_ONLY_WINDOW_MS = 1000;
 
 /**
  * Runs the generic "a call happened" uprobe for a plugin: one BPF object, one attach point per
@@ -107,6 +115,7 @@ export async function startUprobeCallSession(
     log,
   );
   const { handle } = object;
+  const countOnly = options.countOnly ?? new Set<number>();
   const watchLibraryLoads = handle.programNames().includes(LIBRARY_LOADED_PROGRAM);
   const scope = options.attachScope ?? 'auto';
 
@@ -255,7 +264,7 @@ export async function startUprobeCallSession(
             if (targetPids.has(pid) || onlyPids) arming.push(presence.arm(index, file, offset, pid));
           continue;
         }
-        const probe = { index, request, file, offset, placement };
+        const probe = { index, request, file, offset, placement, countOnly: countOnly.has(index) };
         if (!perPid) wanted.push({ ...probe, pid: -1 });
         else for (const pid of pids) if (targetPids.has(pid) || onlyPids) wanted.push({ ...probe, pid });
       }
@@ -370,6 +379,7 @@ export async function startUprobeCallSession(
       if (observation) out.push(observation);
     },
     onTargetsChanged: () => void resolveAndAttach(),
+    ...(countOnly.size > 0 ? { countOnlyWindowMs: COUNT_ONLY_WINDOW_MS } : {}),
   });
   await resolveAndAttach();
   const rescan = setInterval(() => void resolveAndAttach(), options.rescanIntervalMs ?? 5000);

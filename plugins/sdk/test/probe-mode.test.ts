@@ -1,7 +1,7 @@
 // SPDX-License-Identifier: Apache-2.0
 import { describe, expect, it } from 'vitest';
 import { presenceIndexes } from '../src/presence-session.js';
-import { probeModesOf } from '../src/probe-mode.js';
+import { countOnlyIndexes, probeModesOf } from '../src/probe-mode.js';
 import type { CatalogueEntry, ProbeRequest } from '../src/types.js';
 
 const catalogue: CatalogueEntry[] = [
@@ -55,11 +55,21 @@ describe('probeModesOf', () => {
     expect(probeModesOf(requests, catalogue, { countMode: 'presence' })).toEqual(['presence', 'presence', 'presence']);
   });
 
-  it('gives the kernel the presence indexes it can flag (below 1024)', () => {
-    const modes = Array.from({ length: 1030 }, () => 'presence' as const);
+  it('puts every presence request in presence mode, whatever its index (no 1,024 cap)', () => {
+    const modes = Array.from({ length: 1030 }, (_, i) => (i === 3 ? ('count' as const) : ('presence' as const)));
     const indexes = presenceIndexes(modes);
-    expect(indexes.size).toBe(1024);
-    expect(indexes.has(1023)).toBe(true);
-    expect(indexes.has(1024)).toBe(false);
+    expect(indexes.size).toBe(1029);
+    expect(indexes.has(1029)).toBe(true);
+    expect(indexes.has(3)).toBe(false);
+  });
+
+  it('counts hot functions in count mode in the kernel while per-call records are on', () => {
+    const modes = probeModesOf(requests, catalogue, { countMode: 'count' });
+    const hotIndex = requests.findIndex((r) => r.functionId === 'crypto/EVP_DigestUpdate');
+    expect(countOnlyIndexes(requests, catalogue, modes, 0)).toEqual(new Set([hotIndex]));
+    // Aggregating, every count-mode probe is counted in the kernel already: no flag needed.
+    expect(countOnlyIndexes(requests, catalogue, modes, 1000)).toEqual(new Set());
+    // Presence mode is its own program: never count-only.
+    expect(countOnlyIndexes(requests, catalogue, probeModesOf(requests, catalogue, {}), 0)).toEqual(new Set());
   });
 });

@@ -67,6 +67,9 @@ struct stella_event_header {
  *   STELLA_TARGET_VIA_EXEC     set in a stella_target_pids value claimed at exec: a later exec clears it
  *   STELLA_SYSCALL_COOKIE_SHIFT a syscall aggregate's cookie is service << 32 | syscall id
  *                              (a uprobe's cookie is the index of its request, set at attach time)
+ *   STELLA_COOKIE_FLAGS_SHIFT  a uprobe's attach cookie carries flags above its request index;
+ *                              records and aggregate keys carry the index alone
+ *   STELLA_COOKIE_COUNT_ONLY   flag: count the call in stella_agg, send no record
  */
 enum stella_abi {
 	STELLA_SERVICE_NONE = 0xffffffffu,
@@ -74,6 +77,8 @@ enum stella_abi {
 	STELLA_TARGET_VIA_EXEC = 0x80000000u,
 	STELLA_SERVICE_MASK = 0x7fffffffu,
 	STELLA_SYSCALL_COOKIE_SHIFT = 32,
+	STELLA_COOKIE_FLAGS_SHIFT = 32,
+	STELLA_COOKIE_COUNT_ONLY = 1,
 };
 
 /* A plain function call or return: nothing beyond the header. */

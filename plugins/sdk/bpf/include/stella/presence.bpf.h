@@ -13,17 +13,9 @@
 
 #include "stella/common.bpf.h"
 
-/* Cookies (request indexes) at or above this are always in count mode. */
-#ifndef STELLA_PRESENCE_COOKIES
-#define STELLA_PRESENCE_COOKIES 1024
-#endif
-
 #ifndef STELLA_MAX_PRESENCE_ENTRIES
 #define STELLA_MAX_PRESENCE_ENTRIES 16384
 #endif
-
-/* 1 at a cookie's index: that probe is in presence mode. Set before load. */
-const volatile __u8 stella_presence_cookies[STELLA_PRESENCE_COOKIES] = {};
 
 /*
  * The current window's number, plus one (0 never names a window, so an absent entry and a zeroed
@@ -44,11 +36,6 @@ struct {
 	__type(key, struct stella_agg_key);
 	__type(value, __u64);
 } stella_presence_seen SEC(".maps");
-
-static __always_inline bool stella_presence_mode(__u64 cookie)
-{
-	return cookie < STELLA_PRESENCE_COOKIES && stella_presence_cookies[cookie];
-}
 
 /*
  * True when this is the probe's first hit for this process in the window (and marks it seen).

@@ -5,9 +5,15 @@
  * `stella_uretprobe_call`) to each symbol with a distinct attach cookie.
  *
  * Order: target filter -> exact count (stella_aggregate) -> sampling -> emit. Counting before
- * sampling keeps counts exact at any sampling rate. A probe in presence mode (presence.bpf.h)
- * emits its first hit per process and window only, unsampled and with an immediate wakeup, even
- * when aggregating: user space needs it to disarm the probe.
+ * sampling keeps counts exact at any sampling rate. A probe in presence mode (presence.bpf.h, the
+ * stella_uprobe_presence program) emits its first hit per process and window only, unsampled and
+ * with an immediate wakeup, even when aggregating: user space needs it to disarm the probe.
+ *
+ * A uprobe's attach cookie is its request index in the low 32 bits and flags above them
+ * (STELLA_COOKIE_FLAGS_SHIFT). STELLA_COOKIE_COUNT_ONLY: count the call in stella_agg and send no
+ * record, whatever stella_aggregate says (hot functions in count mode: exact counts without the
+ * ring-buffer record and user-space decode per call). Everything after the flags are read sees
+ * the index alone: records, aggregate keys and presence keys carry no flags.
  */
 #ifndef __STELLA_UPROBE_CALL_BPF_H
 #define __STELLA_UPROBE_CALL_BPF_H
@@ -19,22 +25,25 @@
 #include "stella/aggregate.bpf.h"
 #include "stella/presence.bpf.h"
 
-static __always_inline int stella_handle_call(void *ctx, __u16 kind)
+static __always_inline int stella_handle_call(void *ctx, __u16 kind, bool presence)
 {
 	struct stella_call_event *e;
 	__u32 tgid = bpf_get_current_pid_tgid() >> 32;
 	__u32 service = stella_service_of(tgid);
 	__u64 cookie;
+	__u32 flags;
 
 	if (service == STELLA_NOT_TARGET)
 		return 0;
 	cookie = bpf_get_attach_cookie(ctx);
-	if (stella_aggregate)
+	flags = cookie >> STELLA_COOKIE_FLAGS_SHIFT;
+	cookie = (__u32)cookie;
+	if (stella_aggregate || (flags & STELLA_COOKIE_COUNT_ONLY))
 		stella_aggregate_hit(cookie, tgid);
-	if (stella_presence_mode(cookie)) {
+	if (presence) {
 		if (!stella_presence_first_hit(cookie, tgid))
 			return 0;
-	} else if (!stella_should_sample()) {
+	} else if ((flags & STELLA_COOKIE_COUNT_ONLY) || !stella_should_sample()) {
 		return 0;
 	}
 	e = stella_reserve(sizeof(*e));
@@ -42,7 +51,7 @@ static __always_inline int stella_handle_call(void *ctx, __u16 kind)
 		return 0;
 	stella_fill_header(&e->h, kind, sizeof(*e), cookie, 1);
 	e->h.service = service;
-	if (stella_presence_mode(cookie))
+	if (presence)
 		bpf_ringbuf_submit(e, BPF_RB_FORCE_WAKEUP);
 	else
 		stella_submit(e);
@@ -52,24 +61,26 @@ static __always_inline int stella_handle_call(void *ctx, __u16 kind)
 SEC("uprobe")
 int stella_uprobe_call(struct pt_regs *ctx)
 {
-	return stella_handle_call(ctx, STELLA_EVENT_CALL);
+	return stella_handle_call(ctx, STELLA_EVENT_CALL, false);
 }
 
 /*
  * The same handler as a uprobe_multi program, for probes in presence mode: disarming one in one
  * process means releasing a pid-scoped uprobe_multi link (presence.bpf.h), and one program cannot
- * be both a perf-event uprobe and uprobe.multi. Not loaded where the kernel lacks uprobe_multi.
+ * be both a perf-event uprobe and uprobe.multi. Being attached to this program is what puts a
+ * probe in presence mode, so any request index can be in it. Not loaded where the kernel lacks
+ * uprobe_multi.
  */
 SEC("uprobe.multi")
 int stella_uprobe_presence(struct pt_regs *ctx)
 {
-	return stella_handle_call(ctx, STELLA_EVENT_CALL);
+	return stella_handle_call(ctx, STELLA_EVENT_CALL, true);
 }
 
 SEC("uretprobe")
 int stella_uretprobe_call(struct pt_regs *ctx)
 {
-	return stella_handle_call(ctx, STELLA_EVENT_RETURN);
+	return stella_handle_call(ctx, STELLA_EVENT_RETURN, false);
 }
 
 #endif /* __STELLA_UPROBE_CALL_BPF_H */
