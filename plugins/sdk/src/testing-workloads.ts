@@ -189,6 +189,8 @@ export interface CountedCall {
   bpftrace: number;
   /** Where the plugin's probe went, from its attached status (`entry+3, je, emulated` or `entry: …`). */
   placement: string;
+  /** The status says the probe counts in the kernel with no record per call (a hot function). */
+  countedInKernel: boolean;
 }
 
 /** What {@link countCatalogueCalls} needs from `@stella/sdk/testing`'s other helpers (no import cycle). */
@@ -232,16 +234,17 @@ export async function countCatalogueCalls(
     const agent = new Map<string, number>();
     for (const o of observations)
       if (o.pid === child.pid) agent.set(o.function, (agent.get(o.function) ?? 0) + o.hitCount);
-    return requests.map((r) => ({
-      library: r.library,
-      symbol: r.symbol,
-      agent: agent.get(r.functionId) ?? 0,
-      bpftrace: expected[label(r)] ?? 0,
-      placement:
-        statuses
-          .find((s) => s.nodeHash === r.nodeHash && s.state === 'attached')
-          ?.detail?.replace(/^uprobe_multi at |^perf-event uprobe at /, '') ?? 'never attached',
-    }));
+    return requests.map((r) => {
+      const detail = statuses.find((s) => s.nodeHash === r.nodeHash && s.state === 'attached')?.detail;
+      return {
+        library: r.library,
+        symbol: r.symbol,
+        agent: agent.get(r.functionId) ?? 0,
+        bpftrace: expected[label(r)] ?? 0,
+        placement: detail?.split('; ')[0]!.replace(/^uprobe_multi at |^perf-event uprobe at /, '') ?? 'never attached',
+        countedInKernel: detail?.includes('counted in the kernel') ?? false,
+      };
+    });
   } finally {
     if (child.exitCode === null) child.kill();
   }
@@ -252,7 +255,7 @@ export function formatCountedCalls(rows: readonly CountedCall[]): string {
   return rows
     .map(
       (r) =>
-        `  ${`${r.library}:${r.symbol}`.padEnd(60)} agent ${String(r.agent).padStart(6)}  bpftrace ${String(r.bpftrace).padStart(6)}  ${r.placement}`,
+        `  ${`${r.library}:${r.symbol}`.padEnd(60)} agent ${String(r.agent).padStart(6)}  bpftrace ${String(r.bpftrace).padStart(6)}  ${r.placement}${r.countedInKernel ? ' (counted in the kernel)' : ''}`,
     )
     .join('\n');
 }

@@ -36,6 +36,13 @@ interface Group {
   keys: string[];
 }
 
+/**
+ * A pid-scoped link runs its program for that process only, yet a child it forks inherits its
+ * breakpoints: the child's calls trap uncounted until the session gives the child a link of its
+ * own (when it learns of the child: a target change or the next rescan).
+ */
+const PER_PROCESS_NOTE = 'per process: a child it forks is counted once it has a link of its own';
+
 export class UprobeLinks {
   /** Probe key → the group (link) carrying it. */
   readonly #byProbe = new Map<string, Group>();
@@ -123,6 +130,7 @@ export class UprobeLinks {
         detail: [
           `${this.multi ? 'uprobe_multi' : 'perf-event uprobe'} at ${probe.placement}`,
           probe.countOnly ? 'hot: counted in the kernel, one record per window' : undefined,
+          pid >= 0 ? PER_PROCESS_NOTE : undefined,
           replaced,
         ]
           .filter(Boolean)
