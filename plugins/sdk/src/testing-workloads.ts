@@ -241,7 +241,7 @@ export async function countCatalogueCalls(
         symbol: r.symbol,
         agent: agent.get(r.functionId) ?? 0,
         bpftrace: expected[label(r)] ?? 0,
-        placement: detail?.split('; ')[0]!.replace(/^uprobe_multi at |^perf-event uprobe at /, '') ?? 'never attached',
+        placement: detail?.split('; ')[0]?.replace(/^uprobe_multi at |^perf-event uprobe at /, '') ?? 'never attached',
         countedInKernel: detail?.includes('counted in the kernel') ?? false,
       };
     });
