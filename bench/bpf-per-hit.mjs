@@ -7,8 +7,10 @@
  * itself is not in these numbers (it is the same for both): this is what the program adds.
  *
  * Modes of our program, each with the kernel filtering by target pid (as the agent runs it):
- *   count     aggregation on, no per-call event (the mode the runbook recommends for hot functions)
- *   per-call  one ring-buffer event per call
+ *   count       aggregation on, no per-call event (every probe of an aggregating agent)
+ *   count-only  aggregation off, the probe's cookie flagged count-only: counted in stella_agg, no
+ *               event (a hot function in count mode while per-call events are on)
+ *   per-call    one ring-buffer event per call
  * Rounds alternate ours and bpftrace's on one workload; medians are printed with the ratio.
  *
  *   node bench/bpf-per-hit.mjs [--calls 200000] [--rounds 5]
@@ -103,7 +105,7 @@ async function ours(mode, workloadPid, call) {
     binaryPath: callTarget,
     symbol: SYMBOL,
     pid: workloadPid,
-    cookie: 1n,
+    cookie: mode === 'count-only' ? COUNT_ONLY_COOKIE : 1n,
   });
   await call(CALLS);
   // bpftool names a program by its first 15 characters.
@@ -143,13 +145,17 @@ async function bpftrace(workloadPid, call) {
   return ns / cnt;
 }
 
+/** Request index 1 with the count-only flag (`STELLA_COOKIE_COUNT_ONLY` above `STELLA_COOKIE_FLAGS_SHIFT`). */
+const COUNT_ONLY_COOKIE = (1n << 32n) | 1n;
+
 const median = (xs) => [...xs].sort((a, b) => a - b)[Math.floor(xs.length / 2)];
 const workload = startWorkload();
 const pid = Number((await workload.ready())[1]);
-const results = { count: [], 'per-call': [], bpftrace: [] };
+const results = { count: [], 'count-only': [], 'per-call': [], bpftrace: [] };
 for (let round = 0; round < ROUNDS; round++) {
   results.bpftrace.push(await bpftrace(pid, workload.call));
   results.count.push(await ours('count', pid, workload.call));
+  results['count-only'].push(await ours('count-only', pid, workload.call));
   results['per-call'].push(await ours('per-call', pid, workload.call));
 }
 workload.end();
