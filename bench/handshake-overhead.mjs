@@ -6,7 +6,9 @@
  * unwatched and while each probe set watches it:
  *   - none:              no probe;
  *   - bpftrace:          bpftrace `count()` on the same functions, filtered by the same pid;
- *   - agent:             the agent, every function in count mode (exact), one event per call;
+ *   - agent:             the agent, every function in count mode (exact): functions the catalogue
+ *                        marks hot counted in the kernel (one record per window), the rest one
+ *                        event per call;
  *   - agent-aggregated:  every function in count mode with aggregation_window_ms (exact in-kernel
  *                        counts, no per-call event);
  *   - agent-default:     the agent as configured out of the box: catalogue functions marked hot in
