@@ -16,7 +16,9 @@
  *   - agent-presence:    every function in presence mode (stops trapping once seen in a window).
  * The map is the one a user gets from a Debian host SBOM with `--hot-functions 'tls/*'
  * --hot-functions 'crypto/*'` (25 of its calls are in libssl/libcrypto, the libraries Python uses).
- * Modes run interleaved round by round; the table gives medians and ratios to `none` from this run.
+ * Modes run interleaved round by round; the table gives medians and ratios to `none` from this run,
+ * of wall time (what the service sees, tracers' own processes included) and of the service's own
+ * CPU time (traps and BPF programs run in it; steady when other work on the machine competes).
  *
  *   node bench/handshake-overhead.mjs [--handshakes 300] [--rounds 3] [--modes none,bpftrace,agent]
  *
@@ -163,9 +165,9 @@ async function runOnce(mode) {
     // The agent logs "ready" once every probe is attached; timing before that measures nothing.
     await waitLine(tracer, /\bready metrics=/, 'stderr');
   }
-  const done = waitLine(target, /^\d+$/);
+  const done = waitLine(target, /^\d+ \d+$/);
   target.stdin.write('go\n');
-  const ns = Number(await done);
+  const [ns, cpuNs] = (await done).split(' ').map(Number);
   target.stdin.end();
   let stopMs = 0;
   if (tracer) {
@@ -179,7 +181,7 @@ async function runOnce(mode) {
     hits = {};
     for (const m of bpftraceOut.matchAll(/@\[uprobe:[^:]+:(\w+)\]: (\d+)/g)) hits[m[1]] = Number(m[2]);
   }
-  return { ns, stopMs, hits };
+  return { ns, cpuNs, stopMs, hits };
 }
 
 const samples = Object.fromEntries(modes.map((m) => [m, []]));
@@ -194,16 +196,18 @@ for (let round = 0; round < ROUNDS; round++) {
 }
 const median = (xs) => [...xs].sort((a, b) => a - b)[Math.floor(xs.length / 2)];
 const base = median(samples.none?.map((s) => s.ns) ?? [Number.NaN]);
+const cpuBase = median(samples.none?.map((s) => s.cpuNs) ?? [Number.NaN]);
 console.log(
   `\nTLS 1.3 handshakes in one process, ${HANDSHAKES} per run, ${probed.size} libssl/libcrypto calls probed, ${ROUNDS} interleaved rounds, medians (kernel ${execFileSync('uname', ['-r']).toString().trim()})\n`,
 );
-console.log('| mode | µs/handshake | × unwatched | probe stop ms |');
-console.log('|---|---:|---:|---:|');
+console.log('| mode | µs/handshake | × unwatched | service CPU µs/handshake | CPU × unwatched | probe stop ms |');
+console.log('|---|---:|---:|---:|---:|---:|');
 for (const mode of modes) {
   const us = median(samples[mode].map((s) => s.ns)) / 1000;
+  const cpuUs = median(samples[mode].map((s) => s.cpuNs)) / 1000;
   const stop = median(samples[mode].map((s) => s.stopMs));
   console.log(
-    `| ${mode} | ${us.toFixed(0)} | ${(us / (base / 1000)).toFixed(2)}× | ${mode === 'none' ? '—' : stop.toFixed(0)} |`,
+    `| ${mode} | ${us.toFixed(0)} | ${(us / (base / 1000)).toFixed(2)}× | ${cpuUs.toFixed(0)} | ${(cpuUs / (cpuBase / 1000)).toFixed(2)}× | ${mode === 'none' ? '—' : stop.toFixed(0)} |`,
   );
 }
 if (hitsPerHandshake) {
