@@ -12,13 +12,14 @@ import type { Logger, ProbeRequest } from './types.js';
 
 export interface Candidate {
   file: LibraryFile;
-  /**
-   * Target pids that map this file, or that would map this very file by the map's path: a
-   * per-pid link made before a process loads the library catches its first call after dlopen,
-   * where waiting for the load to be noticed would miss the calls made meanwhile. Empty: found
-   * on the host path only.
-   */
+  /** Target pids that map this file (empty: found on the host path only). */
   pids: Set<number>;
+  /**
+   * Target pids that do not map this file yet but would map this very file by the map's path: a
+   * per-pid link made before a process loads the library catches its first call after dlopen,
+   * where waiting for the load to be noticed missed the calls made meanwhile.
+   */
+  loadable: Set<number>;
 }
 
 const LIBC = /^libc\.so(\.\d+)?$/;
@@ -46,7 +47,7 @@ export class LibraryDiscovery {
       if (!file) return undefined;
       let candidate = candidates.get(file.key);
       if (!candidate) {
-        candidate = { file, pids: new Set() };
+        candidate = { file, pids: new Set(), loadable: new Set() };
         candidates.set(file.key, candidate);
       }
       if (pid !== undefined) candidate.pids.add(pid);
@@ -60,7 +61,7 @@ export class LibraryDiscovery {
     }
     for (const pid of pids) {
       for (const [path, file] of mapPaths)
-        if (sameFile(`/proc/${pid}/root${path}`, file)) candidates.get(file.key)?.pids.add(pid);
+        if (sameFile(`/proc/${pid}/root${path}`, file)) candidates.get(file.key)?.loadable.add(pid);
       for (const mapped of mappedFiles(pid)) {
         if (onLibc && LIBC.test(basename(mapped.path))) {
           const libc = this.files.open(mapped.hostPath, mapped.path);
@@ -70,6 +71,7 @@ export class LibraryDiscovery {
           add(mapped.hostPath, mapped.path, pid);
       }
     }
+    for (const candidate of candidates.values()) for (const pid of candidate.pids) candidate.loadable.delete(pid);
     return candidates;
   }
 

@@ -228,7 +228,7 @@ export async function startUprobeCallSession(
     const wanted: WantedProbe[] = [];
     const arming: Promise<void>[] = [];
     let timedOut = false;
-    for (const { file, pids } of candidates.values()) {
+    for (const { file, pids, loadable } of candidates.values()) {
       for (const [index, request] of requests.entries()) {
         if (!isLibrary({ path: file.path }, request.library, request.binaryPath)) continue;
         resolved.add(index);
@@ -266,7 +266,12 @@ export async function startUprobeCallSession(
         }
         const probe = { index, request, file, offset, placement, countOnly: countOnly.has(index) };
         if (!perPid) wanted.push({ ...probe, pid: -1 });
-        else for (const pid of pids) if (targetPids.has(pid) || onlyPids) wanted.push({ ...probe, pid });
+        // Per-pid count links also for targets that have not loaded the library yet (at most
+        // PER_PID_ATTACH_LIMIT of them), so their first calls after dlopen count. Presence links
+        // stay with processes that map it: one link per probe and process, and the dlopen watch
+        // arms them soon enough to see a call once in the window.
+        else
+          for (const pid of [...pids, ...loadable]) if (targetPids.has(pid) || onlyPids) wanted.push({ ...probe, pid });
       }
     }
     // Presence links are made beside the others, and the pass (so "ready") waits for both.
