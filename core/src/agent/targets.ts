@@ -4,6 +4,7 @@ import { basename, dirname, join } from 'node:path';
 import type { Logger, TargetProcess, TargetRules, TargetSpec } from '@stella/sdk';
 import picomatch from 'picomatch';
 import { kernelExecutableIdentity } from './exe-identity.js';
+import { cgroupDirectory, hostCgroup2Mount, type MountEntry } from './mountinfo.js';
 
 export { userDevToKernelDev } from './exe-identity.js';
 
@@ -28,6 +29,7 @@ interface ProcInfo {
 
 export interface TargetResolverOptions {
   procRoot?: string;
+  /** Where the cgroup v2 hierarchy is mounted; default: the cgroup2 mount in /proc/self/mountinfo. */
   cgroupRoot?: string;
   logger: Logger;
 }
@@ -39,7 +41,7 @@ export interface TargetResolverOptions {
  */
 export class TargetResolver {
   private readonly procRoot: string;
-  private readonly cgroupRoot: string;
+  private readonly cgroup2: Pick<MountEntry, 'root' | 'mountPoint'>;
   private readonly services: string[];
   private rules: TargetRules;
   private processes: TargetProcess[] = [];
@@ -49,7 +51,7 @@ export class TargetResolver {
     private readonly options: TargetResolverOptions,
   ) {
     this.procRoot = options.procRoot ?? '/proc';
-    this.cgroupRoot = options.cgroupRoot ?? '/sys/fs/cgroup';
+    this.cgroup2 = options.cgroupRoot ? { root: '/', mountPoint: options.cgroupRoot } : hostCgroup2Mount();
     this.services = [...new Set(specs.map((s) => s.service))];
     this.rules = this.resolveRules();
   }
@@ -98,12 +100,9 @@ export class TargetResolver {
           cgroups.push({ service: spec.service, path: cgroup, cgroupId: BigInt(cgroup) });
           continue;
         }
-        try {
-          const st = statSync(join(this.cgroupRoot, cgroup), { bigint: true });
-          cgroups.push({ service: spec.service, path: cgroup, cgroupId: st.ino });
-        } catch {
-          this.options.logger.warn('target cgroup not found', { cgroup });
-        }
+        const id = this.cgroupId(cgroup);
+        if (id !== undefined) cgroups.push({ service: spec.service, path: cgroup, cgroupId: id });
+        else this.options.logger.warn('target cgroup not found', { cgroup, cgroup2Mount: this.cgroup2.mountPoint });
       }
     }
     return { services: this.services, allProcessesService, executables, cgroups, pids: this.rules?.pids ?? [] };
@@ -155,6 +154,17 @@ export class TargetResolver {
     return this.rules.allProcessesService;
   }
 
+  /** A cgroup v2 id is its directory's inode number (what bpf_get_current_cgroup_id returns). */
+  private cgroupId(cgroupPath: string): bigint | undefined {
+    const dir = cgroupDirectory(this.cgroup2, cgroupPath);
+    if (dir === undefined) return undefined;
+    try {
+      return statSync(dir, { bigint: true }).ino;
+    } catch {
+      return undefined; // removed meanwhile, or not a cgroup
+    }
+  }
+
   private readProc(pid: number): ProcInfo | undefined {
     const dir = join(this.procRoot, String(pid));
     try {
@@ -167,7 +177,7 @@ export class TargetResolver {
           .split('\n')
           .find((l) => l.startsWith('0::'));
         cgroupPath = line?.slice(3);
-        if (cgroupPath) cgroupId = statSync(join(this.cgroupRoot, cgroupPath), { bigint: true }).ino;
+        if (cgroupPath) cgroupId = this.cgroupId(cgroupPath);
       } catch {
         // cgroup v1 hosts or a process that just exited: no cgroup rule can match it.
       }

@@ -173,7 +173,10 @@ export interface TargetSpec {
   service: string;
   /** Executable paths (exact, or globs) whose processes belong to the service. */
   executables?: string[];
-  /** cgroup v2 paths (relative to the cgroup root) or numeric cgroup ids. */
+  /**
+   * cgroup v2 paths as /proc/<pid>/cgroup writes them (relative to the hierarchy's root, wherever
+   * /proc/self/mountinfo says cgroup2 is mounted), or numeric cgroup ids.
+   */
   cgroups?: string[];
   containerIds?: string[];
   pids?: number[];
