@@ -38,12 +38,14 @@ export function register(program: Command): void {
         ndjson: config.runtimeAgent.export.outputPath,
         store: config.runtimeAgent.observationStore.type,
       });
-      const timer =
+      // Signal handlers do not keep Node's event loop alive; with nothing to probe (no maps) nothing
+      // else does, and the agent ended right after "ready" with exit 13 (unsettled top-level await).
+      const running =
         opts.duration !== undefined && opts.duration > 0
           ? setTimeout(() => stop('duration'), opts.duration * 1000)
-          : undefined;
+          : setInterval(() => {}, 2 ** 31 - 1);
       const signal = await stopRequested;
-      clearTimeout(timer);
+      clearTimeout(running);
       logger.info('stopping: flushing observations and detaching probes', { signal });
       await composed.dispose();
       logger.info('stopped');
