@@ -18,7 +18,10 @@ import {
 } from './syscall-plan.js';
 import { syscallNeeds } from './syscall-requests.js';
 import { reportSyscallStatuses } from './syscall-status.js';
-import type { BpfObjectHandle, PluginContext, ProbeRequest, ProbeSession, TargetRules } from './types.js';
+import type { BpfObjectHandle } from './types/bpf-api.js';
+import type { PluginContext, ProbeSession } from './types/probe-plugin.js';
+import type { ProbeRequest } from './types/probe-requests.js';
+import type { TargetRules } from './types/targets.js';
 
 export type { SyscallAttachment } from './syscall-attach.js';
 

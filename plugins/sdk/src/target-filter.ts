@@ -7,7 +7,9 @@
  */
 import { StellaMaps, TARGET_TRACKER_PROGRAMS } from './abi.js';
 import { EXE_KEY_LAYOUT, EXE_KEY_SIZE } from './layout.js';
-import type { BpfApi, BpfLink, BpfObjectHandle, Logger, TargetMapFds, TargetRules } from './types.js';
+import type { BpfApi, BpfLink, BpfObjectHandle } from './types/bpf-api.js';
+import type { Logger } from './types/logger.js';
+import type { TargetMapFds, TargetRules } from './types/targets.js';
 
 /** `stella_sample_threshold`: emit when bpf_get_prandom_u32() < threshold; 2^32-1 = always. */
 export function samplingThreshold(rate: number): number {

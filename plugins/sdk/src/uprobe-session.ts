@@ -11,7 +11,11 @@ import { openPresenceObject, presenceIndexes } from './presence-session.js';
 import { isLibrary } from './proc-maps.js';
 import { commOf } from './session-common.js';
 import { startSessionCore } from './session-core.js';
-import type { BpfLink, PluginContext, ProbeCountMode, ProbeRequest, ProbeSession, TargetRules } from './types.js';
+import type { BpfLink } from './types/bpf-api.js';
+import type { PluginContext, ProbeSession } from './types/probe-plugin.js';
+import type { ProbeRequest } from './types/probe-requests.js';
+import type { TargetRules } from './types/targets.js';
+import type { ProbeCountMode } from './types/tuning.js';
 import { UprobeLinks, type WantedProbe } from './uprobe-links.js';
 import { createUprobeObservationDecoder } from './uprobe-observations.js';
 
