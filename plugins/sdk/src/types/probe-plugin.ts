@@ -6,7 +6,7 @@ import type { Logger } from './logger.js';
 import type { Observation } from './observation.js';
 import type { ProbeRequest, ProbeStatus } from './probe-requests.js';
 import type { StorePlugin } from './store.js';
-import type { TargetMapFds, TargetProcess, TargetRules } from './targets.js';
+import type { TargetMapFds, TargetProcess, TargetScope } from './targets.js';
 import type { ProbeTuning } from './tuning.js';
 
 /** What the agent hands a probe plugin's `start`: nothing a plugin does not use. */
@@ -18,10 +18,10 @@ export interface PluginContext {
   /** Processes currently targeted; refreshed as processes come and go. */
   targets(): TargetProcess[];
   /**
-   * The target rules in kernel terms, read-only: the service names by the index the kernel
-   * carries, and whether the rules name pids only (per-pid attach). The core fills the maps.
+   * What a session needs of the target rules: service names by kernel index, the all-processes
+   * service, and the explicit pids when only pids are named. The rules stay in the core.
    */
-  targetRules(): TargetRules;
+  targetScope(): TargetScope;
   /**
    * The node's one set of target maps, which every plugin object reuses before load
    * (`openProbeObject` does it). Undefined only when the rules claim every process.

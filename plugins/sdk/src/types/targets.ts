@@ -1,5 +1,5 @@
 // SPDX-License-Identifier: Apache-2.0
-/** Which processes belong to which service: the user's rules, their kernel form, the matched processes. */
+/** Which processes belong to which service: the user's rules, what a session sees of them, the matched processes. */
 
 /** Which processes belong to which service. Filtering happens in the kernel. */
 export interface TargetSpec {
@@ -14,18 +14,24 @@ export interface TargetSpec {
   allProcesses?: boolean;
 }
 
-/** Target rules resolved to what the kernel can compare cheaply. */
-export interface TargetRules {
-  /** Service names; the kernel refers to them by index. */
-  services: string[];
-  /** When set, no filtering: every process belongs to this service. */
-  allProcessesService?: string;
-  /** Executables by (device, inode) as the kernel sees them (`s_dev` encoding, not `st_dev`). */
-  executables: { service: string; path: string; kernelDev: bigint; inode: bigint }[];
-  /** cgroup v2 ids (the cgroup directory's inode number). */
-  cgroups: { service: string; path: string; cgroupId: bigint }[];
-  /** Processes already running that match a rule (exe, container, explicit pid). */
-  pids: { service: string; pid: number }[];
+/**
+ * What a probe session may know of the node's target rules, and no more. The rules themselves
+ * (executables by inode, cgroup ids, matched pids) stay in the core, which fills the kernel's
+ * target maps from them; a session only names the service of each event and decides whether to
+ * attach per process. A frozen snapshot: call `PluginContext.targetScope()` again after a target
+ * change.
+ */
+export interface TargetScope {
+  /** Service names by the index the kernel writes into each event header's `service`. */
+  readonly services: readonly string[];
+  /** Set when every process on the node belongs to this one service: the kernel filters nothing. */
+  readonly allProcessesService?: string;
+  /**
+   * The running target pids when no executable, cgroup or all-processes rule is in force (the
+   * rules name pids or containers only): a session may then attach per process instead of to
+   * every process mapping a library. Undefined while any such rule is in force.
+   */
+  readonly explicitPids?: readonly number[];
 }
 
 /** Fds of the node's target maps (stella/target.bpf.h), owned by the core's target filter. */
