@@ -59,10 +59,10 @@ export function missingCapabilityHint(
   // kernel/events/core.c perf_uprobe_event_init: capable(CAP_SYS_ADMIN) again since Linux 6.16
   // (commit ba677dbe, "perf: Revert to requiring CAP_SYS_ADMIN for uprobes"), whatever
   // CAP_PERFMON says; uprobe_multi links (kernel/trace/bpf_trace.c) check no capability at attach.
-  if (/^uret?probe /.test(object) && !held.has('CAP_SYS_ADMIN'))
+  if (/^u(ret)?probe /.test(object) && !held.has('CAP_SYS_ADMIN'))
     return 'missing capability CAP_SYS_ADMIN: Linux 6.16 and later require it for perf-event uprobes (uprobe_multi links need only CAP_BPF and CAP_PERFMON)';
   const viaProcRoot = /\/proc\/\d+\/root\//.test(object);
-  if (/^uret?probe_multi /.test(object)) {
+  if (/^u(ret)?probe_multi /.test(object)) {
     if (viaProcRoot && !held.has('CAP_SYS_PTRACE'))
       return "missing capability CAP_SYS_PTRACE: the library is opened through /proc/PID/root, which needs ptrace access to another user's process";
     if (lacks('CAP_DAC_READ_SEARCH', 'CAP_DAC_OVERRIDE').length === 2)

@@ -184,13 +184,19 @@ export async function trialAttach(
         handle = bpf.open(objectPath, { name: `doctor:${plugin.name}` });
         const programs = handle.programNames();
         if (programs.includes('stella_uprobe_call') && libc) {
+          // The agent's own mechanism: a uprobe_multi link where the kernel has them (they need no
+          // CAP_SYS_ADMIN), a perf-event uprobe otherwise.
+          const multi = (await bpf.uprobeMultiSupported?.())?.supported === true;
+          if (multi) handle.setProgramAttachType('stella_uprobe_call', 'uprobe.multi');
           handle.load();
-          const offset = readElfSymbols(libc).offsetOf('getpid');
-          handle.attachUprobe({ program: 'stella_uprobe_call', binaryPath: libc, offset, pid: process.pid }).destroy();
+          const offset = readElfSymbols(libc).offsetOf('getpid') ?? 0;
+          const attach = { program: 'stella_uprobe_call', binaryPath: libc, pid: process.pid };
+          if (multi) await (await handle.attachUprobeMulti({ ...attach, offsets: [offset] })).destroyAsync();
+          else handle.attachUprobe({ ...attach, offset }).destroy();
           out.push({
             check,
             status: 'pass',
-            detail: `loaded ${objectPath}; uprobe attached to ${libc}:getpid and detached`,
+            detail: `loaded ${objectPath}; ${multi ? 'uprobe_multi link' : 'uprobe'} attached to ${libc}:getpid and detached`,
           });
           continue;
         }
@@ -238,7 +244,11 @@ export async function runDoctor(opts: {
     {
       check: 'tracefs',
       status: f.tracefsPath ? 'pass' : 'warn',
-      detail: f.tracefsPath ?? 'not mounted: mount -t tracefs nodev /sys/kernel/tracing',
+      detail:
+        f.tracefsPath ??
+        (f.tracefsUnreadable
+          ? `${f.tracefsUnreadable} is not readable: missing capability CAP_DAC_READ_SEARCH`
+          : 'not mounted: mount -t tracefs nodev /sys/kernel/tracing'),
     },
     {
       check: 'uprobe',

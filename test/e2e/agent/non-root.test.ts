@@ -12,7 +12,7 @@ import { gunzipSync } from 'node:zlib';
 import type { Observation } from '@stella/sdk';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { startOpensslServer, type TlsServer } from '../../../core/src/demo/tls-server.js';
-import { startStella } from '../../support/cli.js';
+import { runStella, startStella } from '../../support/cli.js';
 import { LIBSSL, libsslCallMap, stdoutLines } from '../../support/maps.js';
 
 const HANDSHAKES = 20;
@@ -153,4 +153,23 @@ describe.skipIf(skip !== undefined)('agent as a non-root user with the documente
     );
     expect(noPtrace.log.match(/missing capability CAP_SYS_PTRACE/g)).toHaveLength(1);
   }, 240_000);
+
+  it(`stella doctor as uid ${NOBODY}: every plugin's trial attach passes with CAP_BPF, CAP_PERFMON, CAP_SYS_PTRACE and CAP_DAC_READ_SEARCH; without the last, it names it`, async () => {
+    const full = await runStella(['doctor'], {
+      wrapper: asNobody(['bpf', 'perfmon', 'sys_ptrace', 'dac_read_search']),
+    });
+    const trials = full.stdout.split('\n').filter((l) => / trial attach /.test(l));
+    expect(trials.length, full.stdout).toBeGreaterThanOrEqual(4);
+    expect(
+      trials.every((l) => l.startsWith('PASS')),
+      full.stdout,
+    ).toBe(true);
+    expect(full.stdout).toMatch(/PASS {2}trial attach @stella\/probes-crypto .*uprobe_multi link attached/);
+
+    const noDac = await runStella(['doctor'], { wrapper: asNobody(['bpf', 'perfmon', 'sys_ptrace']) });
+    expect(noDac.stdout).toMatch(
+      /FAIL {2}trial attach @stella\/probes-net .*tracepoint: \/sys\/kernel\/tracing is not readable: missing capability CAP_DAC_READ_SEARCH/,
+    );
+    expect(noDac.stdout).toMatch(/PASS {2}trial attach @stella\/probes-crypto /);
+  }, 120_000);
 });
