@@ -88,7 +88,7 @@ export function startStella(
 /** Runs `stella …` to completion. */
 export async function runStella(
   args: string[],
-  options: { env?: NodeJS.ProcessEnv; cwd?: string } = {},
+  options: { env?: NodeJS.ProcessEnv; cwd?: string; wrapper?: string[] } = {},
 ): Promise<{ code: number | null; stdout: string; stderr: string }> {
   const running = startStella(args, options);
   const code = await running.exited;
