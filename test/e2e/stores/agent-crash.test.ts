@@ -148,6 +148,24 @@ describe.skipIf(!canBpf).each([{ store: 'postgres' as const }, { store: 'valkey'
         await completedLines(outDir);
       }
 
+      // Before the restart, verify reads what the killed runs left, live segments included: no line malformed.
+      const last = `crash-${store}-${KILLS - 1}`;
+      const before = await runStella([
+        'function-map',
+        'verify',
+        '--function-map',
+        join(dir, `${last}.json`),
+        '--offline',
+        '--observations',
+        outDir,
+        '--format',
+        'json',
+      ]);
+      expect([0, 1], before.stderr).toContain(before.code);
+      expect(
+        (JSON.parse(before.stdout) as { observationsSkipped: { malformed: number } }).observationsSkipped.malformed,
+      ).toBe(0);
+
       // A clean run promotes the killed runs' segments, cut back to their last whole line.
       const final = startStella(['agent', '--config', await configFor(`crash-${store}-final`, outDir)]);
       await final.waitFor(/\bready metrics=/, 60_000);
