@@ -2,7 +2,8 @@
 import { readdirSync, readFileSync, readlinkSync, realpathSync, statSync } from 'node:fs';
 import { basename, dirname, join } from 'node:path';
 import { effectiveCapabilities } from '@stella/bpf';
-import type { Logger, TargetProcess, TargetRules, TargetSpec } from '@stella/sdk';
+import type { Logger, TargetProcess, TargetSpec } from '@stella/sdk';
+import type { TargetRules } from '@stella/sdk/target-filter';
 import picomatch from 'picomatch';
 import { kernelExecutableIdentity } from './exe-identity.js';
 
