@@ -300,7 +300,14 @@ for (const fmt of ['table', 'markdown']) {
     '--format',
     fmt,
   ]);
-  check('4 escaping', `--format ${fmt} with ESC/BEL`, r, r.code, null, !r.out.includes('\u001b') && !r.out.includes('\u0007') && r.code !== 70);
+  check(
+    '4 escaping',
+    `--format ${fmt} with ESC/BEL`,
+    r,
+    r.code,
+    null,
+    !r.out.includes('\u001b') && !r.out.includes('\u0007') && r.code !== 70,
+  );
 }
 r = stella([
   'function-map',

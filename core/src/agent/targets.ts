@@ -150,12 +150,15 @@ export class TargetResolver {
    */
   private warnUnreadable(): void {
     if (this.unreadableInScan === 0 || this.warnedUnreadable) return;
+    // With CAP_SYS_PTRACE a refusal is no capability problem (a process exiting, another namespace's
+    // rules): not worth a warning.
+    if (effectiveCapabilities().has('CAP_SYS_PTRACE')) {
+      this.options.logger.debug('processes whose /proc/PID/exe cannot be read', { count: this.unreadableInScan });
+      return;
+    }
     this.warnedUnreadable = true;
-    const hint = effectiveCapabilities().has('CAP_SYS_PTRACE')
-      ? 'permission denied'
-      : "missing capability CAP_SYS_PTRACE, which a non-root agent needs to read another user's /proc/PID/exe";
     this.options.logger.warn(
-      `${this.unreadableInScan} processes cannot be matched to a target (${hint}); they are not observed`,
+      `${this.unreadableInScan} processes cannot be matched to a target (missing capability CAP_SYS_PTRACE, which the agent needs to read another user's /proc/PID/exe); they are not observed`,
     );
   }
 

@@ -149,7 +149,7 @@ describe.skipIf(skip !== undefined)('agent as a non-root user with the documente
     // Without CAP_SYS_PTRACE the root workload is invisible, and the agent says why once.
     expect(noPtrace.hits).toBe(0);
     expect(noPtrace.log).toMatch(
-      /processes cannot be matched to a target \(missing capability CAP_SYS_PTRACE, which a non-root agent needs to read another user's \/proc\/PID\/exe\)/,
+      /processes cannot be matched to a target \(missing capability CAP_SYS_PTRACE, which the agent needs to read another user's \/proc\/PID\/exe\)/,
     );
     expect(noPtrace.log.match(/missing capability CAP_SYS_PTRACE/g)).toHaveLength(1);
   }, 240_000);
