@@ -21,21 +21,26 @@ export function register(program: Command): void {
       const composed = await composeAgent({ configPath: opts.config });
       const { agent, logger, telemetry, config } = composed;
       await agent.start();
+      // The handlers go in before "ready" is printed: a supervisor (or a test) that signals as soon
+      // as it reads "ready" found SIGTERM's default action still in place, and the agent died
+      // unflushed (exit by signal) when it was descheduled between the write and the listener.
+      let stopped: (signal: string) => void = () => {};
+      const stopping = new Promise<void>((resolve) => {
+        stopped = (signal: string) => {
+          logger.info('stopping: flushing observations and detaching probes', { signal });
+          resolve();
+        };
+      });
+      process.once('SIGINT', () => stopped('SIGINT'));
+      process.once('SIGTERM', () => stopped('SIGTERM'));
+      if (opts.duration !== undefined && opts.duration > 0) setTimeout(() => stopped('duration'), opts.duration * 1000);
       const url = telemetry.prometheusUrl();
       logger.info('ready', {
         metrics: url ?? 'disabled',
         ndjson: config.runtimeAgent.export.outputPath,
         store: config.runtimeAgent.observationStore.type,
       });
-      await new Promise<void>((resolve) => {
-        const stop = (signal: string) => {
-          logger.info('stopping: flushing observations and detaching probes', { signal });
-          resolve();
-        };
-        process.once('SIGINT', () => stop('SIGINT'));
-        process.once('SIGTERM', () => stop('SIGTERM'));
-        if (opts.duration !== undefined && opts.duration > 0) setTimeout(() => stop('duration'), opts.duration * 1000);
-      });
+      await stopping;
       await composed.dispose();
       logger.info('stopped');
     });
