@@ -1,6 +1,7 @@
 // SPDX-License-Identifier: Apache-2.0
 import { readdirSync, readFileSync, readlinkSync, realpathSync, statSync } from 'node:fs';
 import { basename, dirname, join } from 'node:path';
+import { effectiveCapabilities } from '@stella/bpf';
 import type { Logger, TargetProcess, TargetSpec } from '@stella/sdk';
 import type { TargetRules } from '@stella/sdk/target-filter';
 import picomatch from 'picomatch';
@@ -46,6 +47,9 @@ export class TargetResolver {
   private readonly services: string[];
   private rules: TargetRules;
   private processes: TargetProcess[] = [];
+  /** Whether the "cannot read other users' processes" warning was given (once per agent). */
+  private warnedUnreadable = false;
+  private unreadableInScan = 0;
 
   constructor(
     private readonly specs: TargetSpec[],
@@ -118,6 +122,7 @@ export class TargetResolver {
       return found;
     }
     const exeIndex = new Map(this.rules.executables.map((e) => [e.path, e.service]));
+    this.unreadableInScan = 0;
     for (const entry of entries) {
       if (!/^\d+$/.test(entry)) continue;
       const info = this.readProc(Number(entry));
@@ -134,7 +139,26 @@ export class TargetResolver {
         root: join(this.procRoot, String(info.pid), 'root'),
       });
     }
+    this.warnUnreadable();
     return found.sort((a, b) => a.pid - b.pid);
+  }
+
+  /**
+   * /proc/PID/exe of another user's process needs ptrace access (PTRACE_MODE_READ): without
+   * CAP_SYS_PTRACE a non-root agent silently saw no target at all, so say so once.
+   */
+  private warnUnreadable(): void {
+    if (this.unreadableInScan === 0 || this.warnedUnreadable) return;
+    // With CAP_SYS_PTRACE a refusal is no capability problem (a process exiting, another namespace's
+    // rules): not worth a warning.
+    if (effectiveCapabilities().has('CAP_SYS_PTRACE')) {
+      this.options.logger.debug('processes whose /proc/PID/exe cannot be read', { count: this.unreadableInScan });
+      return;
+    }
+    this.warnedUnreadable = true;
+    this.options.logger.warn(
+      `${this.unreadableInScan} processes cannot be matched to a target (missing capability CAP_SYS_PTRACE, which the agent needs to read another user's /proc/PID/exe); they are not observed`,
+    );
   }
 
   private matchService(info: ProcInfo, exeIndex: Map<string, string>): string | undefined {
@@ -183,7 +207,8 @@ export class TargetResolver {
         // cgroup v1 hosts or a process that just exited: no cgroup rule can match it.
       }
       return { pid, exe, comm, cgroupPath, cgroupId };
-    } catch {
+    } catch (error) {
+      if ((error as NodeJS.ErrnoException).code === 'EACCES') this.unreadableInScan++;
       return undefined; // kernel thread (no exe) or already gone
     }
   }

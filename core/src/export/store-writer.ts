@@ -180,6 +180,13 @@ export class StoreWriter {
         await this.options.store.append(chunk.items);
         if (this.inflight === chunk) this.inflight = undefined;
         this.counters.written += chunk.items.length;
+        // The store's acknowledgement (a committed transaction, a Valkey reply): docs/OPERATIONS.md
+        // "What survives a crash" promises these survive the agent.
+        this.options.logger.debug('store: acknowledged', {
+          observations: chunk.items.length,
+          hits: chunk.items.reduce((n, o) => n + o.hitCount, 0),
+          written: this.counters.written,
+        });
         if (!this.storeAvailable) this.options.logger.info('store available again', { store: this.options.store.name });
         this.storeAvailable = true;
         this.failures = 0;

@@ -27,6 +27,8 @@ export interface KernelFeatures {
   fentry?: boolean;
   syscallTracepoints: boolean;
   tracefsPath?: string;
+  /** A tracefs mount this process may not read (a non-root uid without CAP_DAC_READ_SEARCH). */
+  tracefsUnreadable?: string;
   ringbuf: boolean;
   /**
    * `bpf_get_attach_cookie` for uprobes (Linux 5.15+): how one uprobe program tells its attach
