@@ -72,14 +72,20 @@ const EVP_FUNCTIONS: CatalogueFunction[] = [
 ];
 // OpenSSL 1.1 has no *_ex2 variants; the generator drops absent symbols with a warning under --rootfs.
 
-const libssl = (library: string, alternatives: string[] = []): CatalogueLibrary => ({
+// Canaries (CatalogueLibrary.canary), checked with bpftrace on Debian 12's OpenSSL 3: curl, openssl
+// and a python ssl context each call OPENSSL_init_ssl once; OPENSSL_init_crypto runs a few dozen
+// times per process (every lazy init check), still nothing next to a handshake's calls.
+// BoringSSL keeps these names only as no-op shims, so its libraries get no canary.
+const libssl = (library: string, alternatives: string[] = [], canary = 'OPENSSL_init_ssl'): CatalogueLibrary => ({
   library,
   alternatives,
+  ...(canary ? { canary } : {}),
   functions: SSL_FUNCTIONS,
 });
-const libcrypto = (library: string, alternatives: string[] = []): CatalogueLibrary => ({
+const libcrypto = (library: string, alternatives: string[] = [], canary = 'OPENSSL_init_crypto'): CatalogueLibrary => ({
   library,
   alternatives,
+  ...(canary ? { canary } : {}),
   functions: EVP_FUNCTIONS,
 });
 
@@ -121,7 +127,7 @@ export const catalogue: CatalogueEntry[] = [
   {
     name: 'BoringSSL (shared build)',
     match: { name: 'boringssl' },
-    libraries: [libssl('libssl.so'), libcrypto('libcrypto.so')],
+    libraries: [libssl('libssl.so', [], ''), libcrypto('libcrypto.so', [], '')],
   },
   {
     name: 'Node.js (OpenSSL statically linked into the node executable)',
@@ -156,6 +162,8 @@ export const catalogue: CatalogueEntry[] = [
       {
         library: 'libsodium.so.23',
         alternatives: ['libsodium.so.26'],
+        // Every libsodium user must call it before anything else (it is idempotent).
+        canary: 'sodium_init',
         functions: [
           crypto('crypto_secretbox_easy', anyOf('crypto-cipher')),
           crypto('crypto_secretbox_open_easy', anyOf('crypto-cipher')),
