@@ -55,5 +55,3 @@ function visibilityOf(
     reason: `no target process showed the canary of ${notes.join('; ')}`,
   };
 }
-
-
