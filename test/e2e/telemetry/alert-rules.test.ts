@@ -144,7 +144,11 @@ describe('alert rules', () => {
     ],
     ['a runbook text changed', 'Review unexpected symbols, regenerate', 'Look at unexpected symbols, regenerate'],
     ['learning no longer keeps coverage quiet', `< 0.50 ${QUIET_WHILE_LEARNING}`, '< 0.50'],
-    ['canaries no longer explain a miss', 'stella_path_visibility:max{service=%q} == 0', 'stella_path_visibility:max{service=%q} == 3'],
+    [
+      'canaries no longer explain a miss',
+      'stella_path_visibility:max{service=%q} == 0',
+      'stella_path_visibility:max{service=%q} == 3',
+    ],
   ])('fail promtool test rules when %s', (_what, from, to) => {
     const dir = mkdtempSync(join(tmpdir(), 'stella-rules-mutant-'));
     scratch.push(dir);
