@@ -273,6 +273,16 @@ export class RuntimeAgent {
     }
   }
 
+  /**
+   * Per-call records are sampled in the kernel below a sampling rate of 1 unless an aggregation
+   * window counts them exactly first: then a canary's single record can be one of those dropped.
+   */
+  private samplingNote(): string | undefined {
+    const { probes, export: exportSettings } = this.deps.config.runtimeAgent;
+    if (probes.samplingRate >= 1 || exportSettings.aggregationWindowMs > 0) return undefined;
+    return `probes.sampling_rate is ${probes.samplingRate} without export.aggregation_window_ms, so a canary's record may have been sampled out`;
+  }
+
   /** Recomputes every gauge over each map's window, ending now. */
   verifyNow(now = new Date(this.deps.clock.now())): VerificationReport[] {
     const { telemetry } = this.deps;
@@ -292,7 +302,13 @@ export class RuntimeAgent {
         generatedAt: now,
         visibility: {
           liveCanaries: this.canaries.liveProcesses(service),
-          libraryNote: libraryNoteFor(service, this.requests, statuses, this.runningAtStart.get(service) ?? []),
+          libraryNote: libraryNoteFor(
+            service,
+            this.requests,
+            statuses,
+            this.runningAtStart.get(service) ?? [],
+            this.samplingNote(),
+          ),
         },
         ...(learning ? { learning } : {}),
       });

@@ -56,6 +56,8 @@ export function libraryNoteFor(
   requests: readonly AgentProbeRequest[],
   statuses: readonly CallStatus[],
   runningAtStart: readonly number[],
+  /** Set when records are sampled in the kernel: a canary's one record may be one of those dropped. */
+  sampling?: string,
 ): VisibilityHints['libraryNote'] {
   return (binaryPath) => {
     const mine = requests.filter((r) => r.service === service && r.binaryPath === binaryPath);
@@ -71,6 +73,7 @@ export function libraryNoteFor(
       notes.push(
         `${runningAtStart.length} target process(es) were running before the agent started, so their library init ran before the probes attached`,
       );
+    if (sampling) notes.push(sampling);
     return notes.length > 0 ? notes.join('; ') : undefined;
   };
 }
