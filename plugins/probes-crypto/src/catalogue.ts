@@ -73,16 +73,17 @@ const EVP_FUNCTIONS: CatalogueFunction[] = [
 // OpenSSL 1.1 has no *_ex2 variants; the generator drops absent symbols with a warning under --rootfs.
 
 // Canaries (CatalogueLibrary.canary), checked with bpftrace on Debian 12's OpenSSL 3: curl, openssl
-// and a python ssl context each call OPENSSL_init_ssl once; OPENSSL_init_crypto runs a few dozen
-// times per process (every lazy init check), still nothing next to a handshake's calls.
-// BoringSSL keeps these names only as no-op shims, so its libraries get no canary.
+// and a python ssl context each call OPENSSL_init_ssl once, and OPENSSL_atexit once (libcrypto's
+// base init registers its cleanup with it). OPENSSL_init_crypto is no canary: it runs on every lazy
+// init check, over 10,000 times in one python TLS process. BoringSSL has no such init functions
+// worth the name, so its libraries get no canary.
 const libssl = (library: string, alternatives: string[] = [], canary = 'OPENSSL_init_ssl'): CatalogueLibrary => ({
   library,
   alternatives,
   ...(canary ? { canary } : {}),
   functions: SSL_FUNCTIONS,
 });
-const libcrypto = (library: string, alternatives: string[] = [], canary = 'OPENSSL_init_crypto'): CatalogueLibrary => ({
+const libcrypto = (library: string, alternatives: string[] = [], canary = 'OPENSSL_atexit'): CatalogueLibrary => ({
   library,
   alternatives,
   ...(canary ? { canary } : {}),
