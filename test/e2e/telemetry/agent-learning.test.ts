@@ -221,8 +221,8 @@ describe.skipIf(!canBpf || uprobeRefusal !== undefined)(
         const values = phases.map((e) => {
           const v = value(e, name, labels);
           // promtool's `axN` takes numbers only: NaN (a retired path) is spelled out per minute.
-        if (v !== undefined && Number.isNaN(v)) return Array(PHASE_MINUTES).fill('NaN').join(' ');
-        return `${v === undefined ? '_' : String(v)}x${PHASE_MINUTES - 1}`;
+          if (v !== undefined && Number.isNaN(v)) return Array(PHASE_MINUTES).fill('NaN').join(' ');
+          return `${v === undefined ? '_' : String(v)}x${PHASE_MINUTES - 1}`;
         });
         return `      - series: '${key}'\n        values: "${values.join(' ')}"`;
       });
