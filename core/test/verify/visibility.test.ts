@@ -17,7 +17,7 @@ const map = makeMap([
 const window = { from: new Date('2024-05-01T12:00:00Z'), to: new Date('2024-05-01T13:00:00Z') };
 /** A canary record as the agent writes it: `canary/<symbol>` on the map's binary path, its own node hash. */
 const canary = (binaryPath: string, pid: number, at = '2024-05-01T12:05:00Z') =>
-  obs({ function: 'canary/OPENSSL_init_ssl', binaryPath, nodeHash: `canary-${binaryPath}` }, at, { pid });
+  obs({ function: 'canary/SSL_CTX_new_ex', binaryPath, nodeHash: `canary-${binaryPath}` }, at, { pid });
 
 describe('unobserved paths: not exercised or not observable (canaries)', () => {
   it('a canary in the library makes a missing path "not exercised"; none makes it "not observable"', () => {
@@ -41,7 +41,7 @@ describe('unobserved paths: not exercised or not observable (canaries)', () => {
     expect(report.unexpectedSymbolsCount).toBe(0);
     expect(report.canaries).toEqual([
       {
-        function: 'canary/OPENSSL_init_ssl',
+        function: 'canary/SSL_CTX_new_ex',
         binaryPath: SSL,
         hitCount: 2,
         processes: 2,

@@ -1,7 +1,7 @@
 // SPDX-License-Identifier: Apache-2.0
 /**
  * Canaries with the real agent (real uprobes on libssl): a python process that loads libssl and
- * builds its SSL context but never makes a handshake calls OPENSSL_init_ssl once, so the missing
+ * builds its SSL context but never makes a handshake calls SSL_CTX_new_ex once, so the missing
  * handshake path reads "not exercised"; the same map against a process whose libssl is another
  * copy (another build-id, loaded through LD_LIBRARY_PATH) shows no canary, so the path reads "not
  * observable", with the probe status's reason (build-id-mismatch). The canary count is checked
@@ -30,7 +30,7 @@ const PYTHON = '/usr/bin/python3';
 const CLIENT = join(import.meta.dirname, '../agent/fixtures/tls_client.py');
 const CA = '/etc/ssl/certs/ca-certificates.crt';
 const HANDSHAKE = 'tls/SSL_do_handshake';
-const CANARY = 'canary/OPENSSL_init_ssl';
+const CANARY = 'canary/SSL_CTX_new_ex';
 
 if (!canBpf) console.warn('[skip] canaries e2e: needs root for BPF (CAP_BPF/CAP_PERFMON)');
 
@@ -56,7 +56,7 @@ describe.skipIf(!canBpf || uprobeRefusal !== undefined)('canaries: not exercised
     });
     const bpftrace = drive('bpftrace', [
       '-e',
-      `uprobe:${LIBSSL}:OPENSSL_init_ssl { @calls[pid] = count(); }\nBEGIN { printf("armed\\n"); }`,
+      `uprobe:${LIBSSL}:SSL_CTX_new_ex { @calls[pid] = count(); }\nBEGIN { printf("armed\\n"); }`,
     ]);
     await bpftrace.line('armed');
     // Port 9 is never dialled: the client waits for a line on stdin that never comes.
