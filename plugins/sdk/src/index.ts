@@ -9,6 +9,7 @@ export {
   splitSyscallCookie,
   TARGET_TRACKER_PROGRAMS,
 } from './abi.js';
+export { CANARY_PREFIX, canaryFunctionId, isCanaryFunction } from './canary.js';
 export { defineProbePlugin, defineStorePlugin, isProbePlugin, isStorePlugin } from './define.js';
 export { type ElfSymbolFile, readElfSymbols } from './elf.js';
 export {

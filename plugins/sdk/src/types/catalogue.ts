@@ -48,6 +48,12 @@ export interface CatalogueLibrary {
   alternatives?: string[];
   /** Absolute path when the library is an executable (node's static OpenSSL). */
   binaryPath?: string;
+  /**
+   * A function every process calls when it starts using this library (its init function), probed
+   * as `canary/<symbol>` and never counted in the observation rate: it tells "the path did not
+   * run" from "the probes cannot see this library here" (see `canary.ts`).
+   */
+  canary?: string;
   functions: CatalogueFunction[];
 }
 
