@@ -20,6 +20,7 @@ export interface ObservationFields {
   windowStart?: string;
   windowEnd?: string;
   countMode?: 'presence';
+  algorithm?: string;
 }
 
 /** Builds records for one node: `observationOf(request, fields)` in the fixed key order. */
@@ -44,6 +45,7 @@ export function createObservationBuilder(
     sampleRate: f.sampleRate,
     windowStart: f.windowStart,
     windowEnd: f.windowEnd,
+    algorithm: f.algorithm,
     countMode: f.countMode,
     hitCount: f.hitCount,
   });
