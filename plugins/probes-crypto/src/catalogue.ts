@@ -89,8 +89,8 @@ const evpFunctions = (keyTypes: boolean): CatalogueFunction[] => {
     crypto('EVP_DigestVerifyInit_ex', anyOf('crypto-signature', signatureKey(6))),
     crypto('EVP_PKEY_sign', anyOf('crypto-signature', UNREAD_ALGORITHM)),
     crypto('EVP_PKEY_verify', anyOf('crypto-signature', UNREAD_ALGORITHM)),
+    // Not its 3.x `_ex` too: EVP_PKEY_derive_set_peer calls it, and one call would count twice.
     crypto('EVP_PKEY_derive_set_peer', anyOf('crypto-kex', peerKey)),
-    crypto('EVP_PKEY_derive_set_peer_ex', anyOf('crypto-kex', peerKey)),
     crypto('EVP_PKEY_derive', anyOf('crypto-kex', UNREAD_ALGORITHM)),
     crypto('EVP_PKEY_keygen', anyOf('crypto-kex', UNREAD_ALGORITHM)),
     crypto('RAND_bytes', { optional: true }),

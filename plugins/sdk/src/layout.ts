@@ -35,6 +35,7 @@ export const EVENT_HEADER_SIZE = 64;
  * probe read at the call (argument.bpf.h).
  */
 export const CALL_ARG_EVENT_LAYOUT = {
+  h: { offset: 0, size: 64 },
   arg: { offset: 64, size: 4 },
   _pad: { offset: 68, size: 4 },
 } as const satisfies Record<string, FieldLayout>;
