@@ -23,22 +23,22 @@
 
 const volatile __u32 stella_arg_reads[STELLA_ARG_COOKIES] = {};
 
+/*
+ * The verifier refuses a context access at a variable offset, which is what clang makes of a
+ * switch over the registers: all six are copied to the stack at fixed offsets, then indexed (a
+ * power-of-two array and a mask, the bound the verifier follows; the caller allows 1 to 6 only).
+ */
 static __always_inline __u64 stella_arg_register(struct pt_regs *ctx, __u32 number)
 {
-	switch (number) {
-	case 1:
-		return PT_REGS_PARM1(ctx);
-	case 2:
-		return PT_REGS_PARM2(ctx);
-	case 3:
-		return PT_REGS_PARM3(ctx);
-	case 4:
-		return PT_REGS_PARM4(ctx);
-	case 5:
-		return PT_REGS_PARM5(ctx);
-	default:
-		return PT_REGS_PARM6(ctx);
-	}
+	__u64 args[8] = {};
+
+	args[0] = PT_REGS_PARM1(ctx);
+	args[1] = PT_REGS_PARM2(ctx);
+	args[2] = PT_REGS_PARM3(ctx);
+	args[3] = PT_REGS_PARM4(ctx);
+	args[4] = PT_REGS_PARM5(ctx);
+	args[5] = PT_REGS_PARM6(ctx);
+	return args[(number - 1) & 7];
 }
 
 /* The value cookie's spec asks for, STELLA_ARG_UNREAD when it asks for none or the read fails. */
