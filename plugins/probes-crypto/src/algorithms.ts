@@ -58,8 +58,6 @@ export const OPENSSL_CIPHERS: Readonly<Record<number, string>> = {
   429: 'AES-256-CFB',
   751: 'CAMELLIA-128-CBC',
   753: 'CAMELLIA-256-CBC',
-  788: 'AES-128-WRAP',
-  790: 'AES-256-WRAP',
   895: 'AES-128-GCM',
   896: 'AES-128-CCM',
   898: 'AES-192-GCM',
