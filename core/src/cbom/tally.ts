@@ -44,7 +44,7 @@ export interface CbomTally {
   malformed: number;
   /** Outside --from/--to, or of another service than the function map's. */
   outside: number;
-  /** Records of functions that name no algorithm (TLS calls, EVP_DigestUpdate, ...). */
+  /** Lines without an `algorithm` key, skipped unparsed: records of TLS calls, EVP_DigestUpdate, .... */
   withoutAlgorithm: number;
 }
 
