@@ -31,14 +31,18 @@ export function callsByAlgorithm(observations: Observation[], pid: number, fn?: 
 
 /**
  * bpftrace counting each probe's calls by the `int` at the start of what argument `arg` (0-based,
- * bpftrace's numbering) points at, on one pid: the independent count of calls per NID.
+ * bpftrace's numbering) points at, on one pid: the independent count of calls per NID (-1 for a
+ * NULL pointer).
  */
 export async function bpftraceByPointedInt(
   probes: Readonly<Record<string, { probe: string; arg: number }>>,
   pid: number,
 ): Promise<{ stop(): Promise<Record<string, Record<number, number>>> }> {
   const program = Object.entries(probes)
-    .map(([label, { probe, arg }]) => `${probe} /pid == ${pid}/ { @calls["${label}", *(int32 *)arg${arg}] = count(); }`)
+    .map(
+      ([label, { probe, arg }]) =>
+        `${probe} /pid == ${pid}/ { @calls["${label}", arg${arg} ? *(int32 *)arg${arg} : -1] = count(); }`,
+    )
     .join('\n');
   const child = spawn('bpftrace', ['-B', 'line', '-e', `${program}\nBEGIN { printf("armed\\n"); }`], {
     stdio: ['ignore', 'pipe', 'pipe'],
