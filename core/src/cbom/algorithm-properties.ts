@@ -224,3 +224,13 @@ export function algorithmProfile(name: string): AlgorithmProfile {
   }
   return { primitive: 'unknown', cryptoFunctions: [] };
 }
+
+/**
+ * The labels of `stella_crypto_algorithm_calls_total`: the name when the CBOM knows it (or
+ * `unknown`), else `other`, so a library's unnamed numbers cannot grow the label set.
+ */
+export function metricAlgorithm(name: string): { name: string; primitive: Primitive } {
+  const profile = algorithmProfile(name);
+  if (profile.primitive !== 'unknown') return { name, primitive: profile.primitive };
+  return { name: name === 'unknown' ? 'unknown' : 'other', primitive: 'unknown' };
+}

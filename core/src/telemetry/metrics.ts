@@ -20,6 +20,7 @@ export const INSTRUMENT = {
   observationsDropped: 'observations_dropped',
   pathObserved: 'path_observed',
   eventLoopDelayMax: 'event_loop_delay_max_ms',
+  cryptoAlgorithmCalls: 'crypto_algorithm_calls',
 } as const;
 
 /** Sampling step of the event-loop delay histogram: finer costs timer wake-ups, coarser hides stalls. */
@@ -176,6 +177,7 @@ export interface PathObservedState {
 export interface StellaInstruments {
   observations: Counter<Attributes>;
   observationsDropped: Counter<Attributes>;
+  cryptoAlgorithmCalls: Counter<Attributes>;
   /** Samples the event loop's delay for the gauge; disabled at shutdown. */
   eventLoopDelay: EventLoopStalls;
 }
@@ -269,5 +271,10 @@ export function registerInstruments(meter: Meter, state: TelemetryState, nodeNam
     description: 'Observations lost before the store, by reason (buffer_full, ringbuf, store_error)',
     unit: '{observation}',
   });
-  return { observations, observationsDropped, eventLoopDelay };
+  // Labels bounded by the probes' algorithm tables: a name outside them is `other` (metricAlgorithm).
+  const cryptoAlgorithmCalls = meter.createCounter(INSTRUMENT.cryptoAlgorithmCalls, {
+    description: 'Crypto calls per algorithm read at the call (stella cbom), per service and CycloneDX primitive',
+    unit: '{call}',
+  });
+  return { observations, observationsDropped, cryptoAlgorithmCalls, eventLoopDelay };
 }
