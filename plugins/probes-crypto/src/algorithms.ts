@@ -8,7 +8,7 @@
  * a provider key gets the legacy type of its key manager, or -1 when it has none, which is
  * unnamed and so `unknown`). plugins/probes-crypto/test/openssl-layout.test.ts checks this against
  * the installed library. BoringSSL's EVP_PKEY starts with a reference count, so its key type is
- * not read. The NIDs are OpenSSL's stable object numbers (obj_mac.h), checked by the same test.
+ * not read. The NIDs are OpenSSL's stable object numbers (its NID_* constants), checked by the same test.
  *
  * GnuTLS 3.x takes the algorithm as an enum argument (gnutls_cipher_algorithm_t,
  * gnutls_digest_algorithm_t, gnutls_mac_algorithm_t: numbers fixed by its ABI, checked against the
