@@ -162,8 +162,12 @@ export const opensslDigestAt = (argument: ArgumentRead['argument']): AlgorithmSo
   read: read(argument, 0),
   nameOf: named(OPENSSL_DIGESTS, 'openssl-nid'),
 });
+/**
+ * The cipher of `EVP_*Init_ex(ctx, cipher, …)`; a NULL cipher keeps the context's, read from the
+ * EVP_CIPHER_CTX's first member (`cipher`, first in 1.1.1's and 3.x's evp_cipher_ctx_st).
+ */
 export const opensslCipherAt = (argument: ArgumentRead['argument']): AlgorithmSource => ({
-  read: read(argument, 0),
+  read: { argument, field: 0, whenNullFirstMemberOf: 1 },
   nameOf: named(OPENSSL_CIPHERS, 'openssl-nid'),
 });
 export const opensslSignatureKeyAt = (argument: ArgumentRead['argument']): AlgorithmSource => ({

@@ -32,17 +32,18 @@ export function callsByAlgorithm(observations: Observation[], pid: number, fn?: 
 /**
  * bpftrace counting each probe's calls by the `int` at the start of what argument `arg` (0-based,
  * bpftrace's numbering) points at, on one pid: the independent count of calls per NID (-1 for a
- * NULL pointer).
+ * NULL pointer; with `whenNullFirstMemberOf`, through that argument's first member first).
  */
 export async function bpftraceByPointedInt(
-  probes: Readonly<Record<string, { probe: string; arg: number }>>,
+  probes: Readonly<Record<string, { probe: string; arg: number; whenNullFirstMemberOf?: number }>>,
   pid: number,
 ): Promise<{ stop(): Promise<Record<string, Record<number, number>>> }> {
   const program = Object.entries(probes)
-    .map(
-      ([label, { probe, arg }]) =>
-        `${probe} /pid == ${pid}/ { @calls["${label}", arg${arg} ? *(int32 *)arg${arg} : -1] = count(); }`,
-    )
+    .map(([label, { probe, arg, whenNullFirstMemberOf: ctx }]) => {
+      // The NULL case as the probe reads it: through the context argument's first member, if given.
+      const whenNull = ctx === undefined ? '-1' : `(*(uint64 *)arg${ctx} ? *(int32 *)(*(uint64 *)arg${ctx}) : -1)`;
+      return `${probe} /pid == ${pid}/ { @calls["${label}", arg${arg} ? *(int32 *)arg${arg} : ${whenNull}] = count(); }`;
+    })
     .join('\n');
   const child = spawn('bpftrace', ['-B', 'line', '-e', `${program}\nBEGIN { printf("armed\\n"); }`], {
     stdio: ['ignore', 'pipe', 'pipe'],

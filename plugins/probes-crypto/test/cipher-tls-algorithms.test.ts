@@ -63,7 +63,9 @@ async function observeEnc(cipherFlag: string) {
     `openssl enc ${cipherFlag} -pbkdf2 -pass pass:stella -in ${input} -out ${join(dir, `out${cipherFlag}`)}`,
   );
   const reference = await bpftraceByPointedInt(
-    Object.fromEntries(CIPHER_INITS.map((f) => [f, { probe: `uprobe:${LIBCRYPTO}:${f}`, arg: 1 }])),
+    Object.fromEntries(
+      CIPHER_INITS.map((f) => [f, { probe: `uprobe:${LIBCRYPTO}:${f}`, arg: 1, whenNullFirstMemberOf: 0 }]),
+    ),
     enc.pid,
   );
   const t = testContext(createBpf(), SERVICE, [enc.pid]);
@@ -135,12 +137,19 @@ describe.skipIf(bpfUnavailableReason())('algorithms read at the call: openssl en
       EVP_DigestSignInit_ex: { arg: 5, table: OPENSSL_SIGNATURE_KEYS },
       EVP_DigestVerifyInit_ex: { arg: 5, table: OPENSSL_SIGNATURE_KEYS },
       EVP_PKEY_derive_set_peer: { arg: 1, table: OPENSSL_KEY_AGREEMENT_KEYS },
-      EVP_CipherInit_ex: { arg: 1, table: OPENSSL_CIPHERS },
+      EVP_CipherInit_ex: { arg: 1, table: OPENSSL_CIPHERS, whenNullFirstMemberOf: 0 },
       EVP_DigestInit_ex: { arg: 1, table: OPENSSL_DIGESTS },
     };
     const reference = await bpftraceByPointedInt(
       Object.fromEntries(
-        Object.entries(probes).map(([f, p]) => [f, { probe: `uprobe:${LIBCRYPTO}:${f}`, arg: p.arg }]),
+        Object.entries(probes).map(([f, p]) => [
+          f,
+          {
+            probe: `uprobe:${LIBCRYPTO}:${f}`,
+            arg: p.arg,
+            whenNullFirstMemberOf: 'whenNullFirstMemberOf' in p ? p.whenNullFirstMemberOf : undefined,
+          },
+        ]),
       ),
       handshakes.pid,
     );

@@ -3,7 +3,8 @@
  * The installed OpenSSL against what the probes read (src/algorithms.ts): a C program linked with
  * it reads the first int of each EVP_MD and EVP_CIPHER whose NID the tables name (built-in and
  * provider-fetched) and of generated keys of each type, and prints the NIDs' own names. Every first
- * int must be the NID, and every table name OpenSSL's name for that NID.
+ * int must be the NID, and every table name OpenSSL's name for that NID; and an EVP_CIPHER_CTX
+ * re-initialised with a NULL cipher must hold its cipher as its first member.
  */
 import { execFileSync } from 'node:child_process';
 import { mkdtempSync } from 'node:fs';
@@ -48,6 +49,15 @@ describe.skipIf(missing !== undefined)('the installed OpenSSL is what the crypto
     const version = Number.parseInt(out[0]!.split(' ')[1]!, 16);
     expect(version).toBeGreaterThanOrEqual(0x30000000); // the supported 3.x this machine has
 
+    // A re-init with a NULL cipher keeps the context's: its first member, which the probes read then.
+    const contexts = out.filter((l) => l.startsWith('cipherctx '));
+    expect(contexts).toHaveLength(Object.keys(OPENSSL_CIPHERS).length);
+    for (const line of contexts) {
+      const [, , legacy, fetchedCtx] = line.split(' ');
+      // -99 for both: only the legacy provider (not loaded) has it, so no context can be made.
+      expect(fetchedCtx === '-99' ? ['1', '-99'] : ['1'], line).toContain(legacy);
+      expect(['1', '-99'], line).toContain(fetchedCtx);
+    }
     const objects = out.filter((l) => l.startsWith('md ') || l.startsWith('cipher '));
     expect(objects).toHaveLength(Object.keys(OPENSSL_DIGESTS).length + Object.keys(OPENSSL_CIPHERS).length);
     let fetched = 0;

@@ -116,12 +116,18 @@ export interface ArgumentRead {
   argument: 1 | 2 | 3 | 4 | 5 | 6;
   /** Read the __u32 at this byte offset through the argument (a pointer) instead of the argument. */
   field?: number;
+  /**
+   * With `field`, when the argument is NULL: the argument whose first 8 bytes hold the pointer to
+   * read through instead (`EVP_CipherInit_ex(ctx, NULL, …)` keeps `ctx`'s cipher, its first member).
+   */
+  whenNullFirstMemberOf?: 1 | 2 | 3 | 4 | 5 | 6;
 }
 
 /** The `stella_arg_reads` word of one read (argument.bpf.h's encoding). */
 export function encodeArgumentRead(read: ArgumentRead): number {
   const deref = read.field === undefined ? 0 : 0x10 | ((read.field & 0xffff) << 16);
-  return (read.argument | deref) >>> 0;
+  const fallback = read.field === undefined ? 0 : (read.whenNullFirstMemberOf ?? 0) << 5;
+  return (read.argument | deref | fallback) >>> 0;
 }
 
 /** Cookie of a syscall aggregate (`stella_syscall_agg_cookie` in syscall.bpf.h), split. */

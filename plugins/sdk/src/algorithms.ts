@@ -42,9 +42,10 @@ export function argumentReadsGlobal(sources: readonly (AlgorithmSource | undefin
   return any ? new Uint8Array(words.buffer) : undefined;
 }
 
-/** The register a read needs intact where the probe sits (x86-64 names). */
-export function argumentRegister(read: ArgumentRead): string {
-  return X86_ARGUMENT_REGISTERS[read.argument - 1]!;
+/** The registers a read needs intact where the probe sits (x86-64 names). */
+export function argumentRegisters(read: ArgumentRead): string[] {
+  const numbers = read.whenNullFirstMemberOf ? [read.argument, read.whenNullFirstMemberOf] : [read.argument];
+  return numbers.map((n) => X86_ARGUMENT_REGISTERS[n - 1]!);
 }
 
 /**

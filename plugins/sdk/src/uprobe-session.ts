@@ -1,6 +1,6 @@
 // SPDX-License-Identifier: Apache-2.0
 import { ARGUMENT_READS_GLOBAL, EventKind, StellaPrograms } from './abi.js';
-import { algorithmNamers, argumentReadsGlobal, argumentRegister } from './algorithms.js';
+import { algorithmNamers, argumentReadsGlobal, argumentRegisters } from './algorithms.js';
 import { AttachPointStatuses, filePoint, linkPoint, releaseDetail } from './attach-points.js';
 import { createMonotonicClock } from './event.js';
 import { type Candidate, LibraryDiscovery } from './library-discovery.js';
@@ -208,8 +208,8 @@ export async function startUprobeCallSession(
     if (placed.offset - placed.delta !== entry)
       return { offset: entry, placement: 'entry: placement saw another entry address' };
     const read = algorithmSources[index]?.read;
-    const register = read ? argumentRegister(read) : undefined;
-    if (register && placed.registersWritten.includes(register))
+    const register = read ? argumentRegisters(read).find((r) => placed.registersWritten.includes(r)) : undefined;
+    if (register)
       return { offset: entry, placement: `entry: ${placed.reason} skips a write of %${register}, the argument read` };
     return { offset: placed.offset, placement: placed.reason };
   };

@@ -8,6 +8,9 @@
  * Spec of one cookie, a __u32 in `stella_arg_reads` (0: read nothing):
  *   bits 0-3   argument number, 1 to 6 (the System V / AAPCS64 integer argument registers)
  *   bit  4     read a __u32 at (argument + offset) in the process's memory, not the argument itself
+ *   bits 5-7   when that pointer is NULL: another argument number (1 to 6) whose first 8 bytes
+ *              hold the pointer to read through instead (a context keeping the object from an
+ *              earlier call, as EVP_CIPHER_CTX does its cipher); 0: NULL stays STELLA_ARG_NULL
  *   bits 16-31 that offset in bytes
  * Registers are read where the probe sits: user space keeps a probe at the function's entry when
  * placement would skip an instruction that writes the argument's register.
@@ -19,6 +22,8 @@
 
 #define STELLA_ARG_NUMBER_MASK 0xfu
 #define STELLA_ARG_DEREF 0x10u
+#define STELLA_ARG_FALLBACK_SHIFT 5
+#define STELLA_ARG_FALLBACK_MASK 0x7u
 #define STELLA_ARG_OFFSET_SHIFT 16
 
 const volatile __u32 stella_arg_reads[STELLA_ARG_COOKIES] = {};
@@ -44,7 +49,7 @@ static __always_inline __u64 stella_arg_register(struct pt_regs *ctx, __u32 numb
 /* The value cookie's spec asks for, STELLA_ARG_UNREAD when it asks for none or the read fails. */
 static __always_inline __u32 stella_read_arg(struct pt_regs *ctx, __u64 cookie)
 {
-	__u32 spec, number, value;
+	__u32 spec, number, fallback, value;
 	__u64 raw;
 
 	if (cookie >= STELLA_ARG_COOKIES)
@@ -56,6 +61,11 @@ static __always_inline __u32 stella_read_arg(struct pt_regs *ctx, __u64 cookie)
 	raw = stella_arg_register(ctx, number);
 	if (!(spec & STELLA_ARG_DEREF))
 		return (__u32)raw;
+	fallback = (spec >> STELLA_ARG_FALLBACK_SHIFT) & STELLA_ARG_FALLBACK_MASK;
+	if (raw == 0 && fallback >= 1 && fallback <= 6) {
+		if (bpf_probe_read_user(&raw, sizeof(raw), (void *)stella_arg_register(ctx, fallback)))
+			return STELLA_ARG_UNREAD;
+	}
 	if (raw == 0)
 		return STELLA_ARG_NULL;
 	if (bpf_probe_read_user(&value, sizeof(value), (void *)(raw + (spec >> STELLA_ARG_OFFSET_SHIFT))))
