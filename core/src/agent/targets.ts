@@ -1,7 +1,8 @@
 // SPDX-License-Identifier: Apache-2.0
 import { readdirSync, readFileSync, readlinkSync, realpathSync, statSync } from 'node:fs';
 import { basename, dirname, join } from 'node:path';
-import type { Logger, TargetProcess, TargetRules, TargetSpec } from '@stella/sdk';
+import type { Logger, TargetProcess, TargetSpec } from '@stella/sdk';
+import type { TargetRules } from '@stella/sdk/target-filter';
 import picomatch from 'picomatch';
 import { kernelExecutableIdentity } from './exe-identity.js';
 

@@ -6,7 +6,8 @@
  * `unknown`, never a guess.
  */
 import { type ArgumentRead, encodeArgumentRead, StellaAbi } from './abi.js';
-import type { AlgorithmSource, CatalogueEntry, ProbeRequest } from './types.js';
+import type { AlgorithmSource, CatalogueEntry } from './types/catalogue.js';
+import type { ProbeRequest } from './types/probe-requests.js';
 
 /** What an unreadable or unnamed algorithm is recorded as. */
 export const UNKNOWN_ALGORITHM = 'unknown';

@@ -6,7 +6,9 @@
  * makes a watched service slow (one trap per call), while verification needs each call seen once
  * per window; an operator who wants their exact counts says `count`.
  */
-import type { CatalogueEntry, ProbeCountMode, ProbeRequest, ProbeTuning } from './types.js';
+import type { CatalogueEntry } from './types/catalogue.js';
+import type { ProbeRequest } from './types/probe-requests.js';
+import type { ProbeCountMode, ProbeTuning } from './types/tuning.js';
 
 export function probeModeOf(
   request: Pick<ProbeRequest, 'functionId' | 'category'>,

@@ -6,7 +6,9 @@
  */
 import { existsSync } from 'node:fs';
 import { join } from 'node:path';
-import type { BpfApi, ProbePluginDetection, ProbeType } from './types.js';
+import type { BpfApi } from './types/bpf-api.js';
+import type { ProbeType } from './types/catalogue.js';
+import type { ProbePluginDetection } from './types/probe-plugin.js';
 
 /** Mechanisms a syscall object carries a program for (stella/syscall.bpf.h). */
 export type SyscallMechanism = 'kprobe' | 'fentry' | 'tracepoint';
