@@ -16,6 +16,8 @@ export {
   AGG_KEY_SIZE,
   AGG_VALUE_LAYOUT,
   AGG_VALUE_SIZE,
+  CALL_ARG_EVENT_LAYOUT,
+  CALL_ARG_EVENT_SIZE,
   EVENT_HEADER_LAYOUT,
   EVENT_HEADER_SIZE,
   EventKind,
@@ -24,6 +26,12 @@ export {
 } from '@stella/sdk/layout';
 // createBpf: the name core's composition root imports.
 export { createBpfApi, createBpfApi as createBpf, LibbpfApi } from './api.js';
+export {
+  CAPABILITY_BITS,
+  type CapabilityName,
+  effectiveCapabilities,
+  missingCapabilityHint,
+} from './capabilities.js';
 export { AddonNotFoundError, BpfError } from './errors.js';
 export {
   ATTACH_COOKIES_MISSING,

@@ -11,6 +11,7 @@ import {
   type SpanProcessor,
 } from '@opentelemetry/sdk-trace-base';
 import type { Logger } from '@stella/sdk';
+import { metricAlgorithm } from '../cbom/algorithm-properties.js';
 import { registerInstruments, TelemetryState } from './metrics.js';
 import { servePrometheus } from './prometheus-server.js';
 import { emitObservationSpans } from './spans.js';
@@ -117,12 +118,18 @@ export async function createTelemetry(options: TelemetryOptions): Promise<Teleme
     clearService: (service) => state.clearService(service),
     setPathsObserved: (service, paths) => state.setPathsObserved(service, paths),
     setUnexpected: (service, count) => state.setUnexpected(service, count),
+    setLearningState: (service, learning) => state.setLearningState(service, learning),
     setProbeHealth: (service, category, health) => state.setProbeHealth(service, category, health),
     setBufferFull: (full) => {
       state.bufferFull = full;
     },
     countObservations: (service, fn, probeType, n) => {
       if (n > 0) instruments.observations.add(n, { service, function: fn, probe_type: probeType });
+    },
+    countAlgorithmCalls: (service, algorithm, n) => {
+      if (n <= 0) return;
+      const { name, primitive } = metricAlgorithm(algorithm);
+      instruments.cryptoAlgorithmCalls.add(n, { service, algorithm: name, primitive });
     },
     countDropped: (reason, n) => {
       if (n > 0) instruments.observationsDropped.add(n, { reason });

@@ -32,6 +32,12 @@ export const StellaGlobals = {
   ringbufWakeup: 'stella_rb_wakeup',
 } as const;
 
+/**
+ * `const volatile __u32 stella_arg_reads[STELLA_ARG_COOKIES]` (argument.bpf.h): per cookie, which
+ * argument the generic uprobe program reads at the call (`encodeArgumentRead`).
+ */
+export const ARGUMENT_READS_GLOBAL = 'stella_arg_reads';
+
 /** Programs the SDK attaches by name. */
 export const StellaPrograms = {
   uprobeCall: 'stella_uprobe_call',
@@ -76,6 +82,12 @@ export const StellaAbi = {
   cookieFlagsShift: 32,
   /** Cookie flag: count the call in `stella_agg`, send no record. */
   cookieCountOnly: 1,
+  /** Cookies below this may read an argument at the call (argument.bpf.h). */
+  argCookies: 1024,
+  /** The `arg` of a call whose probe reads none, or whose read failed. */
+  argUnread: 0xffffffff,
+  /** The `arg` of a call whose pointer to read through was NULL. */
+  argNull: 0xfffffffe,
 } as const;
 
 /** The C enumerator name of each `EventKind` / `StellaAbi` member, as BTF spells it. */
@@ -95,12 +107,34 @@ export const ABI_ENUMERATORS: Record<keyof typeof StellaAbi, string> = {
   syscallCookieShift: 'STELLA_SYSCALL_COOKIE_SHIFT',
   cookieFlagsShift: 'STELLA_COOKIE_FLAGS_SHIFT',
   cookieCountOnly: 'STELLA_COOKIE_COUNT_ONLY',
+  argCookies: 'STELLA_ARG_COOKIES',
+  argUnread: 'STELLA_ARG_UNREAD',
+  argNull: 'STELLA_ARG_NULL',
 };
 
 /** The attach cookie of request `index`: count-only probes are counted in the kernel and send no record. */
 export function uprobeCookie(index: number, countOnly: boolean): bigint {
   const flags = countOnly ? BigInt(StellaAbi.cookieCountOnly) : 0n;
   return (flags << BigInt(StellaAbi.cookieFlagsShift)) | BigInt(index);
+}
+
+/** What a probe reads at the call: argument `argument` (1–6), or the __u32 at `field` bytes into what it points at. */
+export interface ArgumentRead {
+  argument: 1 | 2 | 3 | 4 | 5 | 6;
+  /** Read the __u32 at this byte offset through the argument (a pointer) instead of the argument. */
+  field?: number;
+  /**
+   * With `field`, when the argument is NULL: the argument whose first 8 bytes hold the pointer to
+   * read through instead (`EVP_CipherInit_ex(ctx, NULL, …)` keeps `ctx`'s cipher, its first member).
+   */
+  whenNullFirstMemberOf?: 1 | 2 | 3 | 4 | 5 | 6;
+}
+
+/** The `stella_arg_reads` word of one read (argument.bpf.h's encoding). */
+export function encodeArgumentRead(read: ArgumentRead): number {
+  const deref = read.field === undefined ? 0 : 0x10 | ((read.field & 0xffff) << 16);
+  const fallback = read.field === undefined ? 0 : (read.whenNullFirstMemberOf ?? 0) << 5;
+  return (read.argument | deref | fallback) >>> 0;
 }
 
 /** Cookie of a syscall aggregate (`stella_syscall_agg_cookie` in syscall.bpf.h), split. */

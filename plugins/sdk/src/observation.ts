@@ -5,7 +5,8 @@
  * (read backwards from the end of the line). Optional fields that are absent stay undefined, which
  * JSON omits, so every record has one hidden class and per-event work stays a field copy.
  */
-import type { Observation, ProbeRequest } from './types.js';
+import type { Observation } from './types/observation.js';
+import type { ProbeRequest } from './types/probe-requests.js';
 
 /** What varies per record beyond the request: set on the returned object, never added later. */
 export interface ObservationFields {
@@ -20,6 +21,7 @@ export interface ObservationFields {
   windowStart?: string;
   windowEnd?: string;
   countMode?: 'presence';
+  algorithm?: string;
 }
 
 /** Builds records for one node: `observationOf(request, fields)` in the fixed key order. */
@@ -44,6 +46,7 @@ export function createObservationBuilder(
     sampleRate: f.sampleRate,
     windowStart: f.windowStart,
     windowEnd: f.windowEnd,
+    algorithm: f.algorithm,
     countMode: f.countMode,
     hitCount: f.hitCount,
   });

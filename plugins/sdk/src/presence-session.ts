@@ -7,7 +7,9 @@
  */
 import { StellaPrograms } from './abi.js';
 import { openProbeObject, type ProbeObject, type ProbeObjectOptions } from './session-core.js';
-import type { Logger, PluginContext, ProbeCountMode } from './types.js';
+import type { Logger } from './types/logger.js';
+import type { PluginContext } from './types/probe-plugin.js';
+import type { ProbeCountMode } from './types/tuning.js';
 
 /**
  * The request indexes in presence mode. Any index: the program a probe is attached to puts it in

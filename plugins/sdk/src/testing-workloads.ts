@@ -11,7 +11,9 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { readElfSymbols } from './elf.js';
-import type { CatalogueEntry, Observation, ProbeRequest, ProbeStatus } from './types.js';
+import type { CatalogueEntry } from './types/catalogue.js';
+import type { Observation } from './types/observation.js';
+import type { ProbeRequest, ProbeStatus } from './types/probe-requests.js';
 
 /** The same path from src/ and dist/: the script ships in src/, which the package publishes. */
 export const CATALOGUE_WORKLOAD = fileURLToPath(new URL('../src/workloads/catalogue_workload.py', import.meta.url));

@@ -1,8 +1,10 @@
 // SPDX-License-Identifier: Apache-2.0
 import { existsSync } from 'node:fs';
+import { algorithmSourcesOf } from './algorithms.js';
 import { defineProbePlugin } from './define.js';
 import { countOnlyIndexes, probeModesOf } from './probe-mode.js';
-import type { CatalogueEntry, Category, ProbePlugin } from './types.js';
+import type { CatalogueEntry, Category } from './types/catalogue.js';
+import type { ProbePlugin } from './types/probe-plugin.js';
 import { startUprobeCallSession, type UprobeCallSessionOptions } from './uprobe-session.js';
 
 export interface UprobePluginOptions {
@@ -75,6 +77,7 @@ export function defineUprobePlugin(
           rescanIntervalMs: resolved.rescanIntervalMs,
           countModes,
           countOnly: countOnlyIndexes(requests, definition.catalogue, countModes, ctx.tuning.aggregationWindowMs),
+          algorithms: algorithmSourcesOf(requests, definition.catalogue),
         });
       },
     },

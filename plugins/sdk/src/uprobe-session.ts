@@ -1,5 +1,6 @@
 // SPDX-License-Identifier: Apache-2.0
-import { EventKind, StellaPrograms } from './abi.js';
+import { ARGUMENT_READS_GLOBAL, EventKind, StellaPrograms } from './abi.js';
+import { algorithmNamers, argumentReadsGlobal, argumentRegisters } from './algorithms.js';
 import { AttachPointStatuses, filePoint, linkPoint, releaseDetail } from './attach-points.js';
 import { createMonotonicClock } from './event.js';
 import { type Candidate, LibraryDiscovery } from './library-discovery.js';
@@ -11,7 +12,12 @@ import { openPresenceObject, presenceIndexes } from './presence-session.js';
 import { isLibrary } from './proc-maps.js';
 import { commOf } from './session-common.js';
 import { startSessionCore } from './session-core.js';
-import type { BpfLink, PluginContext, ProbeCountMode, ProbeRequest, ProbeSession, TargetRules } from './types.js';
+import type { BpfLink, BpfObjectHandle } from './types/bpf-api.js';
+import type { AlgorithmSource } from './types/catalogue.js';
+import type { PluginContext, ProbeSession } from './types/probe-plugin.js';
+import type { ProbeRequest } from './types/probe-requests.js';
+import type { TargetScope } from './types/targets.js';
+import type { ProbeCountMode } from './types/tuning.js';
 import { UprobeLinks, type WantedProbe } from './uprobe-links.js';
 import { createUprobeObservationDecoder } from './uprobe-observations.js';
 
@@ -63,6 +69,12 @@ export interface UprobeCallSessionOptions {
    * (`countOnlyIndexes`); drained every {@link COUNT_ONLY_WINDOW_MS} unless aggregating.
    */
   countOnly?: ReadonlySet<number>;
+  /**
+   * Each request's algorithm source, by index (`algorithmSourcesOf`): the program reads the
+   * argument at the call, and observations carry `algorithm`. Probes that read an argument stay
+   * at the entry when placement would skip an instruction that writes its register.
+   */
+  algorithms?: readonly (AlgorithmSource | undefined)[];
 }
 
 /** How often a non-aggregating session reports its count-only probes' counts. */
@@ -91,12 +103,27 @@ export async function startUprobeCallSession(
   const plugin = options.plugin;
   const log = ctx.logger.child({ scope: plugin });
   const { tuning } = ctx;
-  let rules = ctx.targetRules();
-  const fixedService = rules.allProcessesService;
+  let targetScope = ctx.targetScope();
+  const fixedService = targetScope.allProcessesService;
   const program = options.program ?? StellaPrograms.uprobeCall;
   const multi = (await ctx.bpf.uprobeMultiSupported?.()) ?? { supported: false, reason: 'not offered by this BPF API' };
   if (!multi.supported) log.info('uprobe_multi unavailable: one perf-event uprobe per probe', { reason: multi.reason });
   const wantedPresence = presenceIndexes(options.countModes);
+  const algorithmSources = options.algorithms ?? [];
+  const argumentReads = argumentReadsGlobal(algorithmSources);
+  let readsArmed = false;
+  /** The object's own tuning: the per-cookie argument reads (an object built before them has none). */
+  const setArgumentReads = (h: BpfObjectHandle) => {
+    if (!argumentReads) return;
+    try {
+      h.setGlobal(ARGUMENT_READS_GLOBAL, argumentReads);
+      readsArmed = true;
+    } catch (error) {
+      log.warn(`${options.objectPath} reads no arguments (rebuild it against this SDK): algorithms are unknown`, {
+        error: (error as Error).message,
+      });
+    }
+  };
   if (!multi.supported && wantedPresence.size > 0) {
     log.warn('presence mode needs uprobe_multi links: counting every call instead', { reason: multi.reason });
     wantedPresence.clear();
@@ -109,7 +136,10 @@ export async function startUprobeCallSession(
       filterTargets: fixedService === undefined,
       ringBufferBytes: options.ringBufferBytes,
       // The kernel refuses a program loaded for one attach type when attached by the other.
-      configure: multi.supported ? (h) => h.setProgramAttachType(program, 'uprobe.multi') : undefined,
+      configure: (h) => {
+        if (multi.supported) h.setProgramAttachType(program, 'uprobe.multi');
+        setArgumentReads(h);
+      },
     },
     wantedPresence,
     log,
@@ -176,12 +206,16 @@ export async function startUprobeCallSession(
     return cached;
   };
   /** Where `symbol` at `entry` of `file` is probed, and the reason shown in its status. */
-  const placeProbe = async (file: LibraryFile, symbol: string, entry: number) => {
+  const placeProbe = async (file: LibraryFile, index: number, symbol: string, entry: number) => {
     if (!placer) return { offset: entry, placement: 'entry: a custom program may read argument registers' };
     const placed = (await placementsOf(file)).get(symbol);
     if (!placed) return { offset: entry, placement: 'entry: no placement for this symbol' };
     if (placed.offset - placed.delta !== entry)
       return { offset: entry, placement: 'entry: placement saw another entry address' };
+    const read = algorithmSources[index]?.read;
+    const register = read ? argumentRegisters(read).find((r) => placed.registersWritten.includes(r)) : undefined;
+    if (register)
+      return { offset: entry, placement: `entry: ${placed.reason} skips a write of %${register}, the argument read` };
     return { offset: placed.offset, placement: placed.reason };
   };
   /** Requests whose library was found at least once: a later absence is processes leaving, not a failure. */
@@ -193,8 +227,9 @@ export async function startUprobeCallSession(
     nodeName: ctx.nodeName,
     sampleRate: object.settings.perCallSampleRate,
     fixedService,
-    services: () => rules.services,
+    services: () => targetScope.services,
     presence: presenceRequests,
+    algorithms: algorithmNamers(algorithmSources, readsArmed),
   });
 
   const watchLoader = (file: LibraryFile) => {
@@ -222,8 +257,8 @@ export async function startUprobeCallSession(
     onlyPids: number[] | undefined,
     deadline: number,
   ): Promise<{ resolved: Set<number>; timedOut: boolean }> => {
-    const perPid = perPidScope(scope, rules);
-    const idle = matchesNothing(rules);
+    const perPid = perPidScope(scope, targetScope);
+    const idle = matchesNothing(targetScope);
     const resolved = new Set<number>();
     const wanted: WantedProbe[] = [];
     const arming: Promise<void>[] = [];
@@ -257,7 +292,7 @@ export async function startUprobeCallSession(
           timedOut = true;
           continue;
         }
-        const { offset, placement } = await placeProbe(file, request.symbol, entry);
+        const { offset, placement } = await placeProbe(file, index, request.symbol, entry);
         if (presence && presenceRequests.has(index)) {
           presenceFiles.set(file.key, file);
           for (const pid of pids)
@@ -286,7 +321,7 @@ export async function startUprobeCallSession(
    */
   const pass = async (onlyPids?: number[]) => {
     const deadline = Date.now() + tuning.attachTimeoutMs;
-    rules = ctx.targetRules();
+    targetScope = ctx.targetScope();
     const targetPids = new Set(ctx.targets().map((t) => t.pid));
     const candidates = discovery.scan(onlyPids ?? targetPids, watchLibraryLoads ? watchLoader : undefined);
     const { resolved, timedOut } = await attachCandidates(candidates, targetPids, onlyPids, deadline);
@@ -304,7 +339,7 @@ export async function startUprobeCallSession(
     // Release links to inodes no target maps any more (an upgraded library's old copy after its
     // last process exited) and per-pid links of processes that left; their points (and those of
     // files and processes that only ever failed) are reported detached.
-    const idle = matchesNothing(rules);
+    const idle = matchesNothing(targetScope);
     const gone = (fileKey: string, pid: number | undefined) =>
       !candidates.has(fileKey) || (pid !== undefined && pid >= 0 && !targetPids.has(pid)) || (idle && pid === -1);
     await links.release(gone);
@@ -379,8 +414,8 @@ export async function startUprobeCallSession(
       const observation = decoder.fromEvent(buf, offset, header);
       if (observation) out.push(observation);
     },
-    recordsOf({ cookie, pid, count, lastTsNs }, window, out) {
-      const observation = decoder.fromAggregate(cookie, pid, commOf(pid), count, lastTsNs, window);
+    recordsOf({ cookie, pid, arg, count, lastTsNs }, window, out) {
+      const observation = decoder.fromAggregate(cookie, pid, commOf(pid), count, lastTsNs, window, arg);
       if (observation) out.push(observation);
     },
     onTargetsChanged: () => void resolveAndAttach(),
@@ -406,15 +441,11 @@ export async function startUprobeCallSession(
   };
 }
 
-/** The rules name processes by explicit pid only (no executable, cgroup or all-processes rule). */
-function pidsOnly(rules: TargetRules): boolean {
-  return rules.allProcessesService === undefined && rules.executables.length === 0 && rules.cgroups.length === 0;
-}
-
-function perPidScope(scope: NonNullable<UprobeCallSessionOptions['attachScope']>, rules: TargetRules): boolean {
+function perPidScope(scope: NonNullable<UprobeCallSessionOptions['attachScope']>, targets: TargetScope): boolean {
   if (scope === 'per-pid') return true;
   if (scope === 'global') return false;
-  return pidsOnly(rules) && rules.pids.length > 0 && rules.pids.length <= PER_PID_ATTACH_LIMIT;
+  const pids = targets.explicitPids;
+  return pids !== undefined && pids.length > 0 && pids.length <= PER_PID_ATTACH_LIMIT;
 }
 
 /**
@@ -422,6 +453,6 @@ function perPidScope(scope: NonNullable<UprobeCallSessionOptions['attachScope']>
  * resolved): a link would only make every process that maps the library trap for nothing
  * (~0.5–10 µs a call). Links come back when a target appears.
  */
-function matchesNothing(rules: TargetRules): boolean {
-  return pidsOnly(rules) && rules.pids.length === 0;
+function matchesNothing(targets: TargetScope): boolean {
+  return targets.explicitPids?.length === 0;
 }

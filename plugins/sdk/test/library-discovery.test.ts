@@ -7,7 +7,8 @@
 import { existsSync } from 'node:fs';
 import { describe, expect, it } from 'vitest';
 import { LibraryDiscovery } from '../src/library-discovery.js';
-import type { Logger, ProbeRequest } from '../src/types.js';
+import type { Logger } from '../src/types/logger.js';
+import type { ProbeRequest } from '../src/types/probe-requests.js';
 
 const LIBDIR = '/usr/lib/x86_64-linux-gnu';
 const quiet: Logger = { debug() {}, info() {}, warn() {}, error() {}, child: () => quiet };

@@ -70,6 +70,9 @@ struct stella_event_header {
  *   STELLA_COOKIE_FLAGS_SHIFT  a uprobe's attach cookie carries flags above its request index;
  *                              records and aggregate keys carry the index alone
  *   STELLA_COOKIE_COUNT_ONLY   flag: count the call in stella_agg, send no record
+ *   STELLA_ARG_COOKIES         cookies below this may read an argument (argument.bpf.h)
+ *   STELLA_ARG_UNREAD          `arg` when the probe reads none, or the read failed
+ *   STELLA_ARG_NULL            `arg` when the pointer to read through was NULL
  */
 enum stella_abi {
 	STELLA_SERVICE_NONE = 0xffffffffu,
@@ -79,6 +82,9 @@ enum stella_abi {
 	STELLA_SYSCALL_COOKIE_SHIFT = 32,
 	STELLA_COOKIE_FLAGS_SHIFT = 32,
 	STELLA_COOKIE_COUNT_ONLY = 1,
+	STELLA_ARG_COOKIES = 1024,
+	STELLA_ARG_UNREAD = 0xffffffffu,
+	STELLA_ARG_NULL = 0xfffffffeu,
 };
 
 /* A plain function call or return: nothing beyond the header. */
@@ -86,11 +92,25 @@ struct stella_call_event {
 	struct stella_event_header h;
 };
 
-/* Key and value of the per-CPU hash `stella_agg` (see aggregate.bpf.h); user space sums CPUs. */
+/*
+ * A call from the generic uprobe program (uprobe_call.bpf.h): the header and the value its probe
+ * read at the call (argument.bpf.h), STELLA_ARG_UNREAD when it reads none. 72 bytes.
+ */
+struct stella_call_arg_event {
+	struct stella_event_header h;
+	__u32 arg;
+	__u32 _pad;
+};
+
+/*
+ * Key and value of the per-CPU hash `stella_agg` (see aggregate.bpf.h); user space sums CPUs.
+ * `arg` is the value read at the call (argument.bpf.h; STELLA_ARG_UNREAD when none): calls of one
+ * function with different algorithms count apart.
+ */
 struct stella_agg_key {
 	__u64 cookie;
 	__u32 pid;
-	__u32 _pad;
+	__u32 arg;
 };
 
 struct stella_agg_value {

@@ -24,22 +24,26 @@
 #include "stella/sampling.bpf.h"
 #include "stella/aggregate.bpf.h"
 #include "stella/presence.bpf.h"
+#include "stella/argument.bpf.h"
 
-static __always_inline int stella_handle_call(void *ctx, __u16 kind, bool presence)
+static __always_inline int stella_handle_call(struct pt_regs *ctx, __u16 kind, bool presence)
 {
-	struct stella_call_event *e;
+	struct stella_call_arg_event *e;
 	__u32 tgid = bpf_get_current_pid_tgid() >> 32;
 	__u32 service = stella_service_of(tgid);
 	__u64 cookie;
 	__u32 flags;
+	__u32 arg;
 
 	if (service == STELLA_NOT_TARGET)
 		return 0;
 	cookie = bpf_get_attach_cookie(ctx);
 	flags = cookie >> STELLA_COOKIE_FLAGS_SHIFT;
 	cookie = (__u32)cookie;
+	/* At a return the argument registers hold whatever the function left there. */
+	arg = kind == STELLA_EVENT_CALL ? stella_read_arg(ctx, cookie) : STELLA_ARG_UNREAD;
 	if (stella_aggregate || (flags & STELLA_COOKIE_COUNT_ONLY))
-		stella_aggregate_hit(cookie, tgid);
+		stella_aggregate_hit(cookie, tgid, arg);
 	if (presence) {
 		if (!stella_presence_first_hit(cookie, tgid))
 			return 0;
@@ -51,6 +55,8 @@ static __always_inline int stella_handle_call(void *ctx, __u16 kind, bool presen
 		return 0;
 	stella_fill_header(&e->h, kind, sizeof(*e), cookie, 1);
 	e->h.service = service;
+	e->arg = arg;
+	e->_pad = 0;
 	if (presence)
 		bpf_ringbuf_submit(e, BPF_RB_FORCE_WAKEUP);
 	else
