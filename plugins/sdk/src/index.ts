@@ -59,7 +59,12 @@ export {
 // The node's target filter is the core's (`@stella/sdk/target-filter`), not a plugin's to open.
 export { samplingThreshold } from './target-filter.js';
 export type * from './types.js';
-export { defineUprobePlugin, type UprobePluginDefinition, type UprobePluginOptions } from './uprobe-plugin.js';
+export {
+  ATTACH_COOKIES_MISSING,
+  defineUprobePlugin,
+  type UprobePluginDefinition,
+  type UprobePluginOptions,
+} from './uprobe-plugin.js';
 export {
   EVENT_KIND_LIBRARY_LOADED,
   PER_PID_ATTACH_LIMIT,

@@ -5,6 +5,13 @@ import { probeModesOf } from './probe-mode.js';
 import type { CatalogueEntry, Category, ProbePlugin } from './types.js';
 import { startUprobeCallSession, type UprobeCallSessionOptions } from './uprobe-session.js';
 
+/**
+ * The one sentence every place that refuses uprobes on a pre-5.15 kernel says (doctor's check, each
+ * uprobe plugin's detection, the agent's failed entries; docs/KERNELS.md quotes it).
+ */
+export const ATTACH_COOKIES_MISSING =
+  'the kernel has no bpf_get_attach_cookie (Linux 5.15+), which the uprobe plugins (crypto, tls, auth) need to tell their attach points apart';
+
 export interface UprobePluginOptions {
   /** Ring buffer bytes (power of two). Default 4 MiB: < 3 % drops under contention (docs/KERNEL.md §6). */
   ringBufferBytes: number;
@@ -56,8 +63,7 @@ export function defineUprobePlugin(
         if (bpf.features().attachCookies === false) {
           return {
             available: false,
-            reason:
-              'the kernel has no bpf_get_attach_cookie (Linux 5.15+), which this plugin needs to tell its attach points apart',
+            reason: ATTACH_COOKIES_MISSING,
           };
         }
         if (!existsSync(objectPath)) {
