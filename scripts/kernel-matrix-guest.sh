@@ -36,6 +36,9 @@ cd "$STELLA_REPO" || exit 1
   fi
   echo $? >"$out/rc.tmp"
 } >"$out/vitest.log" 2>&1
+# What the kernel saw (print-fatal-signals=1 on the command line: a process killed by a signal
+# leaves its registers and code bytes here).
+dmesg >"$out/dmesg.log" 2>&1
 mv "$out/rc.tmp" "$out/rc"
 sync
 echo o >/proc/sysrq-trigger

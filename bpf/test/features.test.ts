@@ -32,7 +32,11 @@ describe.skipIf(skipReason)('detectKernelFeatures()', () => {
       let tracepointAttached = true;
       try {
         obj
-          .attachTracepoint({ program: 'fixture_sys_enter_getppid', category: 'syscalls', name: 'sys_enter_getppid' })
+          .attachTracepoint({
+            program: 'fixture_plain_sys_enter_getppid',
+            category: 'syscalls',
+            name: 'sys_enter_getppid',
+          })
           .destroy();
       } catch {
         tracepointAttached = false;

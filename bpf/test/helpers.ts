@@ -29,8 +29,13 @@ export function attachCookiesMissing(): boolean {
   return detectKernelFeatures({ mountTracefs: false }).attachCookies === false;
 }
 
-/** The fixture's programs that read an attach cookie (stella/uprobe_call.bpf.h): off before Linux 5.15. */
-export const COOKIE_PROGRAMS = ['stella_uprobe_call', 'stella_uprobe_presence', 'stella_uretprobe_call'];
+/** The fixture's programs that read an attach cookie: switched off before Linux 5.15. */
+export const COOKIE_PROGRAMS = [
+  'stella_uprobe_call',
+  'stella_uprobe_presence',
+  'stella_uretprobe_call',
+  'fixture_sys_enter_getppid',
+];
 
 /** Incremental build of objects, addon and fixtures (a no-op when up to date). */
 export function ensureBuilt(): void {
