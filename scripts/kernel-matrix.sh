@@ -72,7 +72,8 @@ fetch_kernel() {
   case "$image" in linux-image-"$k".*) ;; *) die "apt offers $image for kernel $k, not a $k image" ;; esac
   log "fetching $image from Debian's archive"
   rm -rf "$dir" && mkdir -p "$dir/deb" "$dir/x" "$dir/modules"
-  (cd "$dir/deb" && apt-get "${apt_opts[@]}" download -q "$image" >/dev/null)
+  # As root into the cache: apt's _apt user cannot write there, and says so on every fetch.
+  (cd "$dir/deb" && apt-get "${apt_opts[@]}" -o APT::Sandbox::User=root download -q "$image" >/dev/null)
   dpkg-deb -x "$dir"/deb/*.deb "$dir/x"
   cp "$dir"/x/boot/vmlinuz-* "$dir/vmlinuz"
   cp "$dir"/x/boot/config-* "$dir/config"
@@ -133,7 +134,7 @@ run_guest() {
   log "kernel $k ($(cat "$cache/$k/image")): ${#tests[@]} test files under qemu (TCG)"
   local start=$SECONDS
   # qemu exits 0 whatever the guest did: the verdict is the rc file the guest writes.
-  flock /tmp/stella-qemu.lock timeout "${STELLA_MATRIX_TIMEOUT:-2400}" nice -n 10 qemu-system-x86_64 \
+  flock /tmp/stella-qemu.lock timeout "${STELLA_MATRIX_TIMEOUT:-900}" nice -n 10 qemu-system-x86_64 \
     -machine q35 -accel "${STELLA_MATRIX_ACCEL:-$default_accel}" -cpu "${STELLA_MATRIX_CPU:-$default_cpu}" -smp "${STELLA_MATRIX_SMP:-2}" -m "${STELLA_MATRIX_MEM:-4096}" \
     -kernel "$cache/$k/vmlinuz" -initrd "$cache/$k/initrd.gz" \
     -append "console=ttyS0 panic=-1 quiet mitigations=off print-fatal-signals=1 STELLA_REPO=$repo" \
