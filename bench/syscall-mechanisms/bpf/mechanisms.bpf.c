@@ -18,21 +18,21 @@ static __always_inline void count_hit(void)
 		__sync_fetch_and_add(&hits, 1);
 }
 
-SEC("kprobe/__x64_sys_getppid")
+SEC("kprobe/__x64_sys_recvfrom")
 int mechanism_kprobe(struct pt_regs *ctx)
 {
 	count_hit();
 	return 0;
 }
 
-SEC("fentry/__x64_sys_getppid")
+SEC("fentry/__x64_sys_recvfrom")
 int BPF_PROG(mechanism_fentry)
 {
 	count_hit();
 	return 0;
 }
 
-SEC("tracepoint/syscalls/sys_enter_getppid")
+SEC("tracepoint/syscalls/sys_enter_recvfrom")
 int mechanism_tracepoint(void *ctx)
 {
 	count_hit();
