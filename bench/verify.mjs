@@ -113,6 +113,22 @@ const jq = measure('jq per-function counts', 'jq', [
   'reduce (inputs | fromjson? | select(type == "object")) as $o ({}; .[$o.function] += ($o.hitCount // 1))',
   data,
 ]);
+// The syntax check's cost: the reader alone with the check and with it stubbed out (the baseline),
+// alternated in fresh processes, least CPU of each.
+const readerCpu = { check: [], stub: [] };
+for (let round = 0; round < 3; round++) {
+  for (const variant of ['stub', 'check']) {
+    const out = execFileSync(process.execPath, ['bench/verify-reader.mjs', data, variant, '2'], {
+      cwd: repo,
+      encoding: 'utf8',
+    });
+    readerCpu[variant].push(Number(out.trim()));
+  }
+}
+const leastOf = (xs) => Math.min(...xs);
+const checkRatio = leastOf(readerCpu.check) / leastOf(readerCpu.stub);
+console.error(`reader alone: check ${readerCpu.check.join('/')} ms, stub ${readerCpu.stub.join('/')} ms CPU`);
+
 // One reader and several must agree on every count.
 const counts = (f) => {
   const r = JSON.parse(readFileSync(`${repo}/${f}`, 'utf8'));
@@ -137,10 +153,16 @@ const table = [
   '| tool | wall s | CPU s | lines/s | MB/s | peak RSS MB |',
   '|---|---|---|---|---|---|',
   ...rows,
+  '',
+  `Line syntax check (reader alone, one process, least CPU of 6 runs each): ${leastOf(readerCpu.check)} ms with it, ${leastOf(readerCpu.stub)} ms stubbed out: **${checkRatio.toFixed(2)}×**.`,
 ].join('\n');
 console.log(table);
 writeFileSync(
   `${repo}/bench/data/verify-results.json`,
-  JSON.stringify({ lines, bytes, load, runs: [wc, one, stella, gz, jq].map((x) => x.result) }, null, 2),
+  JSON.stringify(
+    { lines, bytes, load, runs: [wc, one, stella, gz, jq].map((x) => x.result), readerCpu, checkRatio },
+    null,
+    2,
+  ),
 );
 if ([one, stella, gz].some((r) => r.result.exit !== 0 && r.result.exit !== 1)) process.exitCode = 1;

@@ -275,6 +275,72 @@ class ConsumerWrap : public Napi::ObjectWrap<ConsumerWrap> {
   std::shared_ptr<RingConsumer> consumer_;
 };
 
+// ------------------------------------------------------------------------------------------------
+// One uprobe attach request, whatever the link: `kPerfEvent` is one perf-event uprobe (one offset,
+// relative to `symbol` when named, one cookie); `kMulti` is one uprobe_multi link carrying every
+// offset of a file, a cookie each (explicit file offsets only: libbpf 1.4.6 fails with ENOENT when
+// given symbol names on a library without .symtab). The arguments, the same for attachUprobe and
+// attachUprobeAsync, are checked and described in TypeScript (bpf/src/object.ts):
+//   (kind, program, binaryPath, pid, retprobe, symbol|null, offsets: number[], cookies: bigint[], description)
+
+enum class UprobeLinkKind : int32_t { kPerfEvent = 0, kMulti = 1 };
+
+struct UprobeAttach {
+  UprobeLinkKind kind = UprobeLinkKind::kPerfEvent;
+  std::string program;
+  std::string binary;
+  int pid = -1;
+  bool retprobe = false;
+  bool has_symbol = false;
+  std::string symbol;
+  std::vector<unsigned long> offsets;
+  std::vector<__u64> cookies;
+  std::string description;
+
+  static UprobeAttach Read(const Napi::CallbackInfo& info) {
+    Napi::Env env = info.Env();
+    UprobeAttach r;
+    r.kind = static_cast<UprobeLinkKind>(info[0].As<Napi::Number>().Int32Value());
+    r.program = ArgString(info, 1);
+    r.binary = ArgString(info, 2);
+    r.pid = info[3].As<Napi::Number>().Int32Value();
+    r.retprobe = info[4].ToBoolean().Value();
+    r.has_symbol = info[5].IsString();
+    if (r.has_symbol) r.symbol = info[5].As<Napi::String>().Utf8Value();
+    if (!info[6].IsArray() || !info[7].IsArray()) throw Napi::TypeError::New(env, "offsets and cookies must be arrays");
+    auto js_offsets = info[6].As<Napi::Array>();
+    auto js_cookies = info[7].As<Napi::Array>();
+    for (uint32_t i = 0; i < js_offsets.Length(); i++) {
+      r.offsets.push_back(static_cast<unsigned long>(js_offsets.Get(i).As<Napi::Number>().Int64Value()));
+      Napi::Value c = i < js_cookies.Length() ? js_cookies.Get(i) : env.Undefined();
+      bool lossless = true;
+      r.cookies.push_back(c.IsBigInt() ? c.As<Napi::BigInt>().Uint64Value(&lossless) : 0);
+    }
+    r.description = ArgString(info, 8);
+    bool one = r.kind == UprobeLinkKind::kPerfEvent && r.offsets.size() == 1;
+    bool many = r.kind == UprobeLinkKind::kMulti && !r.offsets.empty() && !r.has_symbol;
+    if (!one && !many) Fail(env, "attach", r.description, EINVAL);
+    return r;
+  }
+
+  // The libbpf call; on any thread. nullptr and `*err` set on failure.
+  bpf_link* Attach(bpf_program* prog, int* err) const {
+    bpf_link* link;
+    errno = 0;
+    if (kind == UprobeLinkKind::kMulti) {
+      LIBBPF_OPTS(bpf_uprobe_multi_opts, opts, .offsets = offsets.data(), .cookies = cookies.data(),
+                  .cnt = offsets.size(), .retprobe = retprobe);
+      link = bpf_program__attach_uprobe_multi(prog, pid, binary.c_str(), nullptr, &opts);
+    } else {
+      LIBBPF_OPTS(bpf_uprobe_opts, opts, .bpf_cookie = cookies[0], .retprobe = retprobe,
+                  .func_name = has_symbol ? symbol.c_str() : nullptr);
+      link = bpf_program__attach_uprobe_opts(prog, pid, binary.c_str(), offsets[0], &opts);
+    }
+    *err = link ? 0 : (errno ? errno : EINVAL);
+    return link;
+  }
+};
+
 class ObjectHandle : public Napi::ObjectWrap<ObjectHandle> {
  public:
   static Napi::Function Init(Napi::Env env) {
@@ -303,7 +369,6 @@ class ObjectHandle : public Napi::ObjectWrap<ObjectHandle> {
                            InstanceMethod("close", &ObjectHandle::Close),
                            InstanceMethod("setExpectedAttachType", &ObjectHandle::SetExpectedAttachType),
                            InstanceMethod("attachUprobeAsync", &ObjectHandle::AttachUprobeAsync),
-                           InstanceMethod("attachUprobeMulti", &ObjectHandle::AttachUprobeMulti),
                        });
   }
 
@@ -471,27 +536,17 @@ class ObjectHandle : public Napi::ObjectWrap<ObjectHandle> {
     return data->link_ctor.New({Napi::External<bpf_link>::New(env, link), Napi::String::New(env, description)});
   }
 
-  // attachUprobe(program, binaryPath, symbol|null, offset, pid, retprobe, cookie)
+  // attachUprobe(<the UprobeAttach arguments>): the same request as attachUprobeAsync, made on the
+  // calling thread (the dlopen uretprobe and doctor's trial attach: one link, quickly made).
   Napi::Value AttachUprobe(const Napi::CallbackInfo& info) {
     Napi::Env env = info.Env();
-    std::string prog = ArgString(info, 0);
-    std::string binary = ArgString(info, 1);
-    bool has_symbol = info[2].IsString();
-    std::string symbol = has_symbol ? info[2].As<Napi::String>().Utf8Value() : "";
-    size_t offset = static_cast<size_t>(ArgU64(info, 3));
-    int pid = info[4].As<Napi::Number>().Int32Value();
-    bool retprobe = info[5].ToBoolean().Value();
-    uint64_t cookie = ArgU64(info, 6);
-    LIBBPF_OPTS(bpf_uprobe_opts, opts, .bpf_cookie = cookie, .retprobe = retprobe,
-                .func_name = has_symbol ? symbol.c_str() : nullptr);
-    char where[32];
-    snprintf(where, sizeof(where), "0x%zx", offset);
-    std::string what = std::string(retprobe ? "uretprobe " : "uprobe ") + (has_symbol ? symbol : where) + " in " +
-                       binary + (pid >= 0 ? " for pid " + std::to_string(pid) : "");
+    UprobeAttach request = UprobeAttach::Read(info);
+    bpf_program* prog = Prog(env, request.program);
     g_libbpf_log.clear();
-    bpf_link* link = bpf_program__attach_uprobe_opts(Prog(env, prog), pid, binary.c_str(), offset, &opts);
-    if (!link) Fail(env, "attach", what, errno);
-    return NewLink(env, link, what);
+    int err = 0;
+    bpf_link* link = request.Attach(prog, &err);
+    if (!link) Fail(env, "attach", request.description, err);
+    return NewLink(env, link, request.description);
   }
 
   // attachTracepoint(program, category, name, cookie)
@@ -702,7 +757,6 @@ class ObjectHandle : public Napi::ObjectWrap<ObjectHandle> {
   }
   Napi::Value SetExpectedAttachType(const Napi::CallbackInfo& info);
   Napi::Value AttachUprobeAsync(const Napi::CallbackInfo& info);
-  Napi::Value AttachUprobeMulti(const Napi::CallbackInfo& info);
   Napi::Value SettleAttach(Napi::Env env, bpf_link* link, int err, const std::string& log, const std::string& what);
 
   std::string path_;
@@ -766,74 +820,24 @@ Napi::Value ObjectHandle::SetExpectedAttachType(const Napi::CallbackInfo& info) 
   return env.Undefined();
 }
 
-// attachUprobeAsync(program, binaryPath, symbol|null, offset, pid, retprobe, cookie) -> Promise<link>
+// attachUprobeAsync(<the UprobeAttach arguments>) -> Promise<link>: the libbpf call (an ELF lookup
+// by symbol, perf_event_open or the uprobe_multi link) on a worker thread.
 Napi::Value ObjectHandle::AttachUprobeAsync(const Napi::CallbackInfo& info) {
   Napi::Env env = info.Env();
-  bpf_program* prog = Prog(env, ArgString(info, 0));
-  std::string binary = ArgString(info, 1);
-  bool has_symbol = info[2].IsString();
-  std::string symbol = has_symbol ? info[2].As<Napi::String>().Utf8Value() : "";
-  size_t offset = static_cast<size_t>(ArgU64(info, 3));
-  int pid = info[4].As<Napi::Number>().Int32Value();
-  bool retprobe = info[5].ToBoolean().Value();
-  uint64_t cookie = ArgU64(info, 6);
-  char where[32];
-  snprintf(where, sizeof(where), "0x%zx", offset);
-  std::string what = std::string(retprobe ? "uretprobe " : "uprobe ") + (has_symbol ? symbol : where) + " in " +
-                     binary + (pid >= 0 ? " for pid " + std::to_string(pid) : "");
+  auto request = std::make_shared<UprobeAttach>(UprobeAttach::Read(info));
+  bpf_program* prog = Prog(env, request->program);
   auto result = std::make_shared<AttachResult>();
   BeginJob();
   return stella::RunOffThread(
-      env, "stella-attach-uprobe",
-      [=] {
-        LIBBPF_OPTS(bpf_uprobe_opts, opts, .bpf_cookie = cookie, .retprobe = retprobe,
-                    .func_name = has_symbol ? symbol.c_str() : nullptr);
+      env, request->kind == UprobeLinkKind::kMulti ? "stella-attach-uprobe-multi" : "stella-attach-uprobe",
+      [prog, request, result] {
         g_libbpf_log.clear();
-        result->link = bpf_program__attach_uprobe_opts(prog, pid, binary.c_str(), offset, &opts);
-        result->err = result->link ? 0 : errno;
+        result->link = request->Attach(prog, &result->err);
         result->log = g_libbpf_log;
       },
-      [this, result, what](Napi::Env env) { return SettleAttach(env, result->link, result->err, result->log, what); });
-}
-
-// attachUprobeMulti(program, binaryPath, offsets: number[], cookies: bigint[], pid, retprobe)
-// -> Promise<link>. Explicit file offsets only: libbpf 1.4.6 fails with ENOENT when given symbol
-// names on a library without .symtab, and the caller has resolved the offsets anyway.
-Napi::Value ObjectHandle::AttachUprobeMulti(const Napi::CallbackInfo& info) {
-  Napi::Env env = info.Env();
-  std::string prog_name = ArgString(info, 0);
-  bpf_program* prog = Prog(env, prog_name);
-  std::string binary = ArgString(info, 1);
-  if (!info[2].IsArray() || !info[3].IsArray()) throw Napi::TypeError::New(env, "offsets and cookies must be arrays");
-  auto js_offsets = info[2].As<Napi::Array>();
-  auto js_cookies = info[3].As<Napi::Array>();
-  std::vector<unsigned long> offsets(js_offsets.Length());
-  std::vector<__u64> cookies(js_offsets.Length());
-  for (uint32_t i = 0; i < offsets.size(); i++) {
-    offsets[i] = static_cast<unsigned long>(js_offsets.Get(i).As<Napi::Number>().Int64Value());
-    Napi::Value c = i < js_cookies.Length() ? js_cookies.Get(i) : env.Undefined();
-    bool lossless = true;
-    cookies[i] = c.IsBigInt() ? c.As<Napi::BigInt>().Uint64Value(&lossless) : 0;
-  }
-  int pid = info[4].As<Napi::Number>().Int32Value();
-  bool retprobe = info[5].ToBoolean().Value();
-  std::string what = std::string(retprobe ? "uretprobe_multi (" : "uprobe_multi (") + std::to_string(offsets.size()) +
-                     " offsets) in " + binary + (pid >= 0 ? " for pid " + std::to_string(pid) : "");
-  if (offsets.empty()) Fail(env, "attach", what, EINVAL);
-  auto result = std::make_shared<AttachResult>();
-  BeginJob();
-  return stella::RunOffThread(
-      env, "stella-attach-uprobe-multi",
-      [=, offsets = std::move(offsets), cookies = std::move(cookies)] {
-        LIBBPF_OPTS(bpf_uprobe_multi_opts, opts, .offsets = offsets.data(), .cookies = cookies.data(),
-                    .cnt = offsets.size(), .retprobe = retprobe);
-        g_libbpf_log.clear();
-        errno = 0;
-        result->link = bpf_program__attach_uprobe_multi(prog, pid, binary.c_str(), nullptr, &opts);
-        result->err = result->link ? 0 : (errno ? errno : EINVAL);
-        result->log = g_libbpf_log;
-      },
-      [this, result, what](Napi::Env env) { return SettleAttach(env, result->link, result->err, result->log, what); });
+      [this, request, result](Napi::Env env) {
+        return SettleAttach(env, result->link, result->err, result->log, request->description);
+      });
 }
 
 Napi::Value NumPossibleCpus(const Napi::CallbackInfo& info) {

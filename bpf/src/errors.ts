@@ -1,5 +1,6 @@
 // SPDX-License-Identifier: Apache-2.0
 import { constants } from 'node:os';
+import { missingCapabilityHint } from './capabilities.js';
 
 const errnoNames = new Map<number, string>(Object.entries(constants.errno).map(([name, value]) => [value, name]));
 
@@ -55,12 +56,13 @@ function errnoText(errno: number): string {
 export function rethrowNative(error: unknown): never {
   if (error instanceof Error && typeof (error as { errno?: unknown }).errno === 'number' && 'verb' in error) {
     const e = error as Error & { errno: number; code: string; verb: string; object: string; libbpfLog?: string };
+    const hint = missingCapabilityHint(e.verb, e.object, e.errno);
     throw new BpfError({
       errno: e.errno,
       code: e.code,
       verb: e.verb,
       object: e.object,
-      message: e.message,
+      message: hint ? `${e.message}; ${hint}` : e.message,
       ...(e.libbpfLog ? { libbpfLog: e.libbpfLog } : {}),
     });
   }

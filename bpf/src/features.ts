@@ -1,7 +1,7 @@
 // SPDX-License-Identifier: Apache-2.0
 /** What this kernel offers, detected from sysfs/tracefs without loading programs (docs/KERNEL.md §1). */
 import { spawnSync } from 'node:child_process';
-import { existsSync } from 'node:fs';
+import { existsSync, statSync } from 'node:fs';
 import { release } from 'node:os';
 import { join } from 'node:path';
 import { ATTACH_COOKIES_MISSING, type KernelFeatures } from '@stella/sdk';
@@ -25,9 +25,38 @@ export interface KernelFeatureReport extends KernelFeatures {
   notes: string[];
 }
 
-function mountedTracefs(): string | undefined {
-  return TRACEFS_PATHS.find((p) => existsSync(join(p, 'events')));
+/**
+ * stat(2), not access(2): access() checks with the real uid and, for a non-root uid, no
+ * capabilities, so an agent given CAP_DAC_READ_SEARCH for tracefs (mode 0700) would still find it
+ * "missing" while libbpf, which opens files, can read it.
+ */
+function pathVisible(path: string): boolean {
+  try {
+    return statSync(path, { throwIfNoEntry: false }) !== undefined;
+  } catch {
+    return false;
+  }
 }
+
+function mountedTracefs(): string | undefined {
+  return TRACEFS_PATHS.find((p) => pathVisible(join(p, 'events')));
+}
+
+/** The tracefs mount this uid may not read (EACCES), as opposed to one that is not mounted. */
+function unreadableTracefs(): string | undefined {
+  return TRACEFS_PATHS.find((p) => {
+    try {
+      statSync(join(p, 'events'));
+      return false;
+    } catch (error) {
+      return (error as NodeJS.ErrnoException).code === 'EACCES';
+    }
+  });
+}
+
+/** Why syscall tracepoints cannot be used when tracefs is mounted but unreadable. */
+const TRACEFS_UNREADABLE =
+  'missing capability CAP_DAC_READ_SEARCH: tracefs is readable only by root, and syscall tracepoint ids are read from it';
 
 /** The one sentence every place that refuses uprobes on a pre-5.15 kernel says (defined by the SDK). */
 export { ATTACH_COOKIES_MISSING } from '@stella/sdk';
@@ -114,7 +143,10 @@ export function detectKernelFeatures(options: DetectOptions = {}): KernelFeature
     if (tracefsPath) notes.push(`mounted tracefs at ${tracefsPath}`);
     else
       notes.push(`tracefs is not mounted and mounting it failed: ${(res.stderr || res.error?.message || '').trim()}`);
-  } else if (!tracefsPath) {
+  }
+  const tracefsUnreadable = tracefsPath ? undefined : unreadableTracefs();
+  if (tracefsUnreadable) notes.push(`${tracefsUnreadable}: ${TRACEFS_UNREADABLE}`);
+  else if (!tracefsPath && !((options.mountTracefs ?? true) && process.getuid?.() === 0)) {
     notes.push('tracefs is not mounted (mount -t tracefs nodev /sys/kernel/tracing, as root)');
   }
 
@@ -124,10 +156,10 @@ export function detectKernelFeatures(options: DetectOptions = {}): KernelFeature
   if (!uprobes) notes.push('no uprobe PMU (/sys/bus/event_source/devices/uprobe)');
   const kprobes =
     existsSync('/sys/bus/event_source/devices/kprobe/type') ||
-    (tracefsPath !== undefined && existsSync(join(tracefsPath, 'kprobe_events')));
+    (tracefsPath !== undefined && pathVisible(join(tracefsPath, 'kprobe_events')));
   if (!kprobes) notes.push('kprobes are not available (kernel built without CONFIG_KPROBES)');
   const syscallTracepoints =
-    tracefsPath !== undefined && existsSync(join(tracefsPath, 'events', 'syscalls', 'sys_enter_connect'));
+    tracefsPath !== undefined && pathVisible(join(tracefsPath, 'events', 'syscalls', 'sys_enter_connect'));
   if (!syscallTracepoints) notes.push('syscall tracepoints are not available (no tracefs events/syscalls)');
 
   let ringbuf: boolean;
@@ -154,6 +186,7 @@ export function detectKernelFeatures(options: DetectOptions = {}): KernelFeature
     notes,
   };
   if (tracefsPath) features.tracefsPath = tracefsPath;
+  if (tracefsUnreadable) features.tracefsUnreadable = tracefsUnreadable;
   if (options.trialLoadFentry) {
     const trial = trialLoadFentry();
     features.fentry = trial.ok;

@@ -24,6 +24,12 @@ export {
 } from '@stella/sdk/layout';
 // createBpf: the name core's composition root imports.
 export { createBpfApi, createBpfApi as createBpf, LibbpfApi } from './api.js';
+export {
+  CAPABILITY_BITS,
+  type CapabilityName,
+  effectiveCapabilities,
+  missingCapabilityHint,
+} from './capabilities.js';
 export { AddonNotFoundError, BpfError } from './errors.js';
 export {
   ATTACH_COOKIES_MISSING,

@@ -51,15 +51,8 @@ export interface NativeObject {
   reuseMap(map: string, fd: number): void;
   mapFd(map: string): number;
   load(): void;
-  attachUprobe(
-    program: string,
-    binaryPath: string,
-    symbol: string | null,
-    offset: number,
-    pid: number,
-    retprobe: boolean,
-    cookie: bigint,
-  ): NativeLink;
+  /** One perf-event uprobe, made on the calling thread: see {@link NativeUprobeArgs}. */
+  attachUprobe(...args: NativeUprobeArgs): NativeLink;
   attachTracepoint(program: string, category: string, name: string, cookie: bigint): NativeLink;
   attachRawTracepoint(program: string, name: string): NativeLink;
   attachKprobe(program: string, symbol: string, retprobe: boolean, cookie: bigint): NativeLink;
@@ -79,24 +72,26 @@ export interface NativeObject {
   close(): void;
   /** enum bpf_attach_type, before load. */
   setExpectedAttachType(program: string, attachType: number): void;
-  attachUprobeAsync(
-    program: string,
-    binaryPath: string,
-    symbol: string | null,
-    offset: number,
-    pid: number,
-    retprobe: boolean,
-    cookie: bigint,
-  ): Promise<NativeLink>;
-  attachUprobeMulti(
-    program: string,
-    binaryPath: string,
-    offsets: number[],
-    cookies: bigint[],
-    pid: number,
-    retprobe: boolean,
-  ): Promise<NativeLink>;
+  /** A perf-event uprobe or a uprobe_multi link, made on a worker thread. */
+  attachUprobeAsync(...args: NativeUprobeArgs): Promise<NativeLink>;
 }
+
+/**
+ * The addon's one uprobe request (binding.cc `UprobeAttach`): kind 0 is a perf-event uprobe (one
+ * offset, relative to `symbol` when named, one cookie), kind 1 a uprobe_multi link (N offsets, no
+ * symbol, a cookie each). `description` names it in errors and on the link.
+ */
+export type NativeUprobeArgs = [
+  kind: 0 | 1,
+  program: string,
+  binaryPath: string,
+  pid: number,
+  retprobe: boolean,
+  symbol: string | null,
+  offsets: number[],
+  cookies: bigint[],
+  description: string,
+];
 
 export interface NativeAddon {
   BpfObject: new (path: string, name?: string) => NativeObject;

@@ -11,7 +11,7 @@ import type {
 } from '@stella/sdk';
 import { BpfError, rethrowNative } from './errors.js';
 import { LibbpfLink, LibbpfRingBufferConsumer } from './link.js';
-import type { NativeGlobalInfo, NativeLink, NativeMapInfo, NativeObject } from './native.js';
+import type { NativeGlobalInfo, NativeLink, NativeMapInfo, NativeObject, NativeUprobeArgs } from './native.js';
 import { nativeAddon } from './native.js';
 
 const { ENOENT, EINVAL, ERANGE, EBADF } = constants.errno;
@@ -34,6 +34,52 @@ export interface RingBufferOptions {
   maxBatchBytes?: number;
   /** Receives what `onBatch` throws (default: a process warning); consuming goes on. */
   onError?: (error: unknown) => void;
+}
+
+const forPid = (pid: number) => (pid >= 0 ? ` for pid ${pid}` : '');
+
+/** One perf-event uprobe: a symbol (libbpf resolves it, `offset` then relative to it) or a file offset. */
+function perfEventUprobe(opts: UprobeAttachOptions): NativeUprobeArgs {
+  const kind = opts.retprobe ? 'uretprobe' : 'uprobe';
+  if (!opts.symbol && opts.offset === undefined) {
+    throw new BpfError({
+      errno: EINVAL,
+      verb: 'attach',
+      object: `${kind} in ${opts.binaryPath} (no symbol or offset)`,
+    });
+  }
+  const pid = opts.pid ?? -1;
+  const where = opts.symbol ?? `0x${(opts.offset ?? 0).toString(16)}`;
+  const description = `${kind} ${where} in ${opts.binaryPath}${forPid(pid)}`;
+  return [
+    0,
+    opts.program,
+    opts.binaryPath,
+    pid,
+    opts.retprobe ?? false,
+    opts.symbol ?? null,
+    [opts.offset ?? 0],
+    [opts.cookie ?? 0n],
+    description,
+  ];
+}
+
+/** One uprobe_multi link: every offset of one file, a cookie each. */
+function multiUprobe(opts: UprobeMultiAttachOptions): NativeUprobeArgs {
+  const kind = opts.retprobe ? 'uretprobe_multi' : 'uprobe_multi';
+  const pid = opts.pid ?? -1;
+  const description = `${kind} (${opts.offsets.length} offsets) in ${opts.binaryPath}${forPid(pid)}`;
+  const bad = opts.offsets.find((o) => !Number.isSafeInteger(o) || o < 0);
+  if (opts.offsets.length === 0 || bad !== undefined) {
+    const why = bad === undefined ? 'no offsets' : `bad offset ${bad}`;
+    throw new BpfError({ errno: EINVAL, verb: 'attach', object: `${description} (${why})` });
+  }
+  if (opts.cookies && opts.cookies.length !== opts.offsets.length) {
+    const why = `${opts.cookies.length} cookies for ${opts.offsets.length} offsets`;
+    throw new BpfError({ errno: EINVAL, verb: 'attach', object: `${description} (${why})` });
+  }
+  const cookies = opts.cookies ?? opts.offsets.map(() => 0n);
+  return [1, opts.program, opts.binaryPath, pid, opts.retprobe ?? false, null, opts.offsets, cookies, description];
 }
 
 function toBuffer(bytes: Uint8Array): Buffer {
@@ -182,28 +228,11 @@ export class BpfObject implements BpfObjectHandle {
   }
 
   attachUprobe(opts: UprobeAttachOptions): BpfLink {
-    const kind = opts.retprobe ? 'uretprobe' : 'uprobe';
-    if (!opts.symbol && opts.offset === undefined) {
-      throw new BpfError({
-        errno: EINVAL,
-        verb: 'attach',
-        object: `${kind} in ${opts.binaryPath} (no symbol or offset)`,
-      });
-    }
-    const pid = opts.pid ?? -1;
-    const where = opts.symbol ?? `0x${(opts.offset ?? 0).toString(16)}`;
-    const native = this.#call((o) =>
-      o.attachUprobe(
-        opts.program,
-        opts.binaryPath,
-        opts.symbol ?? null,
-        opts.offset ?? 0,
-        pid,
-        opts.retprobe ?? false,
-        opts.cookie ?? 0n,
-      ),
+    const args = perfEventUprobe(opts);
+    return this.#track(
+      this.#call((o) => o.attachUprobe(...args)),
+      args[8],
     );
-    return this.#track(native, `${kind} ${where} in ${opts.binaryPath}${pid >= 0 ? ` for pid ${pid}` : ''}`);
   }
 
   /** Before load: `uprobe.multi` for programs given to `attachUprobeMulti`. */
@@ -216,54 +245,19 @@ export class BpfObject implements BpfObjectHandle {
   }
 
   async attachUprobeAsync(opts: UprobeAttachOptions): Promise<BpfLink> {
-    const kind = opts.retprobe ? 'uretprobe' : 'uprobe';
-    if (!opts.symbol && opts.offset === undefined) {
-      throw new BpfError({
-        errno: EINVAL,
-        verb: 'attach',
-        object: `${kind} in ${opts.binaryPath} (no symbol or offset)`,
-      });
-    }
-    const pid = opts.pid ?? -1;
-    const where = opts.symbol ?? `0x${(opts.offset ?? 0).toString(16)}`;
-    const pending = this.#call((o) =>
-      o.attachUprobeAsync(
-        opts.program,
-        opts.binaryPath,
-        opts.symbol ?? null,
-        opts.offset ?? 0,
-        pid,
-        opts.retprobe ?? false,
-        opts.cookie ?? 0n,
-      ),
-    );
-    return this.#settleAttach(pending, `${kind} ${where} in ${opts.binaryPath}${pid >= 0 ? ` for pid ${pid}` : ''}`);
+    return this.#attachUprobeOffThread(perfEventUprobe(opts));
   }
 
   async attachUprobeMulti(opts: UprobeMultiAttachOptions): Promise<BpfLink> {
-    const kind = opts.retprobe ? 'uretprobe_multi' : 'uprobe_multi';
-    const pid = opts.pid ?? -1;
-    const description = `${kind} (${opts.offsets.length} offsets) in ${opts.binaryPath}${pid >= 0 ? ` for pid ${pid}` : ''}`;
-    const bad = opts.offsets.find((o) => !Number.isSafeInteger(o) || o < 0);
-    if (opts.offsets.length === 0 || bad !== undefined) {
-      const why = bad === undefined ? 'no offsets' : `bad offset ${bad}`;
-      throw new BpfError({ errno: EINVAL, verb: 'attach', object: `${description} (${why})` });
-    }
-    if (opts.cookies && opts.cookies.length !== opts.offsets.length) {
-      const why = `${opts.cookies.length} cookies for ${opts.offsets.length} offsets`;
-      throw new BpfError({ errno: EINVAL, verb: 'attach', object: `${description} (${why})` });
-    }
-    const pending = this.#call((o) =>
-      o.attachUprobeMulti(
-        opts.program,
-        opts.binaryPath,
-        opts.offsets,
-        opts.cookies ?? opts.offsets.map(() => 0n),
-        pid,
-        opts.retprobe ?? false,
-      ),
+    return this.#attachUprobeOffThread(multiUprobe(opts));
+  }
+
+  /** Either link kind, made on a worker thread; every failure rejects (none throws). */
+  async #attachUprobeOffThread(args: NativeUprobeArgs): Promise<BpfLink> {
+    return this.#settleAttach(
+      this.#call((o) => o.attachUprobeAsync(...args)),
+      args[8],
     );
-    return this.#settleAttach(pending, description);
   }
 
   /** A link that arrives after close() is released at once: nobody would ever detach it. */

@@ -20,9 +20,16 @@ process.once('exit', () => {
   for (const child of running) child.kill('SIGKILL');
 });
 
-/** Runs the compiled `stella` CLI as a subprocess, the way users and CI run it. */
-export function startStella(args: string[], options: { env?: NodeJS.ProcessEnv; cwd?: string } = {}): RunningCli {
-  const child = spawn(process.execPath, [STELLA_BIN, ...args], {
+/**
+ * Runs the compiled `stella` CLI as a subprocess, the way users and CI run it. `wrapper` is a
+ * command line put in front of node (e.g. `setpriv …` to drop privileges).
+ */
+export function startStella(
+  args: string[],
+  options: { env?: NodeJS.ProcessEnv; cwd?: string; wrapper?: string[] } = {},
+): RunningCli {
+  const [command, ...prefix] = [...(options.wrapper ?? []), process.execPath];
+  const child = spawn(command!, [...prefix, STELLA_BIN, ...args], {
     cwd: options.cwd ?? REPO,
     env: { ...process.env, ...options.env },
     stdio: ['ignore', 'pipe', 'pipe'],
@@ -81,7 +88,7 @@ export function startStella(args: string[], options: { env?: NodeJS.ProcessEnv; 
 /** Runs `stella …` to completion. */
 export async function runStella(
   args: string[],
-  options: { env?: NodeJS.ProcessEnv; cwd?: string } = {},
+  options: { env?: NodeJS.ProcessEnv; cwd?: string; wrapper?: string[] } = {},
 ): Promise<{ code: number | null; stdout: string; stderr: string }> {
   const running = startStella(args, options);
   const code = await running.exited;

@@ -17,7 +17,13 @@ export default function setup(): void {
   const plugins = ['probes-crypto', 'probes-net', 'probes-auth', 'probes-file'].map((p) => `plugins/${p}`);
   execFileSync(
     process.execPath,
-    ['plugins/sdk/scripts/build-bpf.mjs', '--quiet', ...plugins, 'examples/third-party-plugin'],
+    [
+      'plugins/sdk/scripts/build-bpf.mjs',
+      '--quiet',
+      ...plugins,
+      'examples/third-party-plugin',
+      'examples/syscall-plugin',
+    ],
     { cwd: repo, stdio: 'inherit' },
   );
   execFileSync(process.execPath, ['node_modules/typescript/bin/tsc', '-b', 'tsconfig.build.json'], {

@@ -5,11 +5,15 @@ import type { BpfApi, Logger, Observation, ObservationStore, ProbePlugin } from 
 import { inject, injectAll, injectable } from 'tsyringe';
 import { probeTuningOf } from '../config/resolve.js';
 import type { ResolvedConfig } from '../config/types.js';
+import { InputError } from '../errors.js';
 import { StoreWriter } from '../export/store-writer.js';
 import type { FunctionMap } from '../function-map/index.js';
 import type { Telemetry } from '../telemetry/index.js';
 import { VerificationAccumulator } from '../verify/accumulator.js';
-import type { VerificationReport } from '../verify/types.js';
+import type { LearningStatus, VerificationReport } from '../verify/types.js';
+import { VERSION } from '../version.js';
+import { LiveCanaries, libraryNoteFor } from './canaries.js';
+import { LearningController } from './learning.js';
 import { ObservationPipeline, type ObservationSink } from './pipeline.js';
 import { PluginHost } from './plugin-host.js';
 import { type AgentProbeRequest, buildProbeRequests } from './requests.js';
@@ -52,6 +56,12 @@ export class RuntimeAgent {
   private lastReports: VerificationReport[] = [];
   private readonly storeWriter: StoreWriter;
   private stopped = false;
+  /** The maps verified now: a learned service's refined map replaces the loaded one. */
+  private readonly maps: FunctionMap[];
+  private readonly canaries = new LiveCanaries();
+  private readonly learning?: LearningController;
+  /** Per service, the target pids already running when the agent started. */
+  private readonly runningAtStart = new Map<string, number[]>();
 
   private readonly deps: RuntimeAgentDeps;
 
@@ -82,6 +92,7 @@ export class RuntimeAgent {
     this.deps = deps;
     const agentConfig = config.runtimeAgent;
     this.logger = deps.logger.child({ scope: 'agent' });
+    this.maps = [...deps.maps];
     const horizonSeconds = Math.max(60, ...deps.maps.map((m) => m.predicate.coverage.windowSeconds));
     this.index = new ObservationWindowIndex(horizonSeconds * 1000);
     this.targets = new TargetResolver(this.targetSpecs(), { logger: this.logger });
@@ -94,8 +105,11 @@ export class RuntimeAgent {
       logger: deps.logger.child({ scope: `store:${deps.store.name}` }),
       onDrop: (reason, count) => telemetry.countDropped(reason, count),
     });
+    this.learning = this.learningController();
+    const learning = this.learning;
     const sinks: ObservationSink[] = [
       { name: 'window-index', write: (batch) => this.index.add(batch) },
+      ...(learning ? [{ name: 'learning', write: (batch: Observation[]) => learning.add(batch) }] : []),
       {
         name: 'ndjson',
         write: (batch) => deps.exporter.write(batch),
@@ -138,6 +152,34 @@ export class RuntimeAgent {
     });
   }
 
+  /** The learning of `runtime_agent.learning`, refused when a service it names has no loaded map. */
+  private learningController(): LearningController | undefined {
+    const specs = this.deps.config.runtimeAgent.learning;
+    if (specs.length === 0) return undefined;
+    const maps = new Map(this.deps.maps.map((m) => [m.predicate.service, m]));
+    specs.forEach((spec, i) => {
+      if (!maps.has(spec.service)) {
+        throw new InputError(
+          `runtime_agent.learning[${i}].service: "${spec.service}" is the service of none of runtime_agent.function_maps (${[...maps.keys()].join(', ') || 'none loaded'})`,
+        );
+      }
+    });
+    return new LearningController({
+      specs,
+      maps,
+      inputs: this.deps.config.runtimeAgent.functionMaps,
+      logger: this.logger.child({ scope: 'learning' }),
+      generator: { name: 'stella', version: VERSION },
+      nodeName: this.deps.config.runtimeAgent.nodeName,
+      onLearned: (service, map) => {
+        const i = this.maps.findIndex((m) => m.predicate.service === service);
+        if (i >= 0) this.maps[i] = map;
+        this.verifyNow();
+      },
+      onState: (service, status) => this.deps.telemetry.setLearningState(service, status.state),
+    });
+  }
+
   /** Targets from config; a map whose service no rule names gets none (and a warning). */
   private targetSpecs() {
     const specs = [...this.deps.config.runtimeAgent.targets];
@@ -158,13 +200,22 @@ export class RuntimeAgent {
 
   async start(): Promise<void> {
     this.targets.refresh();
+    for (const t of this.targets.targets()) {
+      const pids = this.runningAtStart.get(t.service) ?? [];
+      pids.push(t.pid);
+      this.runningAtStart.set(t.service, pids);
+    }
+    this.learning?.start(this.deps.clock.now(), (service) => this.runningAtStart.get(service) ?? []);
     await this.host.start(this.deps.plugins, this.requests);
     this.pipeline.start();
     const agentConfig = this.deps.config.runtimeAgent;
     const rescan = setInterval(() => {
       if (this.targets.refresh()) this.host.notifyTargetsChanged();
     }, this.deps.targetRescanMs ?? 2000);
-    const verify = setInterval(() => this.verifyNow(), agentConfig.telemetry.verifyIntervalMs);
+    const verify = setInterval(() => {
+      this.verifyNow();
+      void this.learning?.tick(this.deps.clock.now());
+    }, agentConfig.telemetry.verifyIntervalMs);
     for (const timer of [rescan, verify]) {
       timer.unref();
       this.timers.push(timer);
@@ -194,6 +245,7 @@ export class RuntimeAgent {
       else counts.set(key, { o: head, n: run });
     };
     for (const o of batch) {
+      this.canaries.note(o);
       if (
         head &&
         o.nodeHash === head.nodeHash &&
@@ -221,11 +273,22 @@ export class RuntimeAgent {
     }
   }
 
+  /**
+   * Per-call records are sampled in the kernel below a sampling rate of 1 unless an aggregation
+   * window counts them exactly first: then a canary's single record can be one of those dropped.
+   */
+  private samplingNote(): string | undefined {
+    const { probes, export: exportSettings } = this.deps.config.runtimeAgent;
+    if (probes.samplingRate >= 1 || exportSettings.aggregationWindowMs > 0) return undefined;
+    return `probes.sampling_rate is ${probes.samplingRate} without export.aggregation_window_ms, so a canary's record may have been sampled out`;
+  }
+
   /** Recomputes every gauge over each map's window, ending now. */
   verifyNow(now = new Date(this.deps.clock.now())): VerificationReport[] {
     const { telemetry } = this.deps;
     const reports: VerificationReport[] = [];
-    for (const map of this.deps.maps) {
+    const statuses = this.statuses.all();
+    for (const map of this.maps) {
       const service = map.predicate.service;
       const to = now;
       const from = new Date(to.getTime() - map.predicate.coverage.windowSeconds * 1000);
@@ -233,11 +296,29 @@ export class RuntimeAgent {
       for (const a of this.index.aggregates(service, from.getTime(), to.getTime()))
         accumulator.addAggregate(a.sample, a.hitCount, a.firstSeenMs, a.lastSeenMs);
       const health = this.statuses.health(service);
-      const report = accumulator.report({ probeHealth: health, generatedAt: now });
+      const learning = this.learning?.status(service);
+      const report = accumulator.report({
+        probeHealth: health,
+        generatedAt: now,
+        visibility: {
+          liveCanaries: this.canaries.liveProcesses(service),
+          libraryNote: libraryNoteFor(
+            service,
+            this.requests,
+            statuses,
+            this.runningAtStart.get(service) ?? [],
+            this.samplingNote(),
+          ),
+        },
+        ...(learning ? { learning } : {}),
+      });
       reports.push(report);
       telemetry.setCoverage(service, 'all', report.observationRate);
       for (const [tag, result] of Object.entries(report.perTag)) telemetry.setCoverage(service, tag, result.rate);
-      telemetry.setPathsObserved(service, report.paths);
+      telemetry.setPathsObserved(
+        service,
+        report.paths.map((p) => ({ ...p, visibility: p.visibility?.verdict })),
+      );
       telemetry.setUnexpected(service, report.unexpectedSymbolsCount);
       const categories = new Set(this.requests.filter((r) => r.service === service).map((r) => r.category));
       for (const category of categories)
@@ -246,6 +327,14 @@ export class RuntimeAgent {
     this.index.evict(now.getTime());
     this.lastReports = reports;
     return reports;
+  }
+
+  /** Each learned service's state (`stella plugins list --probe-status`). */
+  learningStatuses(): (LearningStatus & { service: string })[] {
+    return this.deps.maps.flatMap((m) => {
+      const status = this.learning?.status(m.predicate.service);
+      return status ? [{ service: m.predicate.service, ...status }] : [];
+    });
   }
 
   reports(): readonly VerificationReport[] {
@@ -257,6 +346,15 @@ export class RuntimeAgent {
     if (this.stopped) return;
     this.stopped = true;
     for (const timer of this.timers) clearInterval(timer);
+    for (const map of this.maps) {
+      const learning = this.learning?.status(map.predicate.service);
+      if (learning?.state === 'learning')
+        this.logger.warn('stopped before the learning window ended: no refined map written', {
+          service: map.predicate.service,
+          until: learning.to,
+          output: learning.output,
+        });
+    }
     await this.host.stop();
     await this.pipeline.close();
     this.verifyNow();

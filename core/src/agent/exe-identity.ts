@@ -1,5 +1,6 @@
 // SPDX-License-Identifier: Apache-2.0
 import { readFileSync, statfsSync, statSync } from 'node:fs';
+import { type MountEntry, parseMountinfo } from './mountinfo.js';
 
 /** statfs(2) f_type of overlayfs (the kernel's uapi linux/magic.h). */
 const OVERLAYFS_SUPER_MAGIC = 0x794c7630;
@@ -12,22 +13,6 @@ export function userDevToKernelDev(dev: bigint): bigint {
   const major = ((dev >> 8n) & 0xfffn) | ((dev >> 32n) & ~0xfffn);
   const minor = (dev & 0xffn) | ((dev >> 12n) & ~0xffn);
   return (major << 20n) | minor;
-}
-
-/** One mount's superblock device (`major:minor`, already the kernel's s_dev) by its mount point. */
-export function mountDevices(mountinfo: string): { mountPoint: string; kernelDev: bigint }[] {
-  return mountinfo
-    .split('\n')
-    .filter((line) => line.length > 0)
-    .map((line) => {
-      const fields = line.split(' ');
-      const [major, minor] = (fields[2] ?? '0:0').split(':').map((n) => BigInt(n));
-      // Mount points escape space, tab, newline and backslash as octal (fs/proc_namespace.c).
-      const mountPoint = (fields[4] ?? '').replace(/\\([0-7]{3})/g, (_, oct) =>
-        String.fromCharCode(Number.parseInt(oct, 8)),
-      );
-      return { mountPoint, kernelDev: (major! << 20n) | minor! };
-    });
 }
 
 /**
@@ -48,8 +33,8 @@ export function kernelExecutableIdentity(
     return { kernelDev: userDevToKernelDev(st.dev), inode: st.ino };
   }
   // The innermost mount over the path: the last listed among the longest matching mount points.
-  let best: { mountPoint: string; kernelDev: bigint } | undefined;
-  for (const mount of mountDevices(readMountinfo())) {
+  let best: MountEntry | undefined;
+  for (const mount of parseMountinfo(readMountinfo())) {
     const prefix = mount.mountPoint === '/' ? '/' : `${mount.mountPoint}/`;
     if (realPath !== mount.mountPoint && !realPath.startsWith(prefix)) continue;
     if (!best || mount.mountPoint.length >= best.mountPoint.length) best = mount;

@@ -11,7 +11,7 @@ import type {
   ProbeStatus,
   ProbeTuning,
 } from '@stella/sdk';
-import { openTargetFilter, type TargetFilter } from '@stella/sdk/target-filter';
+import { openTargetFilter, type TargetFilter, targetScopeOf } from '@stella/sdk/target-filter';
 import type { ProbeStatusRegistry } from './status.js';
 import type { TargetResolver } from './targets.js';
 
@@ -71,7 +71,7 @@ export class PluginHost {
       nodeName: deps.nodeName,
       tuning: deps.tuning,
       targets: () => deps.targets.targets(),
-      targetRules: () => deps.targets.targetRules(),
+      targetScope: () => targetScopeOf(deps.targets.targetRules()),
       targetMaps: this.targetFilter?.maps,
       onTargetsChanged: (listener) => {
         const wrapped = () => listener(deps.targets.targets());

@@ -1,5 +1,5 @@
 // SPDX-License-Identifier: Apache-2.0
-import type { ProbeStatus } from '@stella/sdk';
+import { isCanaryFunction, type ProbeStatus } from '@stella/sdk';
 
 export interface ProbeHealth {
   attached: number;
@@ -113,13 +113,18 @@ export class ProbeStatusRegistry {
     }));
   }
 
-  /** attached = attached or observed now; failed = failed now. Declared and resolvable calls count as neither. */
+  /**
+   * attached = attached or observed now; failed = failed now. Declared and resolvable calls count as
+   * neither, canaries never (they explain a miss, the failure gauges are about the map's calls).
+   */
   health(service?: string, category?: string): ProbeHealth {
     let attached = 0;
     let failed = 0;
     for (const { effective: s } of this.byCall.values()) {
       if (service !== undefined && s.service !== service) continue;
       if (category !== undefined && !s.functionId.startsWith(`${category}/`)) continue;
+      // A canary says whether a library is seen; its own attach is not a probe the map asked for.
+      if (isCanaryFunction(s.functionId)) continue;
       if (isLive(s.state)) attached++;
       else if (s.state === 'failed') failed++;
     }

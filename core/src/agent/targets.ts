@@ -1,9 +1,12 @@
 // SPDX-License-Identifier: Apache-2.0
 import { readdirSync, readFileSync, readlinkSync, realpathSync, statSync } from 'node:fs';
 import { basename, dirname, join } from 'node:path';
-import type { Logger, TargetProcess, TargetRules, TargetSpec } from '@stella/sdk';
+import { effectiveCapabilities } from '@stella/bpf';
+import type { Logger, TargetProcess, TargetSpec } from '@stella/sdk';
+import type { TargetRules } from '@stella/sdk/target-filter';
 import picomatch from 'picomatch';
 import { kernelExecutableIdentity } from './exe-identity.js';
+import { cgroupDirectory, hostCgroup2Mount, type MountEntry } from './mountinfo.js';
 
 export { userDevToKernelDev } from './exe-identity.js';
 
@@ -28,6 +31,7 @@ interface ProcInfo {
 
 export interface TargetResolverOptions {
   procRoot?: string;
+  /** Where the cgroup v2 hierarchy is mounted; default: the cgroup2 mount in /proc/self/mountinfo. */
   cgroupRoot?: string;
   logger: Logger;
 }
@@ -39,17 +43,20 @@ export interface TargetResolverOptions {
  */
 export class TargetResolver {
   private readonly procRoot: string;
-  private readonly cgroupRoot: string;
+  private readonly cgroup2: Pick<MountEntry, 'root' | 'mountPoint'>;
   private readonly services: string[];
   private rules: TargetRules;
   private processes: TargetProcess[] = [];
+  /** Whether the "cannot read other users' processes" warning was given (once per agent). */
+  private warnedUnreadable = false;
+  private unreadableInScan = 0;
 
   constructor(
     private readonly specs: TargetSpec[],
     private readonly options: TargetResolverOptions,
   ) {
     this.procRoot = options.procRoot ?? '/proc';
-    this.cgroupRoot = options.cgroupRoot ?? '/sys/fs/cgroup';
+    this.cgroup2 = options.cgroupRoot ? { root: '/', mountPoint: options.cgroupRoot } : hostCgroup2Mount();
     this.services = [...new Set(specs.map((s) => s.service))];
     this.rules = this.resolveRules();
   }
@@ -98,12 +105,9 @@ export class TargetResolver {
           cgroups.push({ service: spec.service, path: cgroup, cgroupId: BigInt(cgroup) });
           continue;
         }
-        try {
-          const st = statSync(join(this.cgroupRoot, cgroup), { bigint: true });
-          cgroups.push({ service: spec.service, path: cgroup, cgroupId: st.ino });
-        } catch {
-          this.options.logger.warn('target cgroup not found', { cgroup });
-        }
+        const id = this.cgroupId(cgroup);
+        if (id !== undefined) cgroups.push({ service: spec.service, path: cgroup, cgroupId: id });
+        else this.options.logger.warn('target cgroup not found', { cgroup, cgroup2Mount: this.cgroup2.mountPoint });
       }
     }
     return { services: this.services, allProcessesService, executables, cgroups, pids: this.rules?.pids ?? [] };
@@ -118,6 +122,7 @@ export class TargetResolver {
       return found;
     }
     const exeIndex = new Map(this.rules.executables.map((e) => [e.path, e.service]));
+    this.unreadableInScan = 0;
     for (const entry of entries) {
       if (!/^\d+$/.test(entry)) continue;
       const info = this.readProc(Number(entry));
@@ -134,7 +139,26 @@ export class TargetResolver {
         root: join(this.procRoot, String(info.pid), 'root'),
       });
     }
+    this.warnUnreadable();
     return found.sort((a, b) => a.pid - b.pid);
+  }
+
+  /**
+   * /proc/PID/exe of another user's process needs ptrace access (PTRACE_MODE_READ): without
+   * CAP_SYS_PTRACE a non-root agent silently saw no target at all, so say so once.
+   */
+  private warnUnreadable(): void {
+    if (this.unreadableInScan === 0 || this.warnedUnreadable) return;
+    // With CAP_SYS_PTRACE a refusal is no capability problem (a process exiting, another namespace's
+    // rules): not worth a warning.
+    if (effectiveCapabilities().has('CAP_SYS_PTRACE')) {
+      this.options.logger.debug('processes whose /proc/PID/exe cannot be read', { count: this.unreadableInScan });
+      return;
+    }
+    this.warnedUnreadable = true;
+    this.options.logger.warn(
+      `${this.unreadableInScan} processes cannot be matched to a target (missing capability CAP_SYS_PTRACE, which the agent needs to read another user's /proc/PID/exe); they are not observed`,
+    );
   }
 
   private matchService(info: ProcInfo, exeIndex: Map<string, string>): string | undefined {
@@ -155,6 +179,17 @@ export class TargetResolver {
     return this.rules.allProcessesService;
   }
 
+  /** A cgroup v2 id is its directory's inode number (what bpf_get_current_cgroup_id returns). */
+  private cgroupId(cgroupPath: string): bigint | undefined {
+    const dir = cgroupDirectory(this.cgroup2, cgroupPath);
+    if (dir === undefined) return undefined;
+    try {
+      return statSync(dir, { bigint: true }).ino;
+    } catch {
+      return undefined; // removed meanwhile, or not a cgroup
+    }
+  }
+
   private readProc(pid: number): ProcInfo | undefined {
     const dir = join(this.procRoot, String(pid));
     try {
@@ -167,12 +202,13 @@ export class TargetResolver {
           .split('\n')
           .find((l) => l.startsWith('0::'));
         cgroupPath = line?.slice(3);
-        if (cgroupPath) cgroupId = statSync(join(this.cgroupRoot, cgroupPath), { bigint: true }).ino;
+        if (cgroupPath) cgroupId = this.cgroupId(cgroupPath);
       } catch {
         // cgroup v1 hosts or a process that just exited: no cgroup rule can match it.
       }
       return { pid, exe, comm, cgroupPath, cgroupId };
-    } catch {
+    } catch (error) {
+      if ((error as NodeJS.ErrnoException).code === 'EACCES') this.unreadableInScan++;
       return undefined; // kernel thread (no exe) or already gone
     }
   }

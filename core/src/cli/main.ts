@@ -3,9 +3,10 @@ import 'reflect-metadata';
 import { Command, CommanderError } from 'commander';
 import { redactSecrets } from '../config/secrets.js';
 import { exitCodeOf, StellaError } from '../errors.js';
+import { VERSION } from '../version.js';
 import { registerCommandGroups } from './commands/index.js';
 
-export const VERSION = '0.1.0';
+export { VERSION };
 
 /** The program with the command groups `argv` needs (all of them for help); see commands/index.ts. */
 export async function buildProgram(argv: readonly string[] = process.argv): Promise<Command> {

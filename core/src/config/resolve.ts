@@ -5,6 +5,7 @@ import os from 'node:os';
 import path from 'node:path';
 import { DEFAULT_SENSITIVE_PATHS } from '@stella/probes-file';
 import type { ProbeTuning, StoreSettings, TargetSpec } from '@stella/sdk';
+import { parseDurationMs } from '../time.js';
 import { parseByteSize } from './byte-size.js';
 import { isPluginObject } from './semantic.js';
 import type { PluginModuleSpec, ResolvedConfig, UserConfig, UserTargetSpec } from './types.js';
@@ -37,6 +38,14 @@ export function resolveConfig(
       nodeName: agent.node_name ?? (env.NODE_NAME || os.hostname()),
       functionMaps: (agent.function_maps ?? []).map((p) => path.resolve(options.configDir, p)),
       targets: (agent.targets ?? []).map(resolveTarget),
+      learning: (agent.learning ?? []).map((l) => ({
+        service: l.service,
+        // Validated before resolving: a duration of at least 1 ms.
+        windowMs: parseDurationMs(l.window) ?? 0,
+        output: path.resolve(options.configDir, l.output),
+        dropUnobserved: l.drop_unobserved ?? false,
+        acceptUnexpected: l.accept_unexpected ?? false,
+      })),
       observationStore: {
         type: store.type ?? 'memory',
         retentionHours: store.retention_hours ?? 72,

@@ -3,7 +3,10 @@
  * Checks the JSON Schema cannot express. Each runs only where the schema already accepted the
  * value's type, so one mistake is reported once.
  */
+
+import { normalize } from 'node:path';
 import { isProbePlugin, isStorePlugin, type StellaPlugin } from '@stella/sdk';
+import { parseDurationMs } from '../time.js';
 import { parseByteSize } from './byte-size.js';
 import { isPlainObject, type KeySegment } from './key-path.js';
 import { type RawProblem, showValue } from './problems.js';
@@ -39,6 +42,8 @@ function checkAgent(agent: Record<string, unknown>, problems: RawProblem[]): voi
     });
   }
 
+  if (Array.isArray(agent.learning)) checkLearning(agent, problems);
+
   const store = agent.observation_store;
   if (isPlainObject(store)) {
     const postgres = isPlainObject(store.postgres) ? store.postgres : {};
@@ -73,6 +78,57 @@ function checkAgent(agent: Record<string, unknown>, problems: RawProblem[]): voi
 
   checkSize(agent.buffer, 'max_bytes', at('buffer', 'max_bytes'), MIN_BUFFER_BYTES, problems);
   checkSize(agent.export, 'rotate_bytes', at('export', 'rotate_bytes'), 1, problems);
+}
+
+/**
+ * A learning entry: a window of at least a second, one entry per service, and an output that is
+ * neither a map the agent reads nor another entry's output (relative paths compared as written:
+ * both resolve against the config file's directory).
+ */
+function checkLearning(agent: Record<string, unknown>, problems: RawProblem[]): void {
+  const maps = new Set(
+    (Array.isArray(agent.function_maps) ? agent.function_maps : [])
+      .filter((m): m is string => typeof m === 'string')
+      .map((m) => normalize(m)),
+  );
+  const services = new Map<string, number>();
+  const outputs = new Map<string, number>();
+  (agent.learning as unknown[]).forEach((entry, index) => {
+    if (!isPlainObject(entry)) return;
+    const at = (key: string): KeySegment[] => ['runtime_agent', 'learning', index, key];
+    if (typeof entry.window === 'string') {
+      const ms = parseDurationMs(entry.window);
+      if (ms !== undefined && ms < 1000)
+        problems.push({
+          segments: at('window'),
+          message: `must be at least 1s, got ${showValue(entry.window, at('window'))}`,
+        });
+    }
+    if (typeof entry.service === 'string') {
+      const first = services.get(entry.service);
+      if (first !== undefined)
+        problems.push({
+          segments: at('service'),
+          message: `learns "${entry.service}" again: runtime_agent.learning[${first}] already does; one entry per service`,
+        });
+      else services.set(entry.service, index);
+    }
+    if (typeof entry.output === 'string' && entry.output.length > 0) {
+      const out = normalize(entry.output);
+      if (maps.has(out))
+        problems.push({
+          segments: at('output'),
+          message: `is one of runtime_agent.function_maps: the refined map is written beside the map it refines, never over it`,
+        });
+      const first = outputs.get(out);
+      if (first !== undefined)
+        problems.push({
+          segments: at('output'),
+          message: `is also runtime_agent.learning[${first}].output: each service's refined map needs its own file`,
+        });
+      else outputs.set(out, index);
+    }
+  });
 }
 
 const wellEncoded = (url: string) => !/%(?![0-9a-f]{2})/i.test(url);

@@ -44,12 +44,35 @@ export type UserValkeySettings = Omit<ValkeyConnectionSettings, 'keyPrefix' | 'c
   wait_replicas?: number;
 };
 
+/** `runtime_agent.learning[]`: a service whose map the agent refines from a learning window. */
+export interface UserLearningSpec {
+  service: string;
+  /** A duration from the agent's start: `24h`, `30m`. */
+  window: string;
+  /** The refined map's path (relative to the config file). */
+  output: string;
+  /** Default false: required paths never observed become optional. */
+  drop_unobserved?: boolean;
+  /** Default false (listed in the log for review); true, or function id globs. */
+  accept_unexpected?: boolean | string[];
+}
+
+export interface ResolvedLearningSpec {
+  service: string;
+  windowMs: number;
+  /** Absolute. */
+  output: string;
+  dropUnobserved: boolean;
+  acceptUnexpected: boolean | string[];
+}
+
 export interface UserRuntimeAgentConfig {
   /** Default `$NODE_NAME`, else `os.hostname()`. */
   node_name?: string;
   /** Function map files the agent probes and verifies (relative to the config file). */
   function_maps?: string[];
   targets?: UserTargetSpec[];
+  learning?: UserLearningSpec[];
   observation_store?: {
     /** `memory` (default), `postgres`, `valkey`, or any type a loaded store plugin serves. */
     type?: string;
@@ -151,6 +174,7 @@ export interface ResolvedConfig {
     /** Absolute paths. */
     functionMaps: string[];
     targets: TargetSpec[];
+    learning: ResolvedLearningSpec[];
     observationStore: {
       type: string;
       retentionHours: number;

@@ -5,7 +5,7 @@
  * real trial attach per plugin (its object loaded, one uprobe attached to libc and detached).
  */
 import { existsSync, readFileSync } from 'node:fs';
-import { ATTACH_COOKIES_MISSING, detectKernelFeatures } from '@stella/bpf';
+import { ATTACH_COOKIES_MISSING, type CapabilityName, detectKernelFeatures, effectiveCapabilities } from '@stella/bpf';
 import {
   type BpfApi,
   type Logger,
@@ -23,22 +23,51 @@ export interface DoctorCheck {
   detail: string;
 }
 
-const CAPS = { CAP_SYS_ADMIN: 21, CAP_PERFMON: 38, CAP_BPF: 39 } as const;
-
-export function capabilityCheck(statusText = readFileSync('/proc/self/status', 'utf8')): DoctorCheck {
-  const eff = BigInt(`0x${/^CapEff:\s*([0-9a-f]+)/m.exec(statusText)?.[1] ?? '0'}`);
-  const has = (bit: number) => (eff >> BigInt(bit)) & 1n;
-  const held = Object.entries(CAPS)
-    .filter(([, bit]) => has(bit))
-    .map(([name]) => name);
-  const ok = held.includes('CAP_SYS_ADMIN') || (held.includes('CAP_BPF') && held.includes('CAP_PERFMON'));
-  return {
-    check: 'capabilities',
-    status: ok ? 'pass' : 'fail',
-    detail: ok
-      ? `effective: ${held.join(', ')}`
-      : `need CAP_BPF + CAP_PERFMON (or CAP_SYS_ADMIN); have: ${held.join(', ') || 'none'}`,
-  };
+/**
+ * One row per kernel feature and the capability it needs (docs/SECURITY.md): loading BPF at all,
+ * perf-event uprobes (CAP_SYS_ADMIN since Linux 6.16), other users' /proc/PID entries, tracefs.
+ */
+export function capabilityChecks(
+  statusText = readFileSync('/proc/self/status', 'utf8'),
+  uid = process.getuid?.() ?? 0,
+): DoctorCheck[] {
+  const held = effectiveCapabilities(statusText);
+  const has = (name: CapabilityName) => held.has(name);
+  const names = [...held].join(', ') || 'none';
+  const canLoad = has('CAP_SYS_ADMIN') || (has('CAP_BPF') && has('CAP_PERFMON'));
+  return [
+    {
+      check: 'capabilities',
+      status: canLoad ? 'pass' : 'fail',
+      detail: canLoad
+        ? `effective: ${names}`
+        : `need CAP_BPF + CAP_PERFMON (or CAP_SYS_ADMIN) to load BPF; have: ${names}`,
+    },
+    {
+      check: 'capability for perf-event uprobes',
+      status: has('CAP_SYS_ADMIN') ? 'pass' : 'warn',
+      detail: has('CAP_SYS_ADMIN')
+        ? 'CAP_SYS_ADMIN'
+        : 'missing capability CAP_SYS_ADMIN: uprobe_multi links work, but perf-event uprobes (kernels without uprobe_multi, the dlopen watcher) fail EACCES on Linux 6.16 and later',
+    },
+    {
+      check: "capability for other users' processes",
+      status: has('CAP_SYS_PTRACE') ? 'pass' : 'warn',
+      detail: has('CAP_SYS_PTRACE')
+        ? 'CAP_SYS_PTRACE'
+        : `missing capability CAP_SYS_PTRACE: processes of a uid other than ${uid} cannot be read in /proc and are not observed`,
+    },
+    {
+      check: 'capability for tracefs',
+      status: uid === 0 || has('CAP_DAC_READ_SEARCH') || has('CAP_DAC_OVERRIDE') ? 'pass' : 'warn',
+      detail:
+        uid === 0
+          ? 'uid 0 owns tracefs'
+          : has('CAP_DAC_READ_SEARCH') || has('CAP_DAC_OVERRIDE')
+            ? 'CAP_DAC_READ_SEARCH'
+            : 'missing capability CAP_DAC_READ_SEARCH: syscall tracepoints (net, file) cannot read their ids from tracefs',
+    },
+  ];
 }
 
 export function kernelVersionCheck(release: string): DoctorCheck {
@@ -155,13 +184,19 @@ export async function trialAttach(
         handle = bpf.open(objectPath, { name: `doctor:${plugin.name}` });
         const programs = handle.programNames();
         if (programs.includes('stella_uprobe_call') && libc) {
+          // The agent's own mechanism: a uprobe_multi link where the kernel has them (they need no
+          // CAP_SYS_ADMIN), a perf-event uprobe otherwise.
+          const multi = (await bpf.uprobeMultiSupported?.())?.supported === true;
+          if (multi) handle.setProgramAttachType('stella_uprobe_call', 'uprobe.multi');
           handle.load();
-          const offset = readElfSymbols(libc).offsetOf('getpid');
-          handle.attachUprobe({ program: 'stella_uprobe_call', binaryPath: libc, offset, pid: process.pid }).destroy();
+          const offset = readElfSymbols(libc).offsetOf('getpid') ?? 0;
+          const attach = { program: 'stella_uprobe_call', binaryPath: libc, pid: process.pid };
+          if (multi) await (await handle.attachUprobeMulti({ ...attach, offsets: [offset] })).destroyAsync();
+          else handle.attachUprobe({ ...attach, offset }).destroy();
           out.push({
             check,
             status: 'pass',
-            detail: `loaded ${objectPath}; uprobe attached to ${libc}:getpid and detached`,
+            detail: `loaded ${objectPath}; ${multi ? 'uprobe_multi link' : 'uprobe'} attached to ${libc}:getpid and detached`,
           });
           continue;
         }
@@ -205,11 +240,15 @@ export async function runDoctor(opts: {
       status: f.btf ? 'pass' : 'fail',
       detail: f.btf ? '/sys/kernel/btf/vmlinux' : 'no /sys/kernel/btf/vmlinux',
     },
-    capabilityCheck(),
+    ...capabilityChecks(),
     {
       check: 'tracefs',
       status: f.tracefsPath ? 'pass' : 'warn',
-      detail: f.tracefsPath ?? 'not mounted: mount -t tracefs nodev /sys/kernel/tracing',
+      detail:
+        f.tracefsPath ??
+        (f.tracefsUnreadable
+          ? `${f.tracefsUnreadable} is not readable: missing capability CAP_DAC_READ_SEARCH`
+          : 'not mounted: mount -t tracefs nodev /sys/kernel/tracing'),
     },
     {
       check: 'uprobe',

@@ -257,6 +257,10 @@ export class NdjsonExporter {
         seg.size += data.length;
         this.counters.written += lines.length;
         this.writeFailing = false;
+        // The acknowledgement docs/OPERATIONS.md "What survives a crash" promises: these lines are
+        // on disk now and survive a SIGKILL or power cut. stderr is a pipe or file, written
+        // synchronously, so the line is out before a kill can land after it.
+        this.logger.debug('export: synced', { lines: lines.length, written: this.counters.written });
       } catch (error) {
         this.counters.writeErrors++;
         this.writeFailing = true;

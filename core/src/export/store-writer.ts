@@ -34,7 +34,8 @@ export interface StoreWriterStats {
 interface Chunk {
   items: Observation[];
   bytes: number;
-  attempts: number;
+  /** Appends the store refused for a reason other than being unavailable. */
+  rejections: number;
 }
 
 /**
@@ -160,7 +161,7 @@ export class StoreWriter {
       this.sizes = this.sizes.slice(this.head);
       this.head = 0;
     }
-    return { items, bytes, attempts: 0 };
+    return { items, bytes, rejections: 0 };
   }
 
   private async loop(): Promise<void> {
@@ -175,18 +176,26 @@ export class StoreWriter {
         if (!this.inflight) return;
       }
       const chunk = this.inflight;
-      chunk.attempts++;
       try {
         await this.options.store.append(chunk.items);
         if (this.inflight === chunk) this.inflight = undefined;
         this.counters.written += chunk.items.length;
+        // The store's acknowledgement (a committed transaction, a Valkey reply): docs/OPERATIONS.md
+        // "What survives a crash" promises these survive the agent.
+        this.options.logger.debug('store: acknowledged', {
+          observations: chunk.items.length,
+          hits: chunk.items.reduce((n, o) => n + o.hitCount, 0),
+          written: this.counters.written,
+        });
         if (!this.storeAvailable) this.options.logger.info('store available again', { store: this.options.store.name });
         this.storeAvailable = true;
         this.failures = 0;
       } catch (error) {
         this.lastError = error instanceof Error ? error.message : String(error);
         if (this.inflight !== chunk) continue; // given up by close() meanwhile
-        if (!isStoreUnavailableError(error) && chunk.attempts >= this.o.maxAttemptsOnRejection) {
+        // Only rejections count towards giving up: a chunk held through a long outage is not a
+        // step closer to being dropped for it.
+        if (!isStoreUnavailableError(error) && ++chunk.rejections >= this.o.maxAttemptsOnRejection) {
           this.inflight = undefined;
           this.drop(chunk.items.length, `store rejected the batch: ${this.lastError}`);
           continue;

@@ -78,6 +78,11 @@ export interface LearningProvenance {
   observationsInWindow: number;
   /** Digest (functionMapDigest) of the map that was refined. */
   baseMapDigest: string;
+  /**
+   * Set when the agent learned the map (`runtime_agent.learning`): its node name. The digest is then
+   * over the window's per-call tallies, since there are no files.
+   */
+  node?: string;
 }
 
 export interface FunctionMapPredicate {

@@ -117,6 +117,7 @@ export async function createTelemetry(options: TelemetryOptions): Promise<Teleme
     clearService: (service) => state.clearService(service),
     setPathsObserved: (service, paths) => state.setPathsObserved(service, paths),
     setUnexpected: (service, count) => state.setUnexpected(service, count),
+    setLearningState: (service, learning) => state.setLearningState(service, learning),
     setProbeHealth: (service, category, health) => state.setProbeHealth(service, category, health),
     setBufferFull: (full) => {
       state.bufferFull = full;

@@ -19,6 +19,8 @@ export const INSTRUMENT = {
   observations: 'observations',
   observationsDropped: 'observations_dropped',
   pathObserved: 'path_observed',
+  pathVisibility: 'path_visibility',
+  learningState: 'learning_state',
   eventLoopDelayMax: 'event_loop_delay_max_ms',
 } as const;
 
@@ -69,6 +71,10 @@ export class TelemetryState {
   readonly coverage = new Map<string, Map<string, number>>();
   /** service → `pathId\u0000tag` → 1/0 observed, or NaN once the path left the map. */
   readonly pathObserved = new Map<string, Map<string, number>>();
+  /** service → pathId → 2 observed, 1 not exercised (its canaries fired), 0 not observable; NaN once gone. */
+  readonly pathVisibility = new Map<string, Map<string, number>>();
+  /** service → the agent's learning state for it (absent: the service is not learned). */
+  readonly learning = new Map<string, LearningStateName>();
   readonly unexpected = new Map<string, number>();
   readonly probeHealth = new Map<string, Map<string, ProbeHealth>>();
   /**
@@ -113,6 +119,23 @@ export class TelemetryState {
       }
     }
     for (const key of series.keys()) if (!current.has(key)) series.set(key, Number.NaN);
+    let visibility = this.pathVisibility.get(service);
+    if (!visibility) {
+      visibility = new Map();
+      this.pathVisibility.set(service, visibility);
+    }
+    const required = new Set<string>();
+    for (const p of paths) {
+      if (p.optional) continue;
+      required.add(p.pathId);
+      visibility.set(p.pathId, p.observed ? 2 : p.visibility === 'not-exercised' ? 1 : 0);
+    }
+    for (const id of visibility.keys()) if (!required.has(id)) visibility.set(id, Number.NaN);
+  }
+
+  setLearningState(service: string, state: LearningStateName): void {
+    this.revive(service);
+    this.learning.set(service, state);
   }
 
   setUnexpected(service: string, count: number): void {
@@ -146,7 +169,8 @@ export class TelemetryState {
       this.coverage.has(service) ||
       this.unexpected.has(service) ||
       this.probeHealth.has(service) ||
-      this.pathObserved.has(service)
+      this.pathObserved.has(service) ||
+      this.learning.has(service)
     )
       this.retired.add(service);
   }
@@ -160,6 +184,8 @@ export class TelemetryState {
     if (!this.retired.delete(service)) return;
     this.coverage.delete(service);
     this.pathObserved.delete(service);
+    this.pathVisibility.delete(service);
+    this.learning.delete(service);
     this.unexpected.delete(service);
     this.probeHealth.delete(service);
   }
@@ -171,7 +197,12 @@ export interface PathObservedState {
   tags: readonly string[];
   optional: boolean;
   observed: boolean;
+  /** Unobserved paths: whether the libraries' canaries fired (see the report's `visibility`). */
+  visibility?: 'not-exercised' | 'not-observable';
 }
+
+export const LEARNING_STATES = ['learning', 'completed', 'partial', 'failed'] as const;
+export type LearningStateName = (typeof LEARNING_STATES)[number];
 
 export interface StellaInstruments {
   observations: Counter<Attributes>;
@@ -209,6 +240,31 @@ export function registerInstruments(meter: Meter, state: TelemetryState, nodeNam
           });
         }
       }
+    });
+
+  // The coverage alerts' descriptions count missing paths by this: max over nodes per path says
+  // whether any node could see it. Bounded like path_observed: one series per required path.
+  meter
+    .createObservableGauge(INSTRUMENT.pathVisibility, {
+      description:
+        "Per required expected path: 2 observed, 1 not exercised (its libraries' canaries fired, the path did not run), 0 not observable (no canary: the probes may not see the library)",
+    })
+    .addCallback((result: ObservableResult) => {
+      for (const [service, paths] of state.pathVisibility)
+        for (const [pathId, value] of paths)
+          result.observe(state.valueOf(service, value), { service, path_id: pathId });
+    });
+
+  // One series per state, 1 for the current one (the alert rules test state="learning").
+  meter
+    .createObservableGauge(INSTRUMENT.learningState, {
+      description:
+        "1 for the agent's current learning state of the service's map (learning, completed, partial, failed)",
+    })
+    .addCallback((result: ObservableResult) => {
+      for (const [service, current] of state.learning)
+        for (const s of LEARNING_STATES)
+          result.observe(state.valueOf(service, s === current ? 1 : 0), { service, state: s });
     });
 
   meter

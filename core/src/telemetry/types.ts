@@ -1,7 +1,7 @@
 // SPDX-License-Identifier: Apache-2.0
 import type { Meter, Tracer } from '@opentelemetry/api';
 import type { Logger, Observation } from '@stella/sdk';
-import type { PathObservedState } from './metrics.js';
+import type { LearningStateName, PathObservedState } from './metrics.js';
 
 /** Why an observation never reached the store. Bounded: these are the only label values. */
 /** Why observations were lost: the three otel-collector/README.md lists, plus the NDJSON export's bound while the disk fails. */
@@ -67,6 +67,8 @@ export interface Telemetry {
    * resolve (the OTel SDK cannot drop an observed series under cumulative temporality). Any later
    * `set…` for the service starts it afresh. */
   clearService(service: string): void;
+  /** `learning_state{service, state}`: 1 for the current state of the agent's learning of the map. */
+  setLearningState(service: string, state: LearningStateName): void;
   /** `unexpected_symbols_count{service}`: distinct unexpected nodeHashes in the window. */
   setUnexpected(service: string, count: number): void;
   /** `probe_attach_failures{service, category}` and `probe_attach_failure_rate{service}`

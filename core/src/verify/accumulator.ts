@@ -1,9 +1,11 @@
 // SPDX-License-Identifier: Apache-2.0
-import type { Observation } from '@stella/sdk';
+import { isCanaryFunction, type Observation } from '@stella/sdk';
 import { functionMapDigest } from '../function-map/hash.js';
 import type { ExpectedCall, FunctionMap } from '../function-map/types.js';
 import {
   type AddResult,
+  type CanarySighting,
+  type LearningStatus,
   type MalformedSample,
   type MissingCall,
   type ObservedProcess,
@@ -15,8 +17,17 @@ import {
   type VerificationReport,
   type VerificationWindow,
 } from './types.js';
+import { explainUnobserved, type VisibilityHints } from './visibility.js';
 
 const MAX_PROCESSES = 20;
+
+/** What a report adds to the counts: the agent's own view of probes, canaries and learning. */
+export interface ReportExtra {
+  probeHealth?: ProbeHealth;
+  generatedAt?: Date;
+  visibility?: VisibilityHints;
+  learning?: LearningStatus;
+}
 const MAX_MALFORMED_SAMPLES = 20;
 
 /** Running state of one distinct expected call (by nodeHash), shared by every path that lists it. */
@@ -43,6 +54,17 @@ interface UnexpectedState {
   /** Highest pid in `processes` (-1 when empty). */
   maxPid: number;
 }
+
+/** One library's canary: distinct pids are kept up to a bound (a process calls it about once). */
+interface CanaryState {
+  function: string;
+  binaryPath: string;
+  hits: number;
+  firstMs: number;
+  lastMs: number;
+  pids: Set<number>;
+}
+const MAX_CANARY_PIDS = 10_000;
 
 /** Adds `hits` seen between `firstMs` and `lastMs` to a call's or an unexpected symbol's counts. */
 function tally(
@@ -78,6 +100,7 @@ export interface AccumulatorState {
   /** Per expected call (nodeHash): hits, first and last time seen (ms). */
   calls: [nodeHash: string, hits: number, firstMs: number, lastMs: number][];
   unexpected: [key: string, state: Omit<UnexpectedState, 'processes'> & { processes: ObservedProcess[] }][];
+  canaries: [key: string, state: Omit<CanaryState, 'pids'> & { pids: number[] }][];
   read: number;
   malformed: number;
   outOfWindow: number;
@@ -168,6 +191,7 @@ export class VerificationAccumulator {
   /** Per path, the distinct call states in order; `required` = non-optional ones. */
   private readonly pathCalls: { all: CallState[]; required: CallState[] }[];
   private readonly unexpected = new Map<string, UnexpectedState>();
+  private readonly canaries = new Map<string, CanaryState>();
   private read = 0;
   private malformed = 0;
   private outOfWindow = 0;
@@ -373,6 +397,10 @@ export class VerificationAccumulator {
     // fast lane checks only the fields every record needs) must carry them, or it is malformed.
     obs ??= this.decode(details);
     if (!obs) return 'malformed';
+    if (isCanaryFunction(obs.function)) {
+      this.tallyCanary(obs.function, obs.binaryPath, hits, firstMs, lastMs, [pid]);
+      return 'canary';
+    }
     let key = nodeHash;
     if (key === undefined) key = fnKey(obs.function, obs.binaryPath);
     let u = this.unexpected.get(key);
@@ -401,6 +429,38 @@ export class VerificationAccumulator {
     return 'unexpected';
   }
 
+  private tallyCanary(
+    fn: string,
+    binaryPath: string,
+    hits: number,
+    firstMs: number,
+    lastMs: number,
+    pids: Iterable<number>,
+  ): void {
+    const key = fnKey(fn, binaryPath);
+    let c = this.canaries.get(key);
+    if (!c) {
+      c = { function: fn, binaryPath, hits: 0, firstMs, lastMs, pids: new Set() };
+      this.canaries.set(key, c);
+    }
+    tally(c, hits, firstMs, lastMs);
+    for (const pid of pids) if (c.pids.size < MAX_CANARY_PIDS) c.pids.add(pid);
+  }
+
+  /** The canaries seen so far, by library. */
+  canarySightings(): CanarySighting[] {
+    return [...this.canaries.values()]
+      .map((c) => ({
+        function: c.function,
+        binaryPath: c.binaryPath,
+        hitCount: c.hits,
+        processes: c.pids.size,
+        firstSeen: iso(c.firstMs),
+        lastSeen: iso(c.lastMs),
+      }))
+      .sort((a, b) => a.binaryPath.localeCompare(b.binaryPath) || a.function.localeCompare(b.function));
+  }
+
   /** This accumulator's counts, to merge into another one (parallel readers, one per worker). */
   exportState(): AccumulatorState {
     const calls: AccumulatorState['calls'] = [];
@@ -408,6 +468,7 @@ export class VerificationAccumulator {
     return {
       calls,
       unexpected: [...this.unexpected].map(([key, u]) => [key, { ...u, processes: [...u.processes.values()] }]),
+      canaries: [...this.canaries].map(([key, c]) => [key, { ...c, pids: [...c.pids] }]),
       read: this.read,
       malformed: this.malformed,
       outOfWindow: this.outOfWindow,
@@ -432,6 +493,8 @@ export class VerificationAccumulator {
       tally(u, other.hits, other.firstMs, other.lastMs);
       for (const p of other.processes) if (keepsPid(u, p.pid)) keepProcess(u, p);
     }
+    for (const [, c] of state.canaries ?? [])
+      this.tallyCanary(c.function, c.binaryPath, c.hits, c.firstMs, c.lastMs, c.pids);
     this.read += state.read;
     this.malformed += state.malformed;
     this.outOfWindow += state.outOfWindow;
@@ -458,7 +521,7 @@ export class VerificationAccumulator {
       this.malformedSamples[this.malformedSamples.length - 1]!.location = location;
   }
 
-  report(extra: { probeHealth?: ProbeHealth; generatedAt?: Date } = {}): VerificationReport {
+  report(extra: ReportExtra = {}): VerificationReport {
     const { predicate } = this.map;
     const coverage = predicate.coverage;
     const paths: PathResult[] = predicate.expectedPaths.map((path, i) => {
@@ -497,6 +560,9 @@ export class VerificationAccumulator {
         ),
       };
     });
+
+    const canaries = this.canarySightings();
+    explainUnobserved(paths, canaries, extra.visibility);
 
     const requiredPaths = paths.filter((p) => !p.optional);
     const observedRequired = requiredPaths.filter((p) => p.observed).length;
@@ -571,6 +637,8 @@ export class VerificationAccumulator {
       paths,
       unexpectedSymbols,
       unexpectedSymbolsCount: unexpectedSymbols.length,
+      canaries,
+      ...(extra.learning ? { learning: extra.learning } : {}),
       probeHealth: extra.probeHealth ?? null,
       observationsRead: this.read,
       observationsSkipped: {
@@ -594,7 +662,7 @@ export async function verifyObservations(
   map: FunctionMap,
   source: AsyncIterable<Observation> | Iterable<Observation>,
   window: VerificationWindow,
-  extra: { probeHealth?: ProbeHealth; generatedAt?: Date } = {},
+  extra: ReportExtra = {},
 ): Promise<VerificationReport> {
   const acc = new VerificationAccumulator(map, window);
   if (Symbol.iterator in source) {

@@ -30,6 +30,18 @@ const pct = (r: number) => `${(Math.round(r * 10000) / 100).toString()}%`;
 /** `≥N` when presence-mode probes counted the path: they stop trapping once seen in a window. */
 const hitsText = (p: PathResult) => `${p.hitCountIsLowerBound ? '≥' : ''}${p.hitCount}`;
 
+/** `not exercised` / `not observable` for an unobserved path, `-` otherwise. */
+const whyText = (p: PathResult) => (p.visibility ? p.visibility.verdict.replace('-', ' ') : '-');
+
+/** The learning line: while the agent learns, coverage is not judged against the map yet. */
+function learningText(r: VerificationReport): string | undefined {
+  const l = r.learning;
+  if (!l) return undefined;
+  const span = `${l.from} → ${l.to}`;
+  const state = l.state === 'learning' ? `learning until ${l.to}` : l.state;
+  return `learning: ${state} (window ${span}, refined map ${l.output})${l.reason ? `: ${l.reason}` : ''}`;
+}
+
 const LOWER_BOUND_NOTE =
   '≥N hits: counted in presence mode, where a function stops trapping in a process once seen in the agent window, so the count is a lower bound; observed/missing is exact';
 
@@ -67,8 +79,11 @@ function columns(rows: string[][]): string {
 }
 
 function formatTable(r: VerificationReport): string {
-  const out: string[] = [summaryLine(r), `window ${terminalSafe(`${r.window.from} → ${r.window.to}`)}`, ''];
-  const rows = [['STATUS', 'PATH', 'TAGS', 'HITS', 'LAST SEEN', 'MISSING']];
+  const out: string[] = [summaryLine(r), `window ${terminalSafe(`${r.window.from} → ${r.window.to}`)}`];
+  const learning = learningText(r);
+  if (learning) out.push(terminalSafe(learning));
+  out.push('');
+  const rows = [['STATUS', 'PATH', 'TAGS', 'HITS', 'LAST SEEN', 'WHY UNSEEN', 'MISSING']];
   for (const p of r.paths) {
     rows.push([
       p.observed ? 'ok' : p.optional ? 'optional' : 'MISSING',
@@ -76,10 +91,14 @@ function formatTable(r: VerificationReport): string {
       p.tags.join(','),
       hitsText(p),
       p.lastSeen ?? '-',
+      whyText(p),
       p.missingCalls.map((c) => c.function).join(' ') || '-',
     ]);
   }
   out.push(columns(rows));
+  const explained = r.paths.filter((p) => p.visibility && !p.optional);
+  if (explained.length > 0) out.push('');
+  for (const p of explained) out.push(terminalSafe(`${p.pathId}: ${whyText(p)}: ${p.visibility?.reason}`));
   if (r.paths.some((p) => p.hitCountIsLowerBound)) out.push(LOWER_BOUND_NOTE);
   const tags = Object.entries(r.perTag);
   if (tags.length > 0) {
@@ -140,12 +159,15 @@ function formatMarkdown(r: VerificationReport): string {
     `- Records read: ${r.observationsRead} (malformed ${r.observationsSkipped.malformed}, out of window ${r.observationsSkipped.outOfWindow}, other service ${r.observationsSkipped.otherService})`,
     `- Map digest: \`${r.functionMap.digest}\``,
   ];
+  const learning = learningText(r);
+  if (learning) out.push(`- ${mdCell(learning)}`);
   for (const reason of r.failureReasons) out.push(`- Failure: ${mdCell(reason)}`);
   if (r.paths.some((p) => p.hitCountIsLowerBound)) out.push(`- ${LOWER_BOUND_NOTE}`);
-  out.push('', '| Path | Tags | Observed | Hits | Last seen | Missing |', '|---|---|---|---|---|---|');
+  out.push('', '| Path | Tags | Observed | Hits | Last seen | Missing | Why unseen |', '|---|---|---|---|---|---|---|');
   for (const p of r.paths) {
+    const why = p.visibility ? `**${whyText(p)}**: ${mdCell(p.visibility.reason)}` : '—';
     out.push(
-      `| ${mdCell(p.pathId)}${p.optional ? ' _(optional)_' : ''} | ${mdCell(p.tags.join(', '))} | ${p.observed ? 'yes' : 'no'} | ${hitsText(p)} | ${mdCell(p.lastSeen ?? '—')} | ${p.missingCalls.map((c) => mdCode(c.function)).join(' ') || '—'} |`,
+      `| ${mdCell(p.pathId)}${p.optional ? ' _(optional)_' : ''} | ${mdCell(p.tags.join(', '))} | ${p.observed ? 'yes' : 'no'} | ${hitsText(p)} | ${mdCell(p.lastSeen ?? '—')} | ${p.missingCalls.map((c) => mdCode(c.function)).join(' ') || '—'} | ${why} |`,
     );
   }
   if (r.unexpectedSymbols.length > 0) {
@@ -201,7 +223,8 @@ function formatJunit(r: VerificationReport): string {
       );
     } else {
       failures++;
-      const msg = `not observed; missing ${p.missingCalls.map((c) => `${c.function} in ${c.binaryPath}`).join(', ')}`;
+      const why = p.visibility ? ` (${whyText(p)}: ${p.visibility.reason})` : '';
+      const msg = `not observed${why}; missing ${p.missingCalls.map((c) => `${c.function} in ${c.binaryPath}`).join(', ')}`;
       cases.push(`    <testcase classname="paths" name="${name}"><failure message="${xml(msg)}"/></testcase>`);
     }
   }

@@ -34,6 +34,30 @@ export interface PathResult {
   lastSeen: string | null;
   /** Required calls without a matching observation (for an any-of path: all of them, when none was seen). */
   missingCalls: MissingCall[];
+  /** Unobserved paths only: whether the probes could have seen it (the libraries' canaries). */
+  visibility?: PathVisibility;
+}
+
+/**
+ * `not-exercised`: the canary of each library the path needs fired in a target process, so the
+ * probes see the library and the path did not run. `not-observable`: some library showed no
+ * canary (wrong binary path, another copy, statically linked, container path not reached, probe
+ * failed); `reason` names it, with the probe status reason when the agent has one.
+ */
+export interface PathVisibility {
+  verdict: 'not-exercised' | 'not-observable';
+  reason: string;
+}
+
+/** One library's canary (`canary/<symbol>`) as seen in the window. */
+export interface CanarySighting {
+  function: string;
+  binaryPath: string;
+  hitCount: number;
+  /** Distinct processes that called it. */
+  processes: number;
+  firstSeen: string;
+  lastSeen: string;
 }
 
 export interface TagResult {
@@ -87,6 +111,10 @@ export interface VerificationReport {
   paths: PathResult[];
   unexpectedSymbols: UnexpectedSymbol[];
   unexpectedSymbolsCount: number;
+  /** Library canaries seen in the window (never part of the rate). */
+  canaries: CanarySighting[];
+  /** Present while the agent learns this service's map, and once it has (issue 17). */
+  learning?: LearningStatus;
   /** Null when no agent status was available (offline verification). */
   probeHealth: ProbeHealth | null;
   observationsRead: number;
@@ -103,4 +131,19 @@ export interface VerificationReport {
   generatedAt: string;
 }
 
-export type AddResult = 'matched' | 'unexpected' | 'out-of-window' | 'other-service';
+export type AddResult = 'matched' | 'unexpected' | 'canary' | 'out-of-window' | 'other-service';
+
+/**
+ * The agent's learning of one service: `learning` until the window ends, then `completed`, or
+ * `partial` when target processes were already running at the agent's start (their library init
+ * ran before the probes attached, so the window may have missed calls made only then).
+ */
+export interface LearningStatus {
+  state: 'learning' | 'completed' | 'partial' | 'failed';
+  from: string;
+  to: string;
+  /** Where the refined map is (or will be) written. */
+  output: string;
+  /** One sentence: why partial or failed. */
+  reason?: string;
+}

@@ -18,6 +18,7 @@ describe('the minimal operator YAML (observation_store, probes, export; fixture 
         nodeName: 'node-a',
         functionMaps: [],
         targets: [],
+        learning: [],
         observationStore: {
           type: 'memory',
           retentionHours: 72,

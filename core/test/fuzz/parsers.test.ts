@@ -213,24 +213,30 @@ describe('the NDJSON fast lane agrees with JSON.parse on every line (fast-check)
    * An agent line with bytes inserted (junk, a raw control character, a copy of another part of the
    * line: a key given twice) or removed: JSON.parse refuses most, and so must every lane.
    */
-  const mutatedLine = fc
-    .tuple(
-      agentLine,
-      fc.nat(),
-      fc.nat(),
-      fc.nat({ max: 40 }),
-      fc.oneof(
-        fc.constantFrom('!', ',', '}', '{', '"', 'x', ' ', '\t', '\u0001', '\u001f', ':', '0', '-', 'e', 'null'),
-        fc.constant(''),
-      ),
-    )
-    .map(([line, at, from, length, junk]) => {
-      const i = 1 + (at % Math.max(1, line.length - 1));
-      const j = from % line.length;
-      // No junk: a copy of line[j, j+length) goes in at i, or (length 0) the char at i goes.
-      const insert = junk !== '' ? junk : line.slice(j, j + length);
-      return line.slice(0, i) + insert + line.slice(insert === '' ? i + 1 : i);
-    });
+  const mutation = fc.tuple(
+    fc.nat(),
+    fc.nat(),
+    fc.nat({ max: 40 }),
+    fc.oneof(
+      fc.constantFrom('!', ',', '}', '{', '"', 'x', ' ', '\t', '\u0001', '\u001f', ':', '0', '-', 'e', 'null'),
+      fc.constant(''),
+    ),
+  );
+  function mutate(line: string, [at, from, length, junk]: [number, number, number, string]): string {
+    const i = 1 + (at % Math.max(1, line.length - 1));
+    const j = from % line.length;
+    // No junk: a copy of line[j, j+length) goes in at i, or (length 0) the char at i goes.
+    const insert = junk !== '' ? junk : line.slice(j, j + length);
+    return line.slice(0, i) + insert + line.slice(insert === '' ? i + 1 : i);
+  }
+  const mutatedLine = fc.tuple(agentLine, mutation).map(([line, m]) => mutate(line, m));
+  /**
+   * A line the fast lane takes (the map's service, an expected call, a time in the window), with
+   * the fields it does not read left to chance.
+   */
+  const fastLaneLine = agentRecord
+    .map((r) => ({ ...r, service: 'checkout', nodeHash: expected.nodeHash, observedAt: '2024-05-01T12:10:00.000Z' }))
+    .map((r) => observationLine(r as unknown as Observation).slice(0, -1));
 
   /** Junk inside a line the fast lane half-reads. */
   const junkLine = fc.tuple(record, fc.nat(), fc.constantFrom('!', ',', '}', '{', '"', 'x')).map(([r, at, junk]) => {
@@ -310,6 +316,54 @@ describe('the NDJSON fast lane agrees with JSON.parse on every line (fast-check)
           { minLength: 1, maxLength: 4 },
         ),
         (lines) => eachLineAgrees(lines, `agent-${n++}`),
+      ),
+      { seed: SEED, numRuns: RUNS },
+    );
+  });
+
+  it('after a template has matched many lines, lines with other integers and mutated copies are decided like JSON.parse', async () => {
+    let n = 0;
+    await fc.assert(
+      fc.asyncProperty(
+        fastLaneLine,
+        fc.array(mutation, { minLength: 1, maxLength: 4 }),
+        fc.array(
+          fc.oneof(
+            fc.nat({ max: 99_999 }).map(String),
+            // What an integer cut must refuse as JSON.parse does, or take as it does.
+            fc.constantFrom(
+              '01',
+              '00',
+              '-1',
+              '-0',
+              '1.5',
+              '1e3',
+              '',
+              '0x1',
+              ' 1',
+              '1 ',
+              'true',
+              'null',
+              '"1"',
+              '9'.repeat(30),
+            ),
+          ),
+          { minLength: 1, maxLength: 4 },
+        ),
+        async (line, mutations, pids) => {
+          // The template is made from the first line and matched by the repeats; then the same line
+          // with other integers (the template's cuts) and mutated copies, counted as JSON.parse does.
+          const lines = [
+            ...Array.from({ length: 20 }, () => line),
+            ...pids.map((pid) => line.replace(/"(pid|tid)":\d+/, `"$1":${pid}`)),
+            ...mutations.map((m) => mutate(line, m)),
+          ].filter((l) => !/[\n\r]/.test(l));
+          const file = join(dir, `warm-${n++}.ndjson`);
+          writeFileSync(file, `${lines.join('\n')}\n`);
+          const acc = new VerificationAccumulator(map, window);
+          await readObservationFiles([file], acc);
+          expect(summary(acc.report({ generatedAt: new Date(0) }))).toEqual(summary(reference(lines)));
+        },
       ),
       { seed: SEED, numRuns: RUNS },
     );

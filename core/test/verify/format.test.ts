@@ -36,7 +36,7 @@ describe('report formats', () => {
     expect(xml).toContain('<testsuites name="stella function-map verify checkout" tests="6" failures="4" skipped="1">');
     expect(xml).toContain('<testcase classname="paths" name="tls&lt;connect&gt;"/>');
     expect(xml).toContain(
-      `<testcase classname="paths" name="tls-accept"><failure message="not observed; missing tls/SSL_accept in ${SSL}"/></testcase>`,
+      `<testcase classname="paths" name="tls-accept"><failure message="not observed (not observable: no target process showed the canary of ${SSL} (wrong binary path, another copy of the library, statically linked, a container path not reached, a probe that failed, or a library without a canary)); missing tls/SSL_accept in ${SSL}"/></testcase>`,
     );
     expect(xml).toContain(
       '<testcase classname="paths" name="tls-read"><skipped message="optional path not observed"/></testcase>',
@@ -49,7 +49,7 @@ describe('report formats', () => {
 
   it('table and markdown name the missing calls and the unexpected processes', () => {
     const table = formatReport(report(), 'table');
-    expect(table).toMatch(/MISSING\s+tls-accept\s+tls\s+0\s+-\s+tls\/SSL_accept/);
+    expect(table).toMatch(/MISSING\s+tls-accept\s+tls\s+0\s+-\s+not observable\s+tls\/SSL_accept/);
     expect(table).toContain('evil&co[5]');
     expect(table).toContain('fail: 1 unexpected symbol(s) observed and the map sets failOnUnexpected');
     const md = formatReport(report(), 'markdown');

@@ -1,7 +1,6 @@
 // SPDX-License-Identifier: Apache-2.0
-import { existsSync } from 'node:fs';
 import { fileURLToPath } from 'node:url';
-import { type CatalogueEntry, defineProbePlugin, type ProbePlugin, startUprobeCallSession } from '@stella/sdk';
+import { type CatalogueEntry, defineUprobePlugin, type ProbePlugin, type UprobePluginOptions } from '@stella/sdk';
 
 /** The category this plugin adds: function ids are `app/<symbol>`. */
 export const APP_CATEGORY = 'app';
@@ -33,12 +32,11 @@ export const catalogue: CatalogueEntry[] = [
   },
 ];
 
-export interface AppProbesOptions {
-  /** Ring buffer bytes (a power of two). Default 1 MiB: one small process, a few calls a request. */
-  ringBufferBytes: number;
-  /** Milliseconds between rescans of target processes' mapped files. Default 5000. */
-  rescanIntervalMs: number;
-}
+/**
+ * `ringBufferBytes` (default here 1 MiB: one small process, a few calls a request),
+ * `rescanIntervalMs` (default 5000) and `attachScope` (default `auto`), as `defineUprobePlugin` takes them.
+ */
+export type AppProbesOptions = UprobePluginOptions;
 
 /**
  * Uprobes on the example application's request handler. List it in `stella.config.ts`:
@@ -49,33 +47,14 @@ export interface AppProbesOptions {
  * ```
  *
  * or in YAML: `plugins: [{module: stella-probe-example, options: {ringBufferBytes: 2097152}}]`.
+ *
+ * `defineUprobePlugin` is the whole plugin: `detect` (uprobes and attach cookies in the kernel, the
+ * object built; no side effects, since `stella plugins list` and `stella doctor` call it too) and the
+ * SDK's uprobe session (discovery, attach, statuses, count modes, sampling, aggregation, decoding).
  */
 export function appProbes(options: Partial<AppProbesOptions> = {}): ProbePlugin<AppProbesOptions> {
-  const resolved: AppProbesOptions = { ringBufferBytes: 1024 * 1024, rescanIntervalMs: 5000, ...options };
-  return defineProbePlugin<AppProbesOptions>(
-    {
-      name: 'stella-probe-example',
-      version: '0.1.0',
-      categories: [APP_CATEGORY],
-      catalogue,
-      bpfObjects: [OBJECT_PATH],
-      // No side effects here: `stella plugins list` and `stella doctor` call it too.
-      async detect({ bpf }) {
-        if (!bpf.features().uprobes) return { available: false, reason: 'the kernel has no uprobe support' };
-        if (!existsSync(OBJECT_PATH)) {
-          return { available: false, reason: `BPF object ${OBJECT_PATH} is missing: run npm run build:bpf` };
-        }
-        return { available: true, mechanisms: { [APP_CATEGORY]: 'uprobe' } };
-      },
-      // The SDK session does discovery, attach, statuses, sampling, aggregation and decoding.
-      start: (ctx, requests) =>
-        startUprobeCallSession(ctx, requests, {
-          plugin: 'stella-probe-example',
-          objectPath: OBJECT_PATH,
-          ringBufferBytes: resolved.ringBufferBytes,
-          rescanIntervalMs: resolved.rescanIntervalMs,
-        }),
-    },
-    resolved,
+  return defineUprobePlugin(
+    { name: 'stella-probe-example', version: '0.1.0', categories: [APP_CATEGORY], catalogue, objectPath: OBJECT_PATH },
+    { ringBufferBytes: 1024 * 1024, ...options },
   );
 }

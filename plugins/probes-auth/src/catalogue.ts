@@ -23,6 +23,8 @@ export const catalogue: CatalogueEntry[] = [
     libraries: [
       {
         library: 'libpam.so.0',
+        // Every PAM conversation begins with it (pamtester: one call per run).
+        canary: 'pam_start',
         functions: [
           auth('pam_authenticate', { description: 'verifies the user (password, OTP, …)' }),
           auth('pam_acct_mgmt', { description: 'account validity (expiry, access rules)' }),

@@ -72,14 +72,22 @@ const EVP_FUNCTIONS: CatalogueFunction[] = [
 ];
 // OpenSSL 1.1 has no *_ex2 variants; the generator drops absent symbols with a warning under --rootfs.
 
-const libssl = (library: string, alternatives: string[] = []): CatalogueLibrary => ({
+// Canaries (CatalogueLibrary.canary), counted with bpftrace on Debian 12's OpenSSL 3 (curl, openssl
+// s_client, a python ssl client): SSL_CTX_new_ex runs once per TLS context (SSL_CTX_new calls it),
+// usually once per process; OPENSSL_atexit once per process in libcrypto (its base init registers
+// its cleanup with it). OPENSSL_init_ssl and OPENSSL_init_crypto are no canaries: they run again
+// on every connection or lazy init check (6 and over 10,000 times in one python TLS client). A
+// library that may be 1.1 gets SSL_CTX_new (1.1 has no _ex). BoringSSL gets none.
+const libssl = (library: string, alternatives: string[] = [], canary = 'SSL_CTX_new'): CatalogueLibrary => ({
   library,
   alternatives,
+  ...(canary ? { canary } : {}),
   functions: SSL_FUNCTIONS,
 });
-const libcrypto = (library: string, alternatives: string[] = []): CatalogueLibrary => ({
+const libcrypto = (library: string, alternatives: string[] = [], canary = 'OPENSSL_atexit'): CatalogueLibrary => ({
   library,
   alternatives,
+  ...(canary ? { canary } : {}),
   functions: EVP_FUNCTIONS,
 });
 
@@ -88,7 +96,7 @@ export const catalogue: CatalogueEntry[] = [
   {
     name: 'OpenSSL 3 (Debian/Ubuntu libssl3: libssl + libcrypto)',
     match: { purlType: 'deb', name: ['libssl3', 'libssl3t64'] },
-    libraries: [libssl('libssl.so.3'), libcrypto('libcrypto.so.3')],
+    libraries: [libssl('libssl.so.3', [], 'SSL_CTX_new_ex'), libcrypto('libcrypto.so.3')],
   },
   {
     name: 'OpenSSL 1.1 (Debian/Ubuntu libssl1.1)',
@@ -121,7 +129,7 @@ export const catalogue: CatalogueEntry[] = [
   {
     name: 'BoringSSL (shared build)',
     match: { name: 'boringssl' },
-    libraries: [libssl('libssl.so'), libcrypto('libcrypto.so')],
+    libraries: [libssl('libssl.so', [], ''), libcrypto('libcrypto.so', [], '')],
   },
   {
     name: 'Node.js (OpenSSL statically linked into the node executable)',
@@ -156,6 +164,8 @@ export const catalogue: CatalogueEntry[] = [
       {
         library: 'libsodium.so.23',
         alternatives: ['libsodium.so.26'],
+        // Every libsodium user must call it before anything else (it is idempotent).
+        canary: 'sodium_init',
         functions: [
           crypto('crypto_secretbox_easy', anyOf('crypto-cipher')),
           crypto('crypto_secretbox_open_easy', anyOf('crypto-cipher')),

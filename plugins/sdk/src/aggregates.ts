@@ -16,7 +16,7 @@
 import { existsSync } from 'node:fs';
 import { StellaMaps } from './abi.js';
 import { AGG_KEY_LAYOUT, AGG_VALUE_LAYOUT } from './layout.js';
-import type { BpfObjectHandle } from './types.js';
+import type { BpfObjectHandle } from './types/bpf-api.js';
 
 const AGG_MAP = StellaMaps.aggregates;
 

@@ -1,6 +1,7 @@
 // SPDX-License-Identifier: Apache-2.0
 import type { LibraryFile } from './library-files.js';
-import type { PluginContext, ProbeFailureReason, ProbeRequest, ProbeState, ProbeStatus } from './types.js';
+import type { PluginContext } from './types/probe-plugin.js';
+import type { ProbeFailureReason, ProbeRequest, ProbeState, ProbeStatus } from './types/probe-requests.js';
 
 /** What a session says about one point; the call's identity comes from the request. */
 export type PointFields = Omit<ProbeStatus, 'plugin' | 'service' | 'functionId' | 'nodeHash' | 'attachPoint'>;

@@ -1,5 +1,6 @@
 // SPDX-License-Identifier: Apache-2.0
-import type { ProbePlugin, StorePlugin } from './types.js';
+import type { ProbePlugin } from './types/probe-plugin.js';
+import type { StorePlugin } from './types/store.js';
 
 type ProbePluginInput<TOptions> = Omit<ProbePlugin<TOptions>, 'kind' | 'options'> & {
   /** Defaults merged under the user's options. */

@@ -9,7 +9,7 @@ export {
   splitSyscallCookie,
   TARGET_TRACKER_PROGRAMS,
 } from './abi.js';
-
+export { CANARY_PREFIX, canaryFunctionId, isCanaryFunction } from './canary.js';
 export { defineProbePlugin, defineStorePlugin, isProbePlugin, isStorePlugin } from './define.js';
 export { type ElfSymbolFile, readElfSymbols } from './elf.js';
 export {
@@ -58,7 +58,16 @@ export {
 } from './syscall-session.js';
 // The node's target filter is the core's (`@stella/sdk/target-filter`), not a plugin's to open.
 export { samplingThreshold } from './target-filter.js';
-export type * from './types.js';
+// Public types, one file per concept.
+export type * from './types/bpf-api.js';
+export type * from './types/catalogue.js';
+export type * from './types/logger.js';
+export type * from './types/observation.js';
+export type * from './types/probe-plugin.js';
+export type * from './types/probe-requests.js';
+export type * from './types/store.js';
+export type * from './types/targets.js';
+export type * from './types/tuning.js';
 export {
   ATTACH_COOKIES_MISSING,
   defineUprobePlugin,

@@ -7,7 +7,8 @@
 import { basename } from 'node:path';
 import { type LibraryFile, LibraryFileCache } from './library-files.js';
 import { isLibrary, mappedFiles } from './proc-maps.js';
-import type { Logger, ProbeRequest } from './types.js';
+import type { Logger } from './types/logger.js';
+import type { ProbeRequest } from './types/probe-requests.js';
 
 export interface Candidate {
   file: LibraryFile;

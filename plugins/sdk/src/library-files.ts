@@ -1,7 +1,7 @@
 // SPDX-License-Identifier: Apache-2.0
 import { statSync } from 'node:fs';
 import { readElfSymbols } from './elf.js';
-import type { ProbeFailureReason, ProbeRequest } from './types.js';
+import type { ProbeFailureReason, ProbeRequest } from './types/probe-requests.js';
 
 /** One library file on this node, identified by (st_dev, st_ino) as the agent sees it. */
 export interface LibraryFile {

@@ -6,7 +6,8 @@
  */
 import { StellaGlobals, StellaMaps } from './abi.js';
 import { samplingThreshold } from './target-filter.js';
-import type { BpfObjectHandle, ProbeTuning } from './types.js';
+import type { BpfObjectHandle } from './types/bpf-api.js';
+import type { ProbeTuning } from './types/tuning.js';
 
 /** Ring buffer size: a 256 KiB ring dropped heavily under CPU contention on 2 CPUs, 4 MiB < 3 %. */
 export const DEFAULT_RINGBUF_BYTES = 4 * 1024 * 1024;

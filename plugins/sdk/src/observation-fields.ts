@@ -1,5 +1,5 @@
 // SPDX-License-Identifier: Apache-2.0
-import type { Observation } from './types.js';
+import type { Observation } from './types/observation.js';
 
 /**
  * The keys of an observation in the one order every record is built in and every NDJSON line is

@@ -5,7 +5,8 @@
  * (read backwards from the end of the line). Optional fields that are absent stay undefined, which
  * JSON omits, so every record has one hidden class and per-event work stays a field copy.
  */
-import type { Observation, ProbeRequest } from './types.js';
+import type { Observation } from './types/observation.js';
+import type { ProbeRequest } from './types/probe-requests.js';
 
 /** What varies per record beyond the request: set on the returned object, never added later. */
 export interface ObservationFields {

@@ -7,7 +7,9 @@
  */
 import { PRESENCE_COOKIES, PresenceNames, StellaPrograms } from './abi.js';
 import { openProbeObject, type ProbeObject, type ProbeObjectOptions } from './session-core.js';
-import type { Logger, PluginContext, ProbeCountMode } from './types.js';
+import type { Logger } from './types/logger.js';
+import type { PluginContext } from './types/probe-plugin.js';
+import type { ProbeCountMode } from './types/tuning.js';
 
 /** The request indexes in presence mode that the kernel can flag (below `PRESENCE_COOKIES`). */
 export function presenceIndexes(modes: readonly ProbeCountMode[] | undefined): Set<number> {

@@ -17,7 +17,8 @@
  */
 import { PresenceNames } from './abi.js';
 import type { LibraryFile } from './library-files.js';
-import type { BpfLink, BpfObjectHandle, Logger } from './types.js';
+import type { BpfLink, BpfObjectHandle } from './types/bpf-api.js';
+import type { Logger } from './types/logger.js';
 
 export interface PresenceProbeOutcome {
   index: number;

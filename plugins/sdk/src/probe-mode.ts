@@ -6,13 +6,19 @@
  * makes a watched service slow (one trap per call), while verification needs each call seen once
  * per window; an operator who wants their exact counts says `count`.
  */
-import type { CatalogueEntry, ProbeCountMode, ProbeRequest, ProbeTuning } from './types.js';
+import { isCanaryFunction } from './canary.js';
+import type { CatalogueEntry } from './types/catalogue.js';
+import type { ProbeRequest } from './types/probe-requests.js';
+import type { ProbeCountMode, ProbeTuning } from './types/tuning.js';
 
 export function probeModeOf(
   request: Pick<ProbeRequest, 'functionId' | 'category'>,
   hot: boolean,
   tuning: Pick<ProbeTuning, 'countMode' | 'countModes'>,
 ): ProbeCountMode {
+  // A canary fires about once per process: counting it exactly costs almost nothing, and presence
+  // mode's per-process disarm would only add links.
+  if (isCanaryFunction(request.functionId)) return 'count';
   const modes = tuning.countModes ?? {};
   return modes[request.functionId] ?? modes[request.category] ?? tuning.countMode ?? (hot ? 'presence' : 'count');
 }

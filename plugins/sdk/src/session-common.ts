@@ -5,7 +5,10 @@ import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { StellaMaps } from './abi.js';
 import { AggregateReader, type DrainedAggregate } from './aggregates.js';
-import type { BpfLink, BpfObjectHandle, Logger, Observation, PluginContext } from './types.js';
+import type { BpfLink, BpfObjectHandle } from './types/bpf-api.js';
+import type { Logger } from './types/logger.js';
+import type { Observation } from './types/observation.js';
+import type { PluginContext } from './types/probe-plugin.js';
 
 /** Sums the per-CPU `stella_drops` counter (ringbuf.bpf.h) and reports it to the agent. */
 export function reportKernelDrops(handle: BpfObjectHandle, ctx: PluginContext, plugin: string, log: Logger): void {

@@ -10,7 +10,10 @@ import { createEventHeader, decodeEventHeader, EVENT_HEADER, type EventHeader, f
 import { applyObjectTuning, type ObjectTuning, objectTuning } from './object-tuning.js';
 import { type AggregateWindow, destroyLink, startHousekeeping } from './session-common.js';
 import { reuseTargetMaps } from './target-filter.js';
-import type { BpfLink, BpfObjectHandle, Logger, Observation, PluginContext } from './types.js';
+import type { BpfLink, BpfObjectHandle } from './types/bpf-api.js';
+import type { Logger } from './types/logger.js';
+import type { Observation } from './types/observation.js';
+import type { PluginContext } from './types/probe-plugin.js';
 
 export interface ProbeObjectOptions {
   plugin: string;

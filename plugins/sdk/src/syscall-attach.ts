@@ -1,7 +1,7 @@
 // SPDX-License-Identifier: Apache-2.0
 /** Attaching a syscall session's probes: per syscall, the first candidate mechanism that attaches. */
 import { type SyscallMechanism, type SyscallPlan, type SyscallProbe, syscallPrograms } from './syscall-plan.js';
-import type { BpfLink, BpfObjectHandle } from './types.js';
+import type { BpfLink, BpfObjectHandle } from './types/bpf-api.js';
 
 /** How one syscall ended up observed (or not). */
 export interface SyscallAttachment {

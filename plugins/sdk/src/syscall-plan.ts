@@ -4,9 +4,11 @@
  * this kernel offers (detect, degrade, then load). Pure except for `detectSyscallMechanisms`,
  * which reads tracefs and may trial-load the object's fentry program once.
  */
-import { existsSync } from 'node:fs';
+import { existsSync, statSync } from 'node:fs';
 import { join } from 'node:path';
-import type { BpfApi, ProbePluginDetection, ProbeType } from './types.js';
+import type { BpfApi } from './types/bpf-api.js';
+import type { ProbeType } from './types/catalogue.js';
+import type { ProbePluginDetection } from './types/probe-plugin.js';
 
 /** Mechanisms a syscall object carries a program for (stella/syscall.bpf.h). */
 export type SyscallMechanism = 'kprobe' | 'fentry' | 'tracepoint';
@@ -118,13 +120,16 @@ export function detectSyscallMechanisms(
     if (!features.tracefsPath) {
       tracepoint[syscall] = {
         ok: false,
-        reason: 'tracefs is not mounted (mount -t tracefs nodev /sys/kernel/tracing)',
+        reason: features.tracefsUnreadable
+          ? `${features.tracefsUnreadable} is not readable: missing capability CAP_DAC_READ_SEARCH (tracefs is readable only by root)`
+          : 'tracefs is not mounted (mount -t tracefs nodev /sys/kernel/tracing)',
       };
       continue;
     }
     const dir = join(features.tracefsPath, 'events', 'syscalls');
     const missing = [`sys_enter_${syscall}`, ...(exit ? [`sys_exit_${syscall}`] : [])].filter(
-      (name) => !existsSync(join(dir, name)),
+      // stat, not access(): access() drops a non-root agent's CAP_DAC_READ_SEARCH (tracefs is 0700).
+      (name) => statSync(join(dir, name), { throwIfNoEntry: false }) === undefined,
     );
     tracepoint[syscall] =
       missing.length === 0

@@ -1,7 +1,7 @@
 // SPDX-License-Identifier: Apache-2.0
 /** Which syscalls a syscall session's requests need, and which requests no syscall carries. */
 import type { SyscallProbe } from './syscall-plan.js';
-import type { ProbeRequest } from './types.js';
+import type { ProbeRequest } from './types/probe-requests.js';
 
 export interface SyscallNeeds {
   /** Each request a probe can observe → the syscalls that carry its symbol. */

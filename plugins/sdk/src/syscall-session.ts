@@ -18,7 +18,10 @@ import {
 } from './syscall-plan.js';
 import { syscallNeeds } from './syscall-requests.js';
 import { reportSyscallStatuses } from './syscall-status.js';
-import type { BpfObjectHandle, PluginContext, ProbeRequest, ProbeSession, TargetRules } from './types.js';
+import type { BpfObjectHandle } from './types/bpf-api.js';
+import type { PluginContext, ProbeSession } from './types/probe-plugin.js';
+import type { ProbeRequest } from './types/probe-requests.js';
+import type { TargetScope } from './types/targets.js';
 
 export type { SyscallAttachment } from './syscall-attach.js';
 
@@ -91,7 +94,7 @@ export async function startSyscallSession(
   // Load only the programs of candidate mechanisms. Kprobe programs load even where they cannot
   // attach; fentry ones fail the whole load where fentry is refused, so they are on only when
   // detection saw fentry work.
-  let rules = ctx.targetRules();
+  let targetScope = ctx.targetScope();
   const open = (mechanisms: ReadonlySet<SyscallMechanism>): ProbeObject => {
     const enabled = new Set<string>();
     for (const plan of plans)
@@ -101,7 +104,7 @@ export async function startSyscallSession(
     return openProbeObject(ctx, {
       plugin: options.plugin,
       objectPath: options.objectPath,
-      filterTargets: rules.allProcessesService === undefined,
+      filterTargets: targetScope.allProcessesService === undefined,
       ringBufferBytes: options.ringBufferBytes,
       configure: options.configure,
       autoload: (program) => enabled.has(program),
@@ -126,7 +129,7 @@ export async function startSyscallSession(
   }
 
   // Records → observations, fanned out to the requests each (service, syscall) carries.
-  let fanOut = buildFanOut(rules, carriedBy, probeBySyscall);
+  let fanOut = buildFanOut(targetScope, carriedBy, probeBySyscall);
   const mechanismById = new Map<number, string>();
   const observationOf = createObservationBuilder(ctx.nodeName);
   const clock = createMonotonicClock();
@@ -173,8 +176,8 @@ export async function startSyscallSession(
       for (const request of targets) out.push(observationOf(request, fields));
     },
     onTargetsChanged() {
-      rules = ctx.targetRules();
-      fanOut = buildFanOut(rules, carriedBy, probeBySyscall);
+      targetScope = ctx.targetScope();
+      fanOut = buildFanOut(targetScope, carriedBy, probeBySyscall);
     },
   });
 
@@ -195,7 +198,7 @@ export async function startSyscallSession(
 
 /** (service index, syscall id) → requests; SERVICE_NONE when the object runs unfiltered. */
 function buildFanOut(
-  rules: TargetRules,
+  targets: TargetScope,
   carriedBy: ReadonlyMap<ProbeRequest, string[]>,
   probeBySyscall: ReadonlyMap<string, SyscallProbe>,
 ): Map<number, ProbeRequest[]> {
@@ -207,11 +210,11 @@ function buildFanOut(
     else fanOut.set(key, [request]);
   };
   for (const [request, syscalls] of carriedBy) {
-    const index = rules.services.indexOf(request.service);
+    const index = targets.services.indexOf(request.service);
     for (const syscall of syscalls) {
       const { id } = probeBySyscall.get(syscall)!;
-      if (rules.allProcessesService !== undefined) {
-        if (request.service === rules.allProcessesService) add(SERVICE_NONE, id, request);
+      if (targets.allProcessesService !== undefined) {
+        if (request.service === targets.allProcessesService) add(SERVICE_NONE, id, request);
       } else if (index >= 0) add(index, id, request);
     }
   }

@@ -1,7 +1,8 @@
 // SPDX-License-Identifier: Apache-2.0
 /** A syscall session's statuses: a request is attached when a syscall carrying it is, with its needs. */
 import type { SyscallAttachment } from './syscall-attach.js';
-import type { PluginContext, ProbeFailureReason, ProbeRequest } from './types.js';
+import type { PluginContext } from './types/probe-plugin.js';
+import type { ProbeFailureReason, ProbeRequest } from './types/probe-requests.js';
 
 export function reportSyscallStatuses(
   ctx: PluginContext,

@@ -7,7 +7,26 @@
  */
 import { StellaMaps, TARGET_TRACKER_PROGRAMS } from './abi.js';
 import { EXE_KEY_LAYOUT, EXE_KEY_SIZE } from './layout.js';
-import type { BpfApi, BpfLink, BpfObjectHandle, Logger, TargetMapFds, TargetRules } from './types.js';
+import type { BpfApi, BpfLink, BpfObjectHandle } from './types/bpf-api.js';
+import type { Logger } from './types/logger.js';
+import type { TargetMapFds, TargetScope } from './types/targets.js';
+
+/**
+ * Target rules resolved to what the kernel can compare cheaply. The core's alone: it fills the
+ * target maps from them, and a plugin sees only their `TargetScope`.
+ */
+export interface TargetRules {
+  /** Service names; the kernel refers to them by index. */
+  services: string[];
+  /** When set, no filtering: every process belongs to this service. */
+  allProcessesService?: string;
+  /** Executables by (device, inode) as the kernel sees them (`s_dev` encoding, not `st_dev`). */
+  executables: { service: string; path: string; kernelDev: bigint; inode: bigint }[];
+  /** cgroup v2 ids (the cgroup directory's inode number). */
+  cgroups: { service: string; path: string; cgroupId: bigint }[];
+  /** Processes already running that match a rule (exe, container, explicit pid). */
+  pids: { service: string; pid: number }[];
+}
 
 /** `stella_sample_threshold`: emit when bpf_get_prandom_u32() < threshold; 2^32-1 = always. */
 export function samplingThreshold(rate: number): number {
@@ -26,6 +45,20 @@ const u64 = (n: bigint) => {
   b.writeBigUInt64LE(n);
   return b;
 };
+
+/**
+ * The scope a plugin context hands out: a frozen copy, so a plugin can neither read the rules'
+ * executables and cgroups nor change what the core and the other plugins see.
+ */
+export function targetScopeOf(rules: TargetRules): TargetScope {
+  const pidsOnly =
+    rules.allProcessesService === undefined && rules.executables.length === 0 && rules.cgroups.length === 0;
+  return Object.freeze({
+    services: Object.freeze([...rules.services]),
+    ...(rules.allProcessesService !== undefined ? { allProcessesService: rules.allProcessesService } : {}),
+    ...(pidsOnly ? { explicitPids: Object.freeze(rules.pids.map((p) => p.pid)) } : {}),
+  });
+}
 
 /** Points a plugin object (before load) at the node's target maps. */
 export function reuseTargetMaps(handle: BpfObjectHandle, fds: TargetMapFds): void {

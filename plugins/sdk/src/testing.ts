@@ -7,19 +7,14 @@
 import { type ChildProcessWithoutNullStreams, execFileSync, spawn } from 'node:child_process';
 import { existsSync, readlinkSync } from 'node:fs';
 import { createInterface } from 'node:readline';
-import { openTargetFilter, type TargetFilter } from './target-filter.js';
-import type {
-  BpfApi,
-  BpfObjectHandle,
-  Logger,
-  Observation,
-  PluginContext,
-  ProbeRequest,
-  ProbeStatus,
-  ProbeTuning,
-  TargetMapFds,
-  TargetRules,
-} from './types.js';
+import { openTargetFilter, type TargetFilter, type TargetRules, targetScopeOf } from './target-filter.js';
+import type { BpfApi, BpfObjectHandle } from './types/bpf-api.js';
+import type { Logger } from './types/logger.js';
+import type { Observation } from './types/observation.js';
+import type { PluginContext } from './types/probe-plugin.js';
+import type { ProbeRequest, ProbeStatus } from './types/probe-requests.js';
+import type { TargetMapFds } from './types/targets.js';
+import type { ProbeTuning } from './types/tuning.js';
 
 /** Debian's interpreter, not a pyenv shim: the pid we target must be the one making the calls. */
 export const PYTHON = existsSync('/usr/bin/python3.11') ? '/usr/bin/python3.11' : 'python3';
@@ -129,7 +124,7 @@ export function testContext(
           comm: '',
           root: `/proc/${pid}/root`,
         })),
-    targetRules: () => rules,
+    targetScope: () => targetScopeOf(rules),
     targetMaps: targetMapsFor(bpf, rules, memoryLogger(logs)),
     onTargetsChanged: () => () => {},
     emit: (batch) => observations.push(...batch),

@@ -12,7 +12,9 @@
 import { type AttachPointStatuses, linkPoint } from './attach-points.js';
 import type { LibraryFile } from './library-files.js';
 import { destroyLink } from './session-common.js';
-import type { BpfLink, BpfObjectHandle, Logger, ProbeRequest } from './types.js';
+import type { BpfLink, BpfObjectHandle } from './types/bpf-api.js';
+import type { Logger } from './types/logger.js';
+import type { ProbeRequest } from './types/probe-requests.js';
 
 /** One probe a pass wants: `offset` is where it attaches, `placement` why there. */
 export interface WantedProbe {

@@ -3,7 +3,8 @@
 import { aggregateObservedAt } from './aggregates.js';
 import { EVENT_HEADER, type EventHeader, readCString, SERVICE_NONE } from './event.js';
 import { createIsoClock, createObservationBuilder } from './observation.js';
-import type { Observation, ProbeRequest } from './types.js';
+import type { Observation } from './types/observation.js';
+import type { ProbeRequest } from './types/probe-requests.js';
 
 export interface UprobeObservationOptions {
   /** The session's requests; an event's attach cookie is an index into them. */

@@ -2,7 +2,8 @@
 import { existsSync } from 'node:fs';
 import { defineProbePlugin } from './define.js';
 import { probeModesOf } from './probe-mode.js';
-import type { CatalogueEntry, Category, ProbePlugin } from './types.js';
+import type { CatalogueEntry, Category } from './types/catalogue.js';
+import type { ProbePlugin } from './types/probe-plugin.js';
 import { startUprobeCallSession, type UprobeCallSessionOptions } from './uprobe-session.js';
 
 /**

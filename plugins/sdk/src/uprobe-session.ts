@@ -11,7 +11,11 @@ import { openPresenceObject, presenceIndexes } from './presence-session.js';
 import { isLibrary } from './proc-maps.js';
 import { commOf } from './session-common.js';
 import { startSessionCore } from './session-core.js';
-import type { BpfLink, PluginContext, ProbeCountMode, ProbeRequest, ProbeSession, TargetRules } from './types.js';
+import type { BpfLink } from './types/bpf-api.js';
+import type { PluginContext, ProbeSession } from './types/probe-plugin.js';
+import type { ProbeRequest } from './types/probe-requests.js';
+import type { TargetScope } from './types/targets.js';
+import type { ProbeCountMode } from './types/tuning.js';
 import { UprobeLinks, type WantedProbe } from './uprobe-links.js';
 import { createUprobeObservationDecoder } from './uprobe-observations.js';
 
@@ -83,8 +87,8 @@ export async function startUprobeCallSession(
   const plugin = options.plugin;
   const log = ctx.logger.child({ scope: plugin });
   const { tuning } = ctx;
-  let rules = ctx.targetRules();
-  const fixedService = rules.allProcessesService;
+  let targetScope = ctx.targetScope();
+  const fixedService = targetScope.allProcessesService;
   const program = options.program ?? StellaPrograms.uprobeCall;
   const multi = (await ctx.bpf.uprobeMultiSupported?.()) ?? { supported: false, reason: 'not offered by this BPF API' };
   if (!multi.supported) log.info('uprobe_multi unavailable: one perf-event uprobe per probe', { reason: multi.reason });
@@ -184,7 +188,7 @@ export async function startUprobeCallSession(
     nodeName: ctx.nodeName,
     sampleRate: object.settings.perCallSampleRate,
     fixedService,
-    services: () => rules.services,
+    services: () => targetScope.services,
     presence: presenceRequests,
   });
 
@@ -213,8 +217,8 @@ export async function startUprobeCallSession(
     onlyPids: number[] | undefined,
     deadline: number,
   ): Promise<{ resolved: Set<number>; timedOut: boolean }> => {
-    const perPid = perPidScope(scope, rules);
-    const idle = matchesNothing(rules);
+    const perPid = perPidScope(scope, targetScope);
+    const idle = matchesNothing(targetScope);
     const resolved = new Set<number>();
     const wanted: WantedProbe[] = [];
     const arming: Promise<void>[] = [];
@@ -272,7 +276,7 @@ export async function startUprobeCallSession(
    */
   const pass = async (onlyPids?: number[]) => {
     const deadline = Date.now() + tuning.attachTimeoutMs;
-    rules = ctx.targetRules();
+    targetScope = ctx.targetScope();
     const targetPids = new Set(ctx.targets().map((t) => t.pid));
     const candidates = discovery.scan(onlyPids ?? targetPids, watchLibraryLoads ? watchLoader : undefined);
     const { resolved, timedOut } = await attachCandidates(candidates, targetPids, onlyPids, deadline);
@@ -290,7 +294,7 @@ export async function startUprobeCallSession(
     // Release links to inodes no target maps any more (an upgraded library's old copy after its
     // last process exited) and per-pid links of processes that left; their points (and those of
     // files and processes that only ever failed) are reported detached.
-    const idle = matchesNothing(rules);
+    const idle = matchesNothing(targetScope);
     const gone = (fileKey: string, pid: number | undefined) =>
       !candidates.has(fileKey) || (pid !== undefined && pid >= 0 && !targetPids.has(pid)) || (idle && pid === -1);
     await links.release(gone);
@@ -391,15 +395,11 @@ export async function startUprobeCallSession(
   };
 }
 
-/** The rules name processes by explicit pid only (no executable, cgroup or all-processes rule). */
-function pidsOnly(rules: TargetRules): boolean {
-  return rules.allProcessesService === undefined && rules.executables.length === 0 && rules.cgroups.length === 0;
-}
-
-function perPidScope(scope: NonNullable<UprobeCallSessionOptions['attachScope']>, rules: TargetRules): boolean {
+function perPidScope(scope: NonNullable<UprobeCallSessionOptions['attachScope']>, targets: TargetScope): boolean {
   if (scope === 'per-pid') return true;
   if (scope === 'global') return false;
-  return pidsOnly(rules) && rules.pids.length > 0 && rules.pids.length <= PER_PID_ATTACH_LIMIT;
+  const pids = targets.explicitPids;
+  return pids !== undefined && pids.length > 0 && pids.length <= PER_PID_ATTACH_LIMIT;
 }
 
 /**
@@ -407,6 +407,6 @@ function perPidScope(scope: NonNullable<UprobeCallSessionOptions['attachScope']>
  * resolved): a link would only make every process that maps the library trap for nothing
  * (~0.5–10 µs a call). Links come back when a target appears.
  */
-function matchesNothing(rules: TargetRules): boolean {
-  return pidsOnly(rules) && rules.pids.length === 0;
+function matchesNothing(targets: TargetScope): boolean {
+  return targets.explicitPids?.length === 0;
 }

@@ -2,7 +2,7 @@
 /** The aggregate reader's bookkeeping, on an in-memory stand-in for the per-CPU `stella_agg` hash. */
 import { describe, expect, it } from 'vitest';
 import { AggregateReader } from '../src/aggregates.js';
-import type { BpfObjectHandle } from '../src/types.js';
+import type { BpfObjectHandle } from '../src/types/bpf-api.js';
 
 /** cookie, pid → per-CPU [count, lastTs]; counts only grow, as in the kernel. */
 function fakeAgg() {

@@ -2,7 +2,8 @@
 import { describe, expect, it } from 'vitest';
 import { presenceIndexes } from '../src/presence-session.js';
 import { probeModesOf } from '../src/probe-mode.js';
-import type { CatalogueEntry, ProbeRequest } from '../src/types.js';
+import type { CatalogueEntry } from '../src/types/catalogue.js';
+import type { ProbeRequest } from '../src/types/probe-requests.js';
 
 const catalogue: CatalogueEntry[] = [
   {

@@ -1,7 +1,7 @@
 // SPDX-License-Identifier: Apache-2.0
 import { randomUUID } from 'node:crypto';
 import type { FunctionSummary, Logger, Observation, ObservationQuery, ObservationStore } from '@stella/sdk';
-import { StoreUnavailableError } from '@stella/sdk';
+import { isStoreUnavailableError, StoreUnavailableError } from '@stella/sdk';
 import { Cluster, type Redis as Valkey } from 'iovalkey';
 import { globToRegExp } from './glob.js';
 import { observedAtMs, sortSummaries } from './records.js';
@@ -124,6 +124,20 @@ export class ValkeyObservationStore implements ObservationStore {
     }
     if (this.waitReplicas > 0) for (const p of pipelines) p.wait(this.waitReplicas, WAIT_TIMEOUT_MS);
     const settled = await Promise.allSettled(pipelines.map((p) => p.exec()));
+    try {
+      this.checkAcknowledged(settled);
+    } catch (error) {
+      // The cluster client refreshes its slot map after redirections and closed connections it
+      // handles itself, but not when a pipeline's replies differ (MOVED for the script beside WAIT's
+      // own error from a demoted primary): without this, every retry went to that node again.
+      if (this.client instanceof Cluster && isStoreUnavailableError(error)) this.client.refreshSlotsCache();
+      throw error;
+    }
+    for (const service of newServices) this.knownServices.add(service);
+  }
+
+  /** Throws unless every pipeline ran without an error and (with WAIT) reached its replicas. */
+  private checkAcknowledged(settled: PromiseSettledResult<[Error | null, unknown][] | null>[]): void {
     for (const s of settled) {
       if (s.status === 'rejected') throw this.translate(s.reason);
       const results = s.value ?? [];
@@ -138,7 +152,6 @@ export class ValkeyObservationStore implements ObservationStore {
           );
       }
     }
-    for (const service of newServices) this.knownServices.add(service);
   }
 
   /** Splits one chunk by service: the script's keys must share a slot on a cluster. */

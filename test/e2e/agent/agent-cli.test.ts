@@ -4,7 +4,7 @@ import { type AddressInfo, createServer } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, describe, expect, it } from 'vitest';
-import { runStella } from '../../support/cli.js';
+import { runStella, startStella } from '../../support/cli.js';
 
 describe('stella agent: configuration and start-up errors', () => {
   let dir: string | undefined;
@@ -55,4 +55,23 @@ describe('stella agent: configuration and start-up errors', () => {
       taken.close();
     }
   });
+
+  it('stops cleanly on a SIGTERM sent the moment it prints ready', async () => {
+    // "ready" used to be printed before the signal handlers were installed: a SIGTERM sent on
+    // reading it could take the default action (killed, nothing flushed). Each start is a new
+    // chance for that race, so several.
+    dir ??= await mkdtemp(join(tmpdir(), 'stella-print-'));
+    const cfg = join(dir, 'ready.yaml');
+    await writeFile(
+      cfg,
+      `runtime_agent:\n  telemetry: {prometheus: {enabled: false}}\n  export: {output_path: ${JSON.stringify(join(dir, 'ready-out'))}}\n`,
+    );
+    for (let i = 0; i < 6; i++) {
+      const agent = startStella(['agent', '--config', cfg]);
+      await agent.waitFor(/\bready metrics=/);
+      agent.child.kill('SIGTERM');
+      expect(await agent.exited, `start ${i}: ${agent.stderr()}`).toBe(0);
+      expect(agent.stderr()).toMatch(/stopping: flushing observations and detaching probes signal=SIGTERM/);
+    }
+  }, 60_000);
 });

@@ -7,22 +7,20 @@
  * (with the handshake count bpftrace saw), and `function-map learn` gives a map the same run
  * verifies `pass` under, where the generated one fails. Run under the kernel lock.
  */
-import { spawn, spawnSync } from 'node:child_process';
-import { mkdtemp, readdir, readFile, rm, writeFile } from 'node:fs/promises';
+import { spawnSync } from 'node:child_process';
+import { mkdtemp, readFile, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
-import { gunzipSync } from 'node:zlib';
 import { Spec, Validation } from '@cyclonedx/cyclonedx-library';
 import type { Observation } from '@stella/sdk';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { startOpensslServer, type TlsServer } from '../../../core/src/demo/tls-server.js';
-import { startStella } from '../../support/cli.js';
-import { LIBSSL, stdoutLines } from '../../support/maps.js';
+import { LIBSSL } from '../../support/maps.js';
+import { runTlsAgent } from '../../support/tls-agent.js';
 
 const REPO = fileURLToPath(new URL('../../../', import.meta.url));
 const SBOM = join(REPO, 'test/e2e/function-map/fixtures/debian12-syft.cdx.json');
-const CLIENT = join(REPO, 'test/e2e/agent/fixtures/tls_client.py');
 const HANDSHAKES = 12;
 const canBpf = process.getuid?.() === 0;
 if (!canBpf) console.warn('[skip] evidence agent e2e: needs root for BPF (CAP_BPF/CAP_PERFMON)');
@@ -34,17 +32,6 @@ function stella(cwd: string, ...args: string[]) {
     timeout: 120_000,
   });
   return { code: r.status, stdout: r.stdout, stderr: r.stderr };
-}
-
-async function readNdjson(dir: string): Promise<Observation[]> {
-  const out: Observation[] = [];
-  for (const name of await readdir(dir)) {
-    if (!/\.ndjson(\.gz)?$/.test(name)) continue;
-    const raw = await readFile(join(dir, name));
-    const text = name.endsWith('.gz') ? gunzipSync(raw).toString('utf8') : raw.toString('utf8');
-    for (const l of text.split('\n')) if (l.trim()) out.push(JSON.parse(l) as Observation);
-  }
-  return out;
 }
 
 describe.skipIf(!canBpf)('runtime evidence from a real agent run', () => {
@@ -64,51 +51,17 @@ describe.skipIf(!canBpf)('runtime evidence from a real agent run', () => {
     );
     expect(generate.code, generate.stderr).toBe(0);
     server = await startOpensslServer(dir);
-    const client = spawn('python3', [CLIENT, String(server.port), server.certPath, String(HANDSHAKES)], {
-      stdio: ['pipe', 'pipe', 'inherit'],
+    const run = await runTlsAgent({
+      dir,
+      server,
+      handshakes: HANDSHAKES,
+      mapPath: join(dir, 'map.json'),
+      service: 'web',
+      nodeName: 'evidence-node',
+      readyTimeoutMs: 90_000,
     });
-    await stdoutLines(client, 'ready');
-    const pid = client.pid!;
-    await writeFile(
-      join(dir, 'stella.yaml'),
-      [
-        'runtime_agent:',
-        '  node_name: evidence-node',
-        `  function_maps: [${JSON.stringify(join(dir, 'map.json'))}]`,
-        `  targets: [{service: web, pids: [${pid}]}]`,
-        '  observation_store: {type: memory}',
-        `  export: {flush_interval_ms: 200, output_path: ${JSON.stringify(obsDir())}}`,
-        '  telemetry: {prometheus: {enabled: false}, verify_interval_ms: 500}',
-      ].join('\n'),
-    );
-    const bpftrace = spawn(
-      'bpftrace',
-      [
-        '-B',
-        'line',
-        '-e',
-        `uprobe:${LIBSSL}:SSL_do_handshake /pid == ${pid}/ { @calls = count(); }\nBEGIN { printf("armed\\n"); }`,
-      ],
-      { stdio: ['ignore', 'pipe', 'pipe'] },
-    );
-    let bpftraceOut = '';
-    bpftrace.stdout?.on('data', (d) => {
-      bpftraceOut += String(d);
-    });
-    await stdoutLines(bpftrace, 'armed');
-    const from = new Date(Date.now() - 1000).toISOString();
-    const agent = startStella(['agent', '--config', join(dir, 'stella.yaml')]);
-    await agent.waitFor(/\bready metrics=/, 90_000);
-    client.stdin?.end('go\n');
-    await stdoutLines(client, 'done');
-    await new Promise((resolve) => client.once('exit', resolve));
-    agent.child.kill('SIGTERM');
-    expect(await agent.exited).toBe(0);
-    bpftrace.kill('SIGINT');
-    await new Promise((resolve) => bpftrace.once('exit', resolve));
-    bpftraceCount = Number(/@calls: (\d+)/.exec(bpftraceOut)?.[1]);
-    window = { from, to: new Date(Date.now() + 1000).toISOString() };
-    observations = await readNdjson(obsDir());
+    ({ observations, window } = run);
+    bpftraceCount = run.bpftraceHandshakes;
   }, 240_000);
   afterAll(async () => {
     await server?.stop();
@@ -146,8 +99,10 @@ describe.skipIf(!canBpf)('runtime evidence from a real agent run', () => {
     ).occurrences;
     const handshake = occurrences.find((o) => o.symbol === 'SSL_do_handshake' && o.location === LIBSSL)!;
     expect(handshake.additionalContext).toMatch(new RegExp(`called ${HANDSHAKES} times .* on 1 node`));
+    // Canary records (a library's init, `canary/…`) say the probes see the library; they are no call
+    // of the component's API, so its evidence does not count them.
     const total = observations
-      .filter((o) => o.service === 'web' && o.purl === observedPurls[0])
+      .filter((o) => o.service === 'web' && o.purl === observedPurls[0] && !o.function.startsWith('canary/'))
       .reduce((n, o) => n + o.hitCount, 0);
     expect(prop(libssl3, 'stella:runtime:hitCount')).toBe(String(total));
     // The libraries this client never loads are mapped, not observed, and never called unreachable.

@@ -5,13 +5,13 @@
  * plugin (start() throws, or a YAML module that fails to import) never takes the others down.
  */
 import { execFileSync } from 'node:child_process';
-import { cp, mkdir, readdir, readFile, rm, symlink, writeFile } from 'node:fs/promises';
+import { cp, mkdir, rm, symlink, writeFile } from 'node:fs/promises';
 import { join, relative } from 'node:path';
-import { gunzipSync } from 'node:zlib';
-import type { Observation, ProbeStatus } from '@stella/sdk';
+import type { ProbeStatus } from '@stella/sdk';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { nodeHash } from '../../../core/src/function-map/index.js';
 import { REPO, runStella, startStella } from '../../support/cli.js';
+import { readObservations } from '../../support/ndjson.js';
 import { type CallSpec, canBpf, type Driven, drive, functionMap, hits, LIBDIR, tempDir } from '../probes/support.js';
 
 const EXAMPLE = join(REPO, 'examples/third-party-plugin');
@@ -19,19 +19,6 @@ const SODIUM_CLIENT = join(REPO, 'test/e2e/probes/fixtures/sodium_client.py');
 const APP_PURL = 'pkg:generic/stella-example-app@1.0.0';
 const APP_CALLS = 1234;
 const SODIUM_CALLS = 77;
-
-async function readObservations(dir: string): Promise<Observation[]> {
-  const out: Observation[] = [];
-  const names = await readdir(dir).catch(() => [] as string[]);
-  for (const name of names) {
-    const gz = name.endsWith('.ndjson.gz');
-    if (!gz && !(name.endsWith('.ndjson') && !names.includes(`${name}.gz`))) continue;
-    const raw = await readFile(join(dir, name));
-    for (const line of (gz ? gunzipSync(raw) : raw).toString('utf8').split('\n'))
-      if (line.trim()) out.push(JSON.parse(line) as Observation);
-  }
-  return out;
-}
 
 describe.skipIf(!canBpf)('a third-party probe plugin loaded from the config, beside the built-ins', () => {
   let dir: string;

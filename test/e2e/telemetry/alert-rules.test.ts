@@ -34,18 +34,21 @@ const recordings = allRules.filter((r) => r.record);
 /** The coverage conditions compare the fleet rate, a recording rule (docs/OPERATIONS.md §7). */
 const FLEET_RATE = 'service_tag:stella_observation_rate:fleet';
 
+/** Coverage is not judged while a node still learns the service's map (runtime_agent.learning). */
+const QUIET_WHILE_LEARNING = 'unless on (service) service:stella_learning:active == 1';
+
 /** docs/OPERATIONS.md §4: each alert's condition, severity and the opening words of its annotations. */
 const SPEC_ALERTS = [
   {
     alert: 'function-map-coverage-low',
-    expr: `${FLEET_RATE} < 0.80`,
+    expr: `${FLEET_RATE} < 0.80 ${QUIET_WHILE_LEARNING}`,
     severity: 'warning',
     description: 'Function map coverage below 80% for',
     runbook: 'Check probe attachment, verify no binary update without map regeneration',
   },
   {
     alert: 'function-map-coverage-critical',
-    expr: `${FLEET_RATE} < 0.50`,
+    expr: `${FLEET_RATE} < 0.50 ${QUIET_WHILE_LEARNING}`,
     severity: 'critical',
     description: 'coverage loss',
     runbook: 'regenerate the function map from the new SBOM',
@@ -98,22 +101,29 @@ describe('alert rules', () => {
   });
 
   it('compute the fleet rate from the per-path gauge the agent exports: union over nodes, per service and tag', () => {
-    expect(recordings.map((r) => r.record)).toEqual(['service_path_tag:stella_path_observed:max', FLEET_RATE]);
+    expect(recordings.map((r) => r.record)).toEqual([
+      'service_path_tag:stella_path_observed:max',
+      FLEET_RATE,
+      'service_path:stella_path_visibility:max',
+      'service:stella_learning:active',
+    ]);
     expect(recordings[0]!.expr).toBe(`max by (service, path_id, tag) (stella_${INSTRUMENT.pathObserved} >= 0)`);
     expect(recordings[1]!.expr).toContain('sum by (service, tag) (service_path_tag:stella_path_observed:max)');
+    expect(recordings[2]!.expr).toBe(`max by (service, path_id) (stella_${INSTRUMENT.pathVisibility} >= 0)`);
+    expect(recordings[3]!.expr).toBe(`max by (service) (stella_${INSTRUMENT.learningState}{state="learning"})`);
     // No node, pod or pid in the fleet series: the alert is per service and tag.
     for (const r of recordings) expect(r.expr).not.toMatch(/instance|pod|pid|node/);
   });
 
   it('pass promtool check rules', () => {
     const { status, output } = promtool('check', 'rules', RULES);
-    expect(output).toContain('SUCCESS: 7 rules found');
+    expect(output).toContain('SUCCESS: 9 rules found');
     expect(status).toBe(0);
   });
 
   it('are loaded by the example prometheus.yml, which promtool accepts', () => {
     const { status, output } = promtool('check', 'config', join(rulesDir, '..', 'prometheus.yml'));
-    expect(output).toContain('SUCCESS: 7 rules found');
+    expect(output).toContain('SUCCESS: 9 rules found');
     expect(status).toBe(0);
   });
 
@@ -133,6 +143,12 @@ describe('alert rules', () => {
       'stella_probe_attach_failure_rate > 0.05\n        for: 0m',
     ],
     ['a runbook text changed', 'Review unexpected symbols, regenerate', 'Look at unexpected symbols, regenerate'],
+    ['learning no longer keeps coverage quiet', `< 0.50 ${QUIET_WHILE_LEARNING}`, '< 0.50'],
+    [
+      'canaries no longer explain a miss',
+      'stella_path_visibility:max{service=%q} == 0',
+      'stella_path_visibility:max{service=%q} == 3',
+    ],
   ])('fail promtool test rules when %s', (_what, from, to) => {
     const dir = mkdtempSync(join(tmpdir(), 'stella-rules-mutant-'));
     scratch.push(dir);

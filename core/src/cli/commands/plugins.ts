@@ -43,17 +43,19 @@ export function register(program: Command): void {
         });
       }
       let probes: unknown[] = [];
+      let learning: { service: string; state: string; to: string; output: string }[] = [];
       if (opts.probeStatus && loaded.config.runtimeAgent.functionMaps.length > 0) {
         const composed = await composeAgent({ configPath: opts.config, overrides: { logger } });
         try {
           await composed.agent.start();
           probes = composed.agent.statuses.all();
+          learning = composed.agent.learningStatuses();
         } finally {
           await composed.dispose();
         }
       }
       if (opts.format === 'json') {
-        process.stdout.write(`${JSON.stringify({ plugins: rows, probes }, null, 2)}\n`);
+        process.stdout.write(`${JSON.stringify({ plugins: rows, probes, learning }, null, 2)}\n`);
         return;
       }
       for (const r of rows) {
@@ -78,5 +80,7 @@ export function register(program: Command): void {
         process.stdout.write(
           `  ${s.state.padEnd(10)} ${s.functionId.padEnd(40)} ${s.reason ?? ''} ${s.resolvedPath ?? ''}\n`,
         );
+      for (const l of learning)
+        process.stdout.write(`  learning ${l.service}: ${l.state} until ${l.to}, refined map ${l.output}\n`);
     });
 }
