@@ -1,6 +1,6 @@
 // SPDX-License-Identifier: Apache-2.0
 /** Helpers for the maps and globals every object built on the SDK's stella/*.bpf.h has. */
-import { type BpfObjectHandle, StellaMaps } from '@stella/sdk';
+import { type BpfObjectHandle, StellaAbi, StellaMaps } from '@stella/sdk';
 import { AGG_KEY_LAYOUT, AGG_KEY_SIZE, AGG_VALUE_LAYOUT } from '@stella/sdk/layout';
 
 // Names shared with the C headers: the SDK owns them.
@@ -23,6 +23,8 @@ export function readDropCount(obj: BpfObjectHandle): bigint {
 export interface AggregateEntry {
   cookie: bigint;
   pid: number;
+  /** The value the probe read at the call (argument.bpf.h); `StellaAbi.argUnread` when none. */
+  arg: number;
   /** Calls since the entry was created (monotonic; compute deltas between reads). */
   count: number;
   /** CLOCK_MONOTONIC ns of the latest call on any CPU. */
@@ -45,6 +47,7 @@ export function readAggregates(obj: BpfObjectHandle): AggregateEntry[] {
     entries.push({
       cookie: key.readBigUInt64LE(AGG_KEY_LAYOUT.cookie.offset),
       pid: key.readUInt32LE(AGG_KEY_LAYOUT.pid.offset),
+      arg: key.readUInt32LE(AGG_KEY_LAYOUT.arg.offset),
       count,
       lastTsNs,
     });
@@ -52,10 +55,11 @@ export function readAggregates(obj: BpfObjectHandle): AggregateEntry[] {
   return entries;
 }
 
-/** Key of `stella_agg` for one probe and process. */
-export function aggregateKey(cookie: bigint, pid: number): Buffer {
+/** Key of `stella_agg` for one probe, process and value read (none by default). */
+export function aggregateKey(cookie: bigint, pid: number, arg: number = StellaAbi.argUnread): Buffer {
   const key = Buffer.alloc(AGG_KEY_SIZE);
   key.writeBigUInt64LE(cookie, AGG_KEY_LAYOUT.cookie.offset);
   key.writeUInt32LE(pid, AGG_KEY_LAYOUT.pid.offset);
+  key.writeUInt32LE(arg, AGG_KEY_LAYOUT.arg.offset);
   return key;
 }

@@ -4,12 +4,14 @@ import { execFileSync, spawn } from 'node:child_process';
 import { existsSync, mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
+import { StellaAbi } from '@stella/sdk';
 import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
 import {
   aggregateKey,
   BpfError,
   BpfObject,
-  EVENT_HEADER_SIZE,
+  CALL_ARG_EVENT_LAYOUT,
+  CALL_ARG_EVENT_SIZE,
   EventKind,
   forEachRecord,
   headerCookie,
@@ -116,7 +118,8 @@ describe.skipIf(skipReason)('@stella/bpf addon on this kernel', () => {
     await consumer.stop();
     expect(collected.records.length).toBe(calls);
     expect(collected.records.every((r) => r.pid === w.pid && r.cookie === 7 && r.kind === EventKind.call)).toBe(true);
-    expect(collected.records.every((r) => r.length === EVENT_HEADER_SIZE)).toBe(true);
+    // The generic program's record: the header and the argument it read (none here: STELLA_ARG_UNREAD).
+    expect(collected.records.every((r) => r.length === CALL_ARG_EVENT_SIZE)).toBe(true);
     expect(readDropCount(obj)).toBe(0n);
   });
 
@@ -156,10 +159,12 @@ describe.skipIf(skipReason)('@stella/bpf addon on this kernel', () => {
       retprobe: true,
       cookie: 1n << 40n,
     });
-    const headers: ReturnType<typeof readEventHeader>[] = [];
+    const headers: (ReturnType<typeof readEventHeader> & { arg: number })[] = [];
     const before = process.hrtime.bigint();
     const consumer = obj.consumeRingBuffer('stella_events', (batch) => {
-      forEachRecord(batch, (buf, off) => headers.push(readEventHeader(buf, off)));
+      forEachRecord(batch, (buf, off) =>
+        headers.push({ ...readEventHeader(buf, off), arg: buf.readUInt32LE(off + CALL_ARG_EVENT_LAYOUT.arg.offset) }),
+      );
     });
     await w.run('call 1');
     await waitFor(() => headers.length >= 1);
@@ -172,8 +177,9 @@ describe.skipIf(skipReason)('@stella/bpf addon on this kernel', () => {
       tid: w.pid,
       hitCount: 1,
       kind: EventKind.return,
-      size: EVENT_HEADER_SIZE,
+      size: CALL_ARG_EVENT_SIZE,
       comm: 'call_target',
+      arg: StellaAbi.argUnread, // a return probe reads no argument
     });
     expect(h.tsNs > before && h.tsNs < process.hrtime.bigint()).toBe(true);
     expect(h.cgroupId > 0n).toBe(true);
@@ -200,7 +206,9 @@ describe.skipIf(skipReason)('@stella/bpf addon on this kernel', () => {
     await sleep(100);
     await consumer.stop();
     expect(collected.records).toHaveLength(0);
-    expect(readAggregates(obj)).toEqual([{ cookie: 3n, pid: w.pid, count: calls, lastTsNs: expect.any(BigInt) }]);
+    expect(readAggregates(obj)).toEqual([
+      { cookie: 3n, pid: w.pid, arg: StellaAbi.argUnread, count: calls, lastTsNs: expect.any(BigInt) },
+    ]);
     const perCpu = obj.mapLookupPerCpu('stella_agg', aggregateKey(3n, w.pid));
     expect(perCpu).toHaveLength((await import('../src/native.js')).nativeAddon().numPossibleCpus());
   });

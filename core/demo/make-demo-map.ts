@@ -81,13 +81,15 @@ const map = {
       ),
       path(
         'crypto-handshake-primitives',
-        'Key exchange, record cipher and digests a TLS 1.3 client handshake uses',
+        'Key exchange, signature check, record cipher and digests a TLS 1.3 client handshake uses',
         ['crypto'],
         'crypto',
         true,
         [
           'EVP_PKEY_keygen',
           'EVP_PKEY_derive',
+          'EVP_PKEY_derive_set_peer',
+          'EVP_DigestVerifyInit_ex',
           'EVP_CipherInit_ex',
           'EVP_DigestInit_ex',
           'EVP_DigestInit_ex2',

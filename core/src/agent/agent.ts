@@ -263,6 +263,23 @@ export class RuntimeAgent {
     closeRun();
     for (const { o, n } of counts.values())
       this.deps.telemetry.countObservations(o.service, o.function, o.probeType, n);
+    this.countAlgorithms(batch);
+  }
+
+  /** `crypto_algorithm_calls` per service and algorithm, for the records that name one. */
+  private countAlgorithms(batch: Observation[]): void {
+    let calls: Map<string, { service: string; algorithm: string; n: number }> | undefined;
+    for (const o of batch) {
+      if (o.algorithm === undefined) continue;
+      calls ??= new Map();
+      const key = `${o.service}\u0000${o.algorithm}`;
+      const entry = calls.get(key);
+      if (entry) entry.n += o.hitCount;
+      else calls.set(key, { service: o.service, algorithm: o.algorithm, n: o.hitCount });
+    }
+    if (!calls) return;
+    for (const { service, algorithm, n } of calls.values())
+      this.deps.telemetry.countAlgorithmCalls(service, algorithm, n);
   }
 
   private countKernelDrops(plugin: string, total: bigint): void {

@@ -141,6 +141,7 @@ export function observationLine(o: Observation): string {
     sampleRate: o.sampleRate,
     windowStart: o.windowStart,
     windowEnd: o.windowEnd,
+    algorithm: o.algorithm,
     countMode: o.countMode,
     hitCount: o.hitCount,
   } satisfies Record<keyof Observation, unknown>)}\n`;

@@ -11,6 +11,7 @@ import {
   type SpanProcessor,
 } from '@opentelemetry/sdk-trace-base';
 import type { Logger } from '@stella/sdk';
+import { metricAlgorithm } from '../cbom/algorithm-properties.js';
 import { registerInstruments, TelemetryState } from './metrics.js';
 import { servePrometheus } from './prometheus-server.js';
 import { emitObservationSpans } from './spans.js';
@@ -124,6 +125,11 @@ export async function createTelemetry(options: TelemetryOptions): Promise<Teleme
     },
     countObservations: (service, fn, probeType, n) => {
       if (n > 0) instruments.observations.add(n, { service, function: fn, probe_type: probeType });
+    },
+    countAlgorithmCalls: (service, algorithm, n) => {
+      if (n <= 0) return;
+      const { name, primitive } = metricAlgorithm(algorithm);
+      instruments.cryptoAlgorithmCalls.add(n, { service, algorithm: name, primitive });
     },
     countDropped: (reason, n) => {
       if (n > 0) instruments.observationsDropped.add(n, { reason });

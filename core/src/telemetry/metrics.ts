@@ -22,6 +22,7 @@ export const INSTRUMENT = {
   pathVisibility: 'path_visibility',
   learningState: 'learning_state',
   eventLoopDelayMax: 'event_loop_delay_max_ms',
+  cryptoAlgorithmCalls: 'crypto_algorithm_calls',
 } as const;
 
 /** Sampling step of the event-loop delay histogram: finer costs timer wake-ups, coarser hides stalls. */
@@ -207,6 +208,7 @@ export type LearningStateName = (typeof LEARNING_STATES)[number];
 export interface StellaInstruments {
   observations: Counter<Attributes>;
   observationsDropped: Counter<Attributes>;
+  cryptoAlgorithmCalls: Counter<Attributes>;
   /** Samples the event loop's delay for the gauge; disabled at shutdown. */
   eventLoopDelay: EventLoopStalls;
 }
@@ -325,5 +327,10 @@ export function registerInstruments(meter: Meter, state: TelemetryState, nodeNam
     description: 'Observations lost before the store, by reason (buffer_full, ringbuf, store_error)',
     unit: '{observation}',
   });
-  return { observations, observationsDropped, eventLoopDelay };
+  // Labels bounded by the probes' algorithm tables: a name outside them is `other` (metricAlgorithm).
+  const cryptoAlgorithmCalls = meter.createCounter(INSTRUMENT.cryptoAlgorithmCalls, {
+    description: 'Crypto calls per algorithm read at the call (stella cbom), per service and CycloneDX primitive',
+    unit: '{call}',
+  });
+  return { observations, observationsDropped, cryptoAlgorithmCalls, eventLoopDelay };
 }

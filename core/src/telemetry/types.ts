@@ -78,6 +78,11 @@ export interface Telemetry {
   setBufferFull(full: boolean): void;
   /** Adds to the `observations` counter (`stella_observations_total`). `n` is the hit count. */
   countObservations(service: string, fn: string, probeType: string, n: number): void;
+  /**
+   * Adds to `crypto_algorithm_calls` (`stella_crypto_algorithm_calls_total{service, algorithm,
+   * primitive}`); an algorithm name the CBOM does not know is counted as `other`.
+   */
+  countAlgorithmCalls(service: string, algorithm: string, n: number): void;
   /** Adds to the `observations_dropped` counter (`stella_observations_dropped_total`). */
   countDropped(reason: DropReason, n: number): void;
   /** Sends observations as spans (sampled, batched). A no-op when OTLP traces are off. */

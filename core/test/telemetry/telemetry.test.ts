@@ -69,6 +69,11 @@ describe('Prometheus endpoint (real scrape)', () => {
     t.countObservations('payments', 'tls/SSL_do_handshake', 'uprobe', 5);
     t.countObservations('payments', 'tls/SSL_do_handshake', 'uprobe', 2);
     t.countDropped('ringbuf', 4);
+    t.countAlgorithmCalls('payments', 'SHA-256', 300);
+    t.countAlgorithmCalls('payments', 'SHA-256', 5);
+    t.countAlgorithmCalls('payments', 'X25519', 2);
+    t.countAlgorithmCalls('payments', 'openssl-nid:4242', 1);
+    t.countAlgorithmCalls('payments', 'openssl-nid:4243', 1);
 
     const url = t.prometheusUrl();
     expect(url).toMatch(/^http:\/\/127\.0\.0\.1:\d+\/metrics$/);
@@ -113,12 +118,29 @@ describe('Prometheus endpoint (real scrape)', () => {
     const dropped = find(scraped, 'stella_observations_dropped_total');
     expect(dropped.map((s) => [specLabels(s.labels), s.labels.reason, s.value])).toEqual([[['reason'], 'ringbuf', 4]]);
 
+    expect(scraped.types.get('stella_crypto_algorithm_calls_total')).toBe('counter');
+    const algorithms = find(scraped, 'stella_crypto_algorithm_calls_total');
+    expect(algorithms.map((s) => [s.labels.algorithm, s.labels.primitive, s.value]).sort()).toEqual([
+      ['SHA-256', 'hash', 305],
+      ['X25519', 'key-agree', 2],
+      ['other', 'unknown', 2], // names outside the CBOM's tables share one series
+    ]);
+    for (const s of algorithms) expect(specLabels(s.labels)).toEqual(['algorithm', 'primitive', 'service']);
+
     // Bounded label sets: no pid/tid/timestamp/path label anywhere in our metrics.
     for (const s of scraped.samples.filter((x) => x.name.startsWith('stella_'))) {
       for (const key of Object.keys(s.labels))
-        expect(['service', 'tag', 'category', 'node', 'function', 'probe_type', 'reason']).toContain(
-          key.startsWith('otel_scope_') ? 'service' : key,
-        );
+        expect([
+          'service',
+          'tag',
+          'category',
+          'node',
+          'function',
+          'probe_type',
+          'reason',
+          'algorithm',
+          'primitive',
+        ]).toContain(key.startsWith('otel_scope_') ? 'service' : key);
     }
   });
 

@@ -1,5 +1,16 @@
 // SPDX-License-Identifier: Apache-2.0
-import type { CatalogueEntry, CatalogueFunction, CatalogueLibrary } from '@stella/sdk';
+import type { AlgorithmSource, CatalogueEntry, CatalogueFunction, CatalogueLibrary } from '@stella/sdk';
+import {
+  fixedAlgorithm,
+  gnutlsCipherAt,
+  gnutlsDigestAt,
+  gnutlsMacAt,
+  opensslCipherAt,
+  opensslDigestAt,
+  opensslKeyAgreementKeyAt,
+  opensslSignatureKeyAt,
+  UNREAD_ALGORITHM,
+} from './algorithms.js';
 
 /*
  * Which SBOM components carry crypto and TLS functions (used by `stella function-map generate`).
@@ -27,7 +38,11 @@ const crypto = (symbol: string, extra: Partial<CatalogueFunction> = {}): Catalog
   priority: 'crypto',
   ...extra,
 });
-const anyOf = (tag: string) => ({ optional: true, tags: [tag.split('-')[0]!, tag] });
+const anyOf = (tag: string, algorithm?: AlgorithmSource) => ({
+  optional: true,
+  tags: [tag.split('-')[0]!, tag],
+  ...(algorithm ? { algorithm } : {}),
+});
 
 /** OpenSSL/BoringSSL libssl API (the same names in 1.1, 3.x and BoringSSL). */
 const SSL_FUNCTIONS: CatalogueFunction[] = [
@@ -51,26 +66,39 @@ const SSL_FUNCTIONS: CatalogueFunction[] = [
   tls('SSL_shutdown', { optional: true }),
 ];
 
-/** libcrypto EVP API, grouped by capability (a TLS 1.3 handshake exercises digest, signature and kex). */
-const EVP_FUNCTIONS: CatalogueFunction[] = [
-  crypto('EVP_DigestInit_ex', anyOf('crypto-digest')),
-  crypto('EVP_DigestInit_ex2', anyOf('crypto-digest')),
-  crypto('EVP_Digest', anyOf('crypto-digest')),
-  crypto('EVP_DigestUpdate', { optional: true, hot: true, description: 'hot: every block hashed' }),
-  crypto('EVP_EncryptInit_ex', anyOf('crypto-cipher')),
-  crypto('EVP_DecryptInit_ex', anyOf('crypto-cipher')),
-  crypto('EVP_CipherInit_ex', anyOf('crypto-cipher')),
-  crypto('EVP_CipherInit_ex2', anyOf('crypto-cipher')),
-  crypto('EVP_DigestSignInit', anyOf('crypto-signature')),
-  crypto('EVP_DigestVerifyInit', anyOf('crypto-signature')),
-  crypto('EVP_PKEY_sign', anyOf('crypto-signature')),
-  crypto('EVP_PKEY_verify', anyOf('crypto-signature')),
-  crypto('EVP_PKEY_derive', anyOf('crypto-kex')),
-  crypto('EVP_PKEY_keygen', anyOf('crypto-kex')),
-  crypto('RAND_bytes', { optional: true }),
-  crypto('RAND_priv_bytes', { optional: true }),
-];
-// OpenSSL 1.1 has no *_ex2 variants; the generator drops absent symbols with a warning under --rootfs.
+/**
+ * libcrypto EVP API, grouped by capability (a TLS 1.3 handshake exercises digest, signature and
+ * kex). `keyTypes: false` for BoringSSL, whose EVP_PKEY does not start with its type.
+ */
+const evpFunctions = (keyTypes: boolean): CatalogueFunction[] => {
+  const signatureKey = (argument: 5 | 6) => (keyTypes ? opensslSignatureKeyAt(argument) : UNREAD_ALGORITHM);
+  const peerKey = keyTypes ? opensslKeyAgreementKeyAt(2) : UNREAD_ALGORITHM;
+  return [
+    crypto('EVP_DigestInit_ex', anyOf('crypto-digest', opensslDigestAt(2))),
+    crypto('EVP_DigestInit_ex2', anyOf('crypto-digest', opensslDigestAt(2))),
+    crypto('EVP_DigestInit', anyOf('crypto-digest', opensslDigestAt(2))),
+    crypto('EVP_Digest', anyOf('crypto-digest', opensslDigestAt(5))),
+    crypto('EVP_DigestUpdate', { optional: true, hot: true, description: 'hot: every block hashed' }),
+    crypto('EVP_EncryptInit_ex', anyOf('crypto-cipher', opensslCipherAt(2))),
+    crypto('EVP_DecryptInit_ex', anyOf('crypto-cipher', opensslCipherAt(2))),
+    crypto('EVP_CipherInit_ex', anyOf('crypto-cipher', opensslCipherAt(2))),
+    crypto('EVP_CipherInit_ex2', anyOf('crypto-cipher', opensslCipherAt(2))),
+    crypto('EVP_DigestSignInit', anyOf('crypto-signature', signatureKey(5))),
+    crypto('EVP_DigestVerifyInit', anyOf('crypto-signature', signatureKey(5))),
+    crypto('EVP_DigestSignInit_ex', anyOf('crypto-signature', signatureKey(6))),
+    crypto('EVP_DigestVerifyInit_ex', anyOf('crypto-signature', signatureKey(6))),
+    crypto('EVP_PKEY_sign', anyOf('crypto-signature', UNREAD_ALGORITHM)),
+    crypto('EVP_PKEY_verify', anyOf('crypto-signature', UNREAD_ALGORITHM)),
+    // Not its 3.x `_ex` too: EVP_PKEY_derive_set_peer calls it, and one call would count twice.
+    crypto('EVP_PKEY_derive_set_peer', anyOf('crypto-kex', peerKey)),
+    crypto('EVP_PKEY_derive', anyOf('crypto-kex', UNREAD_ALGORITHM)),
+    crypto('EVP_PKEY_keygen', anyOf('crypto-kex', UNREAD_ALGORITHM)),
+    crypto('RAND_bytes', { optional: true }),
+    crypto('RAND_priv_bytes', { optional: true }),
+  ];
+};
+const EVP_FUNCTIONS = evpFunctions(true);
+// OpenSSL 1.1 has no *_ex2 / *_ex variants of these; the generator drops absent symbols with a warning under --rootfs.
 
 // Canaries (CatalogueLibrary.canary), counted with bpftrace on Debian 12's OpenSSL 3 (curl, openssl
 // s_client, a python ssl client): SSL_CTX_new_ex runs once per TLS context (SSL_CTX_new calls it),
@@ -84,11 +112,16 @@ const libssl = (library: string, alternatives: string[] = [], canary = 'SSL_CTX_
   ...(canary ? { canary } : {}),
   functions: SSL_FUNCTIONS,
 });
-const libcrypto = (library: string, alternatives: string[] = [], canary = 'OPENSSL_atexit'): CatalogueLibrary => ({
+const libcrypto = (
+  library: string,
+  alternatives: string[] = [],
+  canary = 'OPENSSL_atexit',
+  functions = EVP_FUNCTIONS,
+): CatalogueLibrary => ({
   library,
   alternatives,
   ...(canary ? { canary } : {}),
-  functions: EVP_FUNCTIONS,
+  functions,
 });
 
 /** Which SBOM components carry which functions of this plugin's categories (used by `generate`). */
@@ -129,7 +162,7 @@ export const catalogue: CatalogueEntry[] = [
   {
     name: 'BoringSSL (shared build)',
     match: { name: 'boringssl' },
-    libraries: [libssl('libssl.so', [], ''), libcrypto('libcrypto.so', [], '')],
+    libraries: [libssl('libssl.so', [], ''), libcrypto('libcrypto.so', [], '', evpFunctions(false))],
   },
   {
     name: 'Node.js (OpenSSL statically linked into the node executable)',
@@ -147,10 +180,11 @@ export const catalogue: CatalogueEntry[] = [
           tls('gnutls_record_recv', { optional: true, hot: true }),
           tls('gnutls_record_send', { optional: true, hot: true }),
           tls('gnutls_init', { optional: true }),
-          crypto('gnutls_hash_init', anyOf('crypto-digest')),
-          crypto('gnutls_hash_fast', anyOf('crypto-digest')),
-          crypto('gnutls_cipher_init', anyOf('crypto-cipher')),
-          crypto('gnutls_aead_cipher_init', anyOf('crypto-cipher')),
+          crypto('gnutls_hash_init', anyOf('crypto-digest', gnutlsDigestAt(2))),
+          crypto('gnutls_hash_fast', anyOf('crypto-digest', gnutlsDigestAt(1))),
+          crypto('gnutls_hmac_init', anyOf('crypto-digest', gnutlsMacAt(2))),
+          crypto('gnutls_cipher_init', anyOf('crypto-cipher', gnutlsCipherAt(2))),
+          crypto('gnutls_aead_cipher_init', anyOf('crypto-cipher', gnutlsCipherAt(2))),
           crypto('gnutls_privkey_sign_data', anyOf('crypto-signature')),
           crypto('gnutls_pubkey_verify_data2', anyOf('crypto-signature')),
         ],
@@ -167,20 +201,29 @@ export const catalogue: CatalogueEntry[] = [
         // Every libsodium user must call it before anything else (it is idempotent).
         canary: 'sodium_init',
         functions: [
-          crypto('crypto_secretbox_easy', anyOf('crypto-cipher')),
-          crypto('crypto_secretbox_open_easy', anyOf('crypto-cipher')),
-          crypto('crypto_aead_xchacha20poly1305_ietf_encrypt', anyOf('crypto-cipher')),
-          crypto('crypto_aead_xchacha20poly1305_ietf_decrypt', anyOf('crypto-cipher')),
-          crypto('crypto_aead_chacha20poly1305_ietf_encrypt', anyOf('crypto-cipher')),
-          crypto('crypto_box_easy', anyOf('crypto-kex')),
-          crypto('crypto_box_open_easy', anyOf('crypto-kex')),
-          crypto('crypto_kx_client_session_keys', anyOf('crypto-kex')),
-          crypto('crypto_kx_server_session_keys', anyOf('crypto-kex')),
-          crypto('crypto_sign', anyOf('crypto-signature')),
-          crypto('crypto_sign_detached', anyOf('crypto-signature')),
-          crypto('crypto_sign_verify_detached', anyOf('crypto-signature')),
-          crypto('crypto_generichash', anyOf('crypto-digest')),
-          crypto('crypto_generichash_init', anyOf('crypto-digest')),
+          crypto('crypto_secretbox_easy', anyOf('crypto-cipher', fixedAlgorithm('XSalsa20-Poly1305'))),
+          crypto('crypto_secretbox_open_easy', anyOf('crypto-cipher', fixedAlgorithm('XSalsa20-Poly1305'))),
+          crypto(
+            'crypto_aead_xchacha20poly1305_ietf_encrypt',
+            anyOf('crypto-cipher', fixedAlgorithm('XChaCha20-Poly1305')),
+          ),
+          crypto(
+            'crypto_aead_xchacha20poly1305_ietf_decrypt',
+            anyOf('crypto-cipher', fixedAlgorithm('XChaCha20-Poly1305')),
+          ),
+          crypto(
+            'crypto_aead_chacha20poly1305_ietf_encrypt',
+            anyOf('crypto-cipher', fixedAlgorithm('ChaCha20-Poly1305')),
+          ),
+          crypto('crypto_box_easy', anyOf('crypto-kex', fixedAlgorithm('X25519-XSalsa20-Poly1305'))),
+          crypto('crypto_box_open_easy', anyOf('crypto-kex', fixedAlgorithm('X25519-XSalsa20-Poly1305'))),
+          crypto('crypto_kx_client_session_keys', anyOf('crypto-kex', fixedAlgorithm('X25519'))),
+          crypto('crypto_kx_server_session_keys', anyOf('crypto-kex', fixedAlgorithm('X25519'))),
+          crypto('crypto_sign', anyOf('crypto-signature', fixedAlgorithm('Ed25519'))),
+          crypto('crypto_sign_detached', anyOf('crypto-signature', fixedAlgorithm('Ed25519'))),
+          crypto('crypto_sign_verify_detached', anyOf('crypto-signature', fixedAlgorithm('Ed25519'))),
+          crypto('crypto_generichash', anyOf('crypto-digest', fixedAlgorithm('BLAKE2b'))),
+          crypto('crypto_generichash_init', anyOf('crypto-digest', fixedAlgorithm('BLAKE2b'))),
           crypto('crypto_pwhash', { optional: true }),
           crypto('randombytes_buf', { optional: true }),
           crypto('sodium_init', { optional: true }),

@@ -22,6 +22,8 @@ import {
   AGG_KEY_SIZE,
   AGG_VALUE_LAYOUT,
   AGG_VALUE_SIZE,
+  CALL_ARG_EVENT_LAYOUT,
+  CALL_ARG_EVENT_SIZE,
   EVENT_HEADER_LAYOUT,
   EVENT_HEADER_SIZE,
   EXE_KEY_LAYOUT,
@@ -45,6 +47,7 @@ interface BtfType {
 const STRUCTS: { name: string; size: number; fields?: Record<string, FieldLayout> }[] = [
   { name: 'stella_event_header', size: EVENT_HEADER_SIZE, fields: EVENT_HEADER_LAYOUT },
   { name: 'stella_call_event', size: EVENT_HEADER_SIZE },
+  { name: 'stella_call_arg_event', size: CALL_ARG_EVENT_SIZE, fields: CALL_ARG_EVENT_LAYOUT },
   { name: 'stella_agg_key', size: AGG_KEY_SIZE, fields: AGG_KEY_LAYOUT },
   { name: 'stella_agg_value', size: AGG_VALUE_SIZE, fields: AGG_VALUE_LAYOUT },
   { name: 'stella_exe_key', size: EXE_KEY_SIZE, fields: EXE_KEY_LAYOUT },

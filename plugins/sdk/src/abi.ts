@@ -34,6 +34,12 @@ export const StellaGlobals = {
   ringbufWakeup: 'stella_rb_wakeup',
 } as const;
 
+/**
+ * `const volatile __u32 stella_arg_reads[STELLA_ARG_COOKIES]` (argument.bpf.h): per cookie, which
+ * argument the generic uprobe program reads at the call (`encodeArgumentRead`).
+ */
+export const ARGUMENT_READS_GLOBAL = 'stella_arg_reads';
+
 /** `STELLA_PRESENCE_COOKIES`: request indexes at or above this always count every call. */
 export const PRESENCE_COOKIES = 1024;
 
@@ -77,6 +83,12 @@ export const StellaAbi = {
   serviceMask: 0x7fffffff,
   /** A syscall aggregate's cookie is `service << 32 | syscall id`. */
   syscallCookieShift: 32,
+  /** Cookies below this may read an argument at the call (argument.bpf.h). */
+  argCookies: 1024,
+  /** The `arg` of a call whose probe reads none, or whose read failed. */
+  argUnread: 0xffffffff,
+  /** The `arg` of a call whose pointer to read through was NULL. */
+  argNull: 0xfffffffe,
 } as const;
 
 /** The C enumerator name of each `EventKind` / `StellaAbi` member, as BTF spells it. */
@@ -94,7 +106,29 @@ export const ABI_ENUMERATORS: Record<keyof typeof StellaAbi, string> = {
   targetViaExec: 'STELLA_TARGET_VIA_EXEC',
   serviceMask: 'STELLA_SERVICE_MASK',
   syscallCookieShift: 'STELLA_SYSCALL_COOKIE_SHIFT',
+  argCookies: 'STELLA_ARG_COOKIES',
+  argUnread: 'STELLA_ARG_UNREAD',
+  argNull: 'STELLA_ARG_NULL',
 };
+
+/** What a probe reads at the call: argument `argument` (1–6), or the __u32 at `field` bytes into what it points at. */
+export interface ArgumentRead {
+  argument: 1 | 2 | 3 | 4 | 5 | 6;
+  /** Read the __u32 at this byte offset through the argument (a pointer) instead of the argument. */
+  field?: number;
+  /**
+   * With `field`, when the argument is NULL: the argument whose first 8 bytes hold the pointer to
+   * read through instead (`EVP_CipherInit_ex(ctx, NULL, …)` keeps `ctx`'s cipher, its first member).
+   */
+  whenNullFirstMemberOf?: 1 | 2 | 3 | 4 | 5 | 6;
+}
+
+/** The `stella_arg_reads` word of one read (argument.bpf.h's encoding). */
+export function encodeArgumentRead(read: ArgumentRead): number {
+  const deref = read.field === undefined ? 0 : 0x10 | ((read.field & 0xffff) << 16);
+  const fallback = read.field === undefined ? 0 : (read.whenNullFirstMemberOf ?? 0) << 5;
+  return (read.argument | deref | fallback) >>> 0;
+}
 
 /** Cookie of a syscall aggregate (`stella_syscall_agg_cookie` in syscall.bpf.h), split. */
 export function splitSyscallCookie(cookie: bigint): { service: number; syscallId: number } {

@@ -25,6 +25,8 @@ export interface DrainedAggregate {
   /** The probe's cookie: a request index (uprobes) or service and syscall id (splitSyscallCookie). */
   cookie: bigint;
   pid: number;
+  /** The value the probe read at the call (`StellaAbi.argUnread` when it reads none). */
+  arg: number;
   /** Calls counted on all CPUs since the previous drain. */
   count: number;
   /** Latest call time (monotonic ns) on any CPU, when the object keeps one; 0 otherwise. */
@@ -85,7 +87,10 @@ export class AggregateReader {
         this.#totals.set(id, total);
         seen.add(id);
       }
-      if (count > 0) out.push({ cookie: key.readBigUInt64LE(AGG_KEY_LAYOUT.cookie.offset), pid, count, lastTsNs });
+      if (count > 0) {
+        const cookie = key.readBigUInt64LE(AGG_KEY_LAYOUT.cookie.offset);
+        out.push({ cookie, pid, arg: key.readUInt32LE(AGG_KEY_LAYOUT.arg.offset), count, lastTsNs });
+      }
     }
     // Entries removed since (none are, but by this reader): their totals go too.
     for (const id of this.#totals.keys()) if (!seen.has(id)) this.#totals.delete(id);

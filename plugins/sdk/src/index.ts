@@ -1,7 +1,10 @@
 // SPDX-License-Identifier: Apache-2.0
 
 export {
+  ARGUMENT_READS_GLOBAL,
+  type ArgumentRead,
   EventKind,
+  encodeArgumentRead,
   StellaAbi,
   StellaGlobals,
   StellaMaps,

@@ -30,6 +30,17 @@ export const EVENT_HEADER_LAYOUT = {
 /** sizeof(struct stella_event_header), also sizeof(struct stella_call_event). */
 export const EVENT_HEADER_SIZE = 64;
 
+/**
+ * struct stella_call_arg_event: the generic uprobe program's record, the header then the value its
+ * probe read at the call (argument.bpf.h).
+ */
+export const CALL_ARG_EVENT_LAYOUT = {
+  h: { offset: 0, size: 64 },
+  arg: { offset: 64, size: 4 },
+  _pad: { offset: 68, size: 4 },
+} as const satisfies Record<string, FieldLayout>;
+export const CALL_ARG_EVENT_SIZE = 72;
+
 /** `service` of a record from an object that does not filter targets (STELLA_SERVICE_NONE). */
 export const SERVICE_NONE = StellaAbi.serviceNone;
 
@@ -37,7 +48,7 @@ export const SERVICE_NONE = StellaAbi.serviceNone;
 export const AGG_KEY_LAYOUT = {
   cookie: { offset: 0, size: 8 },
   pid: { offset: 8, size: 4 },
-  _pad: { offset: 12, size: 4 },
+  arg: { offset: 12, size: 4 },
 } as const satisfies Record<string, FieldLayout>;
 export const AGG_KEY_SIZE = 16;
 export const AGG_VALUE_LAYOUT = {

@@ -21,6 +21,7 @@ export interface ObservationFields {
   windowStart?: string;
   windowEnd?: string;
   countMode?: 'presence';
+  algorithm?: string;
 }
 
 /** Builds records for one node: `observationOf(request, fields)` in the fixed key order. */
@@ -45,6 +46,7 @@ export function createObservationBuilder(
     sampleRate: f.sampleRate,
     windowStart: f.windowStart,
     windowEnd: f.windowEnd,
+    algorithm: f.algorithm,
     countMode: f.countMode,
     hitCount: f.hitCount,
   });

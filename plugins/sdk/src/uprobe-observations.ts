@@ -1,7 +1,10 @@
 // SPDX-License-Identifier: Apache-2.0
 /** A uprobe session's records → observations: the call's request is the attach cookie's index. */
+
+import { StellaAbi } from './abi.js';
 import { aggregateObservedAt } from './aggregates.js';
 import { EVENT_HEADER, type EventHeader, readCString, SERVICE_NONE } from './event.js';
+import { CALL_ARG_EVENT_LAYOUT, CALL_ARG_EVENT_SIZE } from './layout.js';
 import { createIsoClock, createObservationBuilder } from './observation.js';
 import type { Observation } from './types/observation.js';
 import type { ProbeRequest } from './types/probe-requests.js';
@@ -20,6 +23,8 @@ export interface UprobeObservationOptions {
   services: () => readonly string[];
   /** Request indexes in presence mode: their records say `countMode: 'presence'`. */
   presence?: ReadonlySet<number>;
+  /** Per request index: the name of the value read at the call (`algorithmNamers`); undefined: no `algorithm`. */
+  algorithms?: readonly (((value: number) => string) | undefined)[];
 }
 
 export interface UprobeObservationDecoder {
@@ -33,12 +38,15 @@ export interface UprobeObservationDecoder {
     count: number,
     lastTsNs: number,
     window: { windowStart: string; windowEnd: string },
+    arg?: number,
   ): Observation | undefined;
 }
 
 export function createUprobeObservationDecoder(options: UprobeObservationOptions): UprobeObservationDecoder {
   const { requests, clock, fixedService, services, sampleRate } = options;
   const presence = options.presence ?? new Set<number>();
+  const algorithms = options.algorithms ?? [];
+  const ARG = CALL_ARG_EVENT_LAYOUT.arg.offset;
   const observationOf = createObservationBuilder(options.nodeName);
   const isoTime = createIsoClock(clock);
   let lastCgroup = -1n;
@@ -62,10 +70,13 @@ export function createUprobeObservationDecoder(options: UprobeObservationOptions
         cgroupId: lastCgroupText,
         sampleRate,
         countMode: presence.has(header.cookie) ? 'presence' : undefined,
+        algorithm: algorithms[header.cookie]?.(
+          header.recordSize >= CALL_ARG_EVENT_SIZE ? buf.readUInt32LE(offset + ARG) : StellaAbi.argUnread,
+        ),
         hitCount: header.hitCount,
       });
     },
-    fromAggregate(cookie, pid, comm, count, lastTsNs, window) {
+    fromAggregate(cookie, pid, comm, count, lastTsNs, window, arg = StellaAbi.argUnread) {
       const request = requests[Number(cookie)];
       if (!request) return undefined;
       return observationOf(request, {
@@ -76,6 +87,7 @@ export function createUprobeObservationDecoder(options: UprobeObservationOptions
         hitCount: count,
         ...window,
         countMode: presence.has(Number(cookie)) ? 'presence' : undefined,
+        algorithm: algorithms[Number(cookie)]?.(arg),
       });
     },
   };

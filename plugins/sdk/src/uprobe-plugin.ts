@@ -1,5 +1,6 @@
 // SPDX-License-Identifier: Apache-2.0
 import { existsSync } from 'node:fs';
+import { algorithmSourcesOf } from './algorithms.js';
 import { defineProbePlugin } from './define.js';
 import { probeModesOf } from './probe-mode.js';
 import type { CatalogueEntry, Category } from './types/catalogue.js';
@@ -80,6 +81,7 @@ export function defineUprobePlugin(
           attachScope: resolved.attachScope,
           rescanIntervalMs: resolved.rescanIntervalMs,
           countModes: probeModesOf(requests, definition.catalogue, ctx.tuning),
+          algorithms: algorithmSourcesOf(requests, definition.catalogue),
         });
       },
     },

@@ -1,5 +1,6 @@
 // SPDX-License-Identifier: Apache-2.0
-import { EventKind, StellaPrograms } from './abi.js';
+import { ARGUMENT_READS_GLOBAL, EventKind, StellaPrograms } from './abi.js';
+import { algorithmNamers, argumentReadsGlobal, argumentRegisters } from './algorithms.js';
 import { AttachPointStatuses, filePoint, linkPoint, releaseDetail } from './attach-points.js';
 import { createMonotonicClock } from './event.js';
 import { type Candidate, LibraryDiscovery } from './library-discovery.js';
@@ -11,7 +12,8 @@ import { openPresenceObject, presenceIndexes } from './presence-session.js';
 import { isLibrary } from './proc-maps.js';
 import { commOf } from './session-common.js';
 import { startSessionCore } from './session-core.js';
-import type { BpfLink } from './types/bpf-api.js';
+import type { BpfLink, BpfObjectHandle } from './types/bpf-api.js';
+import type { AlgorithmSource } from './types/catalogue.js';
 import type { PluginContext, ProbeSession } from './types/probe-plugin.js';
 import type { ProbeRequest } from './types/probe-requests.js';
 import type { TargetScope } from './types/targets.js';
@@ -62,6 +64,12 @@ export interface UprobeCallSessionOptions {
    * probes get their own pid-scoped uprobe_multi links, whatever `attachScope` says.
    */
   countModes?: readonly ProbeCountMode[];
+  /**
+   * Each request's algorithm source, by index (`algorithmSourcesOf`): the program reads the
+   * argument at the call, and observations carry `algorithm`. Probes that read an argument stay
+   * at the entry when placement would skip an instruction that writes its register.
+   */
+  algorithms?: readonly (AlgorithmSource | undefined)[];
 }
 
 /**
@@ -93,6 +101,21 @@ export async function startUprobeCallSession(
   const multi = (await ctx.bpf.uprobeMultiSupported?.()) ?? { supported: false, reason: 'not offered by this BPF API' };
   if (!multi.supported) log.info('uprobe_multi unavailable: one perf-event uprobe per probe', { reason: multi.reason });
   const wantedPresence = presenceIndexes(options.countModes);
+  const algorithmSources = options.algorithms ?? [];
+  const argumentReads = argumentReadsGlobal(algorithmSources);
+  let readsArmed = false;
+  /** The object's own tuning: the per-cookie argument reads (an object built before them has none). */
+  const setArgumentReads = (h: BpfObjectHandle) => {
+    if (!argumentReads) return;
+    try {
+      h.setGlobal(ARGUMENT_READS_GLOBAL, argumentReads);
+      readsArmed = true;
+    } catch (error) {
+      log.warn(`${options.objectPath} reads no arguments (rebuild it against this SDK): algorithms are unknown`, {
+        error: (error as Error).message,
+      });
+    }
+  };
   if (!multi.supported && wantedPresence.size > 0) {
     log.warn('presence mode needs uprobe_multi links: counting every call instead', { reason: multi.reason });
     wantedPresence.clear();
@@ -105,7 +128,10 @@ export async function startUprobeCallSession(
       filterTargets: fixedService === undefined,
       ringBufferBytes: options.ringBufferBytes,
       // The kernel refuses a program loaded for one attach type when attached by the other.
-      configure: multi.supported ? (h) => h.setProgramAttachType(program, 'uprobe.multi') : undefined,
+      configure: (h) => {
+        if (multi.supported) h.setProgramAttachType(program, 'uprobe.multi');
+        setArgumentReads(h);
+      },
     },
     wantedPresence,
     log,
@@ -171,12 +197,16 @@ export async function startUprobeCallSession(
     return cached;
   };
   /** Where `symbol` at `entry` of `file` is probed, and the reason shown in its status. */
-  const placeProbe = async (file: LibraryFile, symbol: string, entry: number) => {
+  const placeProbe = async (file: LibraryFile, index: number, symbol: string, entry: number) => {
     if (!placer) return { offset: entry, placement: 'entry: a custom program may read argument registers' };
     const placed = (await placementsOf(file)).get(symbol);
     if (!placed) return { offset: entry, placement: 'entry: no placement for this symbol' };
     if (placed.offset - placed.delta !== entry)
       return { offset: entry, placement: 'entry: placement saw another entry address' };
+    const read = algorithmSources[index]?.read;
+    const register = read ? argumentRegisters(read).find((r) => placed.registersWritten.includes(r)) : undefined;
+    if (register)
+      return { offset: entry, placement: `entry: ${placed.reason} skips a write of %${register}, the argument read` };
     return { offset: placed.offset, placement: placed.reason };
   };
   /** Requests whose library was found at least once: a later absence is processes leaving, not a failure. */
@@ -190,6 +220,7 @@ export async function startUprobeCallSession(
     fixedService,
     services: () => targetScope.services,
     presence: presenceRequests,
+    algorithms: algorithmNamers(algorithmSources, readsArmed),
   });
 
   const watchLoader = (file: LibraryFile) => {
@@ -252,7 +283,7 @@ export async function startUprobeCallSession(
           timedOut = true;
           continue;
         }
-        const { offset, placement } = await placeProbe(file, request.symbol, entry);
+        const { offset, placement } = await placeProbe(file, index, request.symbol, entry);
         if (presence && presenceRequests.has(index)) {
           presenceFiles.set(file.key, file);
           for (const pid of pids)
@@ -369,8 +400,8 @@ export async function startUprobeCallSession(
       const observation = decoder.fromEvent(buf, offset, header);
       if (observation) out.push(observation);
     },
-    recordsOf({ cookie, pid, count, lastTsNs }, window, out) {
-      const observation = decoder.fromAggregate(cookie, pid, commOf(pid), count, lastTsNs, window);
+    recordsOf({ cookie, pid, arg, count, lastTsNs }, window, out) {
+      const observation = decoder.fromAggregate(cookie, pid, commOf(pid), count, lastTsNs, window, arg);
       if (observation) out.push(observation);
     },
     onTargetsChanged: () => void resolveAndAttach(),

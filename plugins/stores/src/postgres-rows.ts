@@ -22,6 +22,7 @@ export const COLUMNS = [
   'window_start',
   'window_end',
   'sample_rate',
+  'algorithm',
 ] as const;
 
 /** PostgreSQL array types for `INSERT … SELECT * FROM unnest($1::timestamptz[], …)`. */
@@ -45,6 +46,7 @@ export const COLUMN_TYPES = [
   'timestamptz',
   'timestamptz',
   'float8',
+  'text',
 ] as const;
 
 export function rowValues(o: Observation): (string | number | null)[] {
@@ -68,6 +70,7 @@ export function rowValues(o: Observation): (string | number | null)[] {
     o.windowStart ?? null,
     o.windowEnd ?? null,
     o.sampleRate ?? null,
+    o.algorithm ?? null,
   ];
 }
 
@@ -119,5 +122,6 @@ export function observationFromRow(r: Row): Observation {
   if (r.window_start !== null) o.windowStart = isoFromPg(r.window_start as string);
   if (r.window_end !== null) o.windowEnd = isoFromPg(r.window_end as string);
   if (r.sample_rate !== null) o.sampleRate = Number(r.sample_rate);
+  if (r.algorithm !== null) o.algorithm = r.algorithm as string;
   return o;
 }

@@ -43,6 +43,8 @@ export const MIGRATIONS: ((s: string) => string)[] = [
     -- One row per committed append: a retry of a batch whose COMMIT reply was lost is recognised.
     CREATE TABLE ${s}.ingested_batches (batch_id uuid PRIMARY KEY, committed_at timestamptz NOT NULL DEFAULT now());
   `,
+  // The algorithm a crypto call ran (`stella cbom`); NULL for every other function and older rows.
+  (s) => `ALTER TABLE ${s}.observations ADD COLUMN IF NOT EXISTS algorithm text;`,
 ];
 
 const LOCK_KEY = 0x5e11a; // pg_advisory_xact_lock key for schema and partition DDL

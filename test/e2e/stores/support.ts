@@ -60,6 +60,7 @@ export function storeConformance(h: () => StoreHarness | undefined): void {
         windowStart: new Date(T0).toISOString(),
         windowEnd: new Date(T0 + 1000).toISOString(),
         sampleRate: 0.25,
+        algorithm: 'SHA-256',
         comm: 'tab\there\nnewline\\back',
       };
       const minimal: Observation = { ...observation(2, T0 + 2) };

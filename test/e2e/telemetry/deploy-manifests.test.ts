@@ -215,6 +215,7 @@ describe('Grafana dashboard', () => {
       'stella_observation_buffer_full',
       'stella_observations_total',
       'stella_observations_dropped_total',
+      'stella_crypto_algorithm_calls_total',
     ]) {
       expect(exprs).toMatch(new RegExp(`\\b${metric}\\b`));
     }

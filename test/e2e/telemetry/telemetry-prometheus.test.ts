@@ -65,6 +65,8 @@ beforeAll(async () => {
   telemetry.setBufferFull(true);
   telemetry.countObservations('payments', 'tls/SSL_do_handshake', 'uprobe', 12);
   telemetry.countDropped('buffer_full', 3);
+  telemetry.countAlgorithmCalls('payments', 'ECDSA', 4);
+  telemetry.countAlgorithmCalls('payments', 'SHA-384', 40);
 
   prometheus = await startPrometheus({
     targets: [telemetry.prometheusUrl() as string],
@@ -183,12 +185,15 @@ describe('Prometheus scraping createTelemetry', () => {
     const exprs = dashboard.panels.flatMap((p) => (p.targets ?? []).map((t) => ({ title: p.title, expr: t.expr })));
     expect(exprs.length).toBeGreaterThan(8);
     for (const { title, expr } of exprs) {
-      const concrete = expr.replaceAll('$service', '.*').replaceAll('[$__rate_interval]', '[1m]');
+      const concrete = expr
+        .replaceAll('$service', '.*')
+        .replaceAll('[$__rate_interval]', '[1m]')
+        .replaceAll('[$__range]', '[1h]');
       await expect(prometheus.query(concrete), `${title}: ${expr}`).resolves.toBeInstanceOf(Array);
     }
     // The metric panels have data from this agent (the alerts table may be empty by now).
     for (const { title, expr } of exprs.filter((e) => e.expr.includes('stella_') && !e.expr.includes('rate('))) {
-      const result = await prometheus.query(expr.replaceAll('$service', '.*'));
+      const result = await prometheus.query(expr.replaceAll('$service', '.*').replaceAll('[$__range]', '[1h]'));
       expect(result.length, `${title}: ${expr}`).toBeGreaterThan(0);
     }
   });

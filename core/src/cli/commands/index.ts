@@ -13,6 +13,7 @@ const COMMAND_GROUPS: Record<string, CommandGroup> = {
   agent: () => import('./agent.js'),
   attest: () => import('./attest.js'),
   bundle: () => import('./bundle.js'),
+  cbom: () => import('./cbom.js'),
   demo: () => import('./demo.js'),
   doctor: () => import('./doctor.js'),
   'function-map': () => import('./function-map.js'),

@@ -4,6 +4,8 @@
  * plugin ships: which libraries carry which security-relevant functions (read by `generate`).
  */
 
+import type { ArgumentRead } from '../abi.js';
+
 /** Kernel attach mechanisms, in the vocabulary of the function map's `probeTypes`. */
 export type ProbeType = 'uprobe' | 'uretprobe' | 'kprobe' | 'kretprobe' | 'fentry' | 'tracepoint' | 'raw_tracepoint';
 
@@ -39,7 +41,18 @@ export interface CatalogueFunction {
    */
   hot?: boolean;
   description?: string;
+  /** Which algorithm each call runs, when the API says so (the crypto plugin's CBOM). */
+  algorithm?: AlgorithmSource;
 }
+
+/**
+ * How a call's algorithm is known: read at the call (`read`, named by `nameOf`; a value it cannot
+ * name, a failed read or a NULL pointer is recorded as `unknown`), or the function is the
+ * algorithm (`fixed`, libsodium's `crypto_box_easy`).
+ */
+export type AlgorithmSource =
+  | { read: ArgumentRead; nameOf(value: number): string | undefined }
+  | { fixed: string; read?: undefined };
 
 export interface CatalogueLibrary {
   /** Soname or file name to look for, e.g. `libssl.so.3`; for static binaries the path (`/usr/bin/node`). */

@@ -33,4 +33,9 @@ export interface Observation {
    * Absent in count mode (every call counted).
    */
   countMode?: 'presence';
+  /**
+   * The algorithm the call ran (`SHA-256`, `AES-256-CBC`, `X25519`), for functions whose catalogue
+   * entry says how to know it; `unknown` when it could not be read. Absent for other functions.
+   */
+  algorithm?: string;
 }

@@ -37,9 +37,9 @@ struct {
  * because a uprobe program runs with migration, not preemption, disabled: two tasks on one CPU
  * may interleave here.
  */
-static __always_inline void stella_aggregate_hit(__u64 cookie, __u32 pid)
+static __always_inline void stella_aggregate_hit(__u64 cookie, __u32 pid, __u32 arg)
 {
-	struct stella_agg_key key = { .cookie = cookie, .pid = pid };
+	struct stella_agg_key key = { .cookie = cookie, .pid = pid, .arg = arg };
 	struct stella_agg_value *val, init = { .count = 1 };
 	long err;
 

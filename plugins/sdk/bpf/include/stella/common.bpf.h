@@ -16,6 +16,7 @@
  */
 struct stella_event_header *stella__btf_event_header __attribute__((unused));
 struct stella_call_event *stella__btf_call_event __attribute__((unused));
+struct stella_call_arg_event *stella__btf_call_arg_event __attribute__((unused));
 struct stella_agg_key *stella__btf_agg_key __attribute__((unused));
 struct stella_agg_value *stella__btf_agg_value __attribute__((unused));
 struct stella_exe_key *stella__btf_exe_key __attribute__((unused));

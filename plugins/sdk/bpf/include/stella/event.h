@@ -67,6 +67,9 @@ struct stella_event_header {
  *   STELLA_TARGET_VIA_EXEC     set in a stella_target_pids value claimed at exec: a later exec clears it
  *   STELLA_SYSCALL_COOKIE_SHIFT a syscall aggregate's cookie is service << 32 | syscall id
  *                              (a uprobe's cookie is the index of its request, set at attach time)
+ *   STELLA_ARG_COOKIES         cookies below this may read an argument (argument.bpf.h)
+ *   STELLA_ARG_UNREAD          `arg` when the probe reads none, or the read failed
+ *   STELLA_ARG_NULL            `arg` when the pointer to read through was NULL
  */
 enum stella_abi {
 	STELLA_SERVICE_NONE = 0xffffffffu,
@@ -74,6 +77,9 @@ enum stella_abi {
 	STELLA_TARGET_VIA_EXEC = 0x80000000u,
 	STELLA_SERVICE_MASK = 0x7fffffffu,
 	STELLA_SYSCALL_COOKIE_SHIFT = 32,
+	STELLA_ARG_COOKIES = 1024,
+	STELLA_ARG_UNREAD = 0xffffffffu,
+	STELLA_ARG_NULL = 0xfffffffeu,
 };
 
 /* A plain function call or return: nothing beyond the header. */
@@ -81,11 +87,25 @@ struct stella_call_event {
 	struct stella_event_header h;
 };
 
-/* Key and value of the per-CPU hash `stella_agg` (see aggregate.bpf.h); user space sums CPUs. */
+/*
+ * A call from the generic uprobe program (uprobe_call.bpf.h): the header and the value its probe
+ * read at the call (argument.bpf.h), STELLA_ARG_UNREAD when it reads none. 72 bytes.
+ */
+struct stella_call_arg_event {
+	struct stella_event_header h;
+	__u32 arg;
+	__u32 _pad;
+};
+
+/*
+ * Key and value of the per-CPU hash `stella_agg` (see aggregate.bpf.h); user space sums CPUs.
+ * `arg` is the value read at the call (argument.bpf.h; STELLA_ARG_UNREAD when none): calls of one
+ * function with different algorithms count apart.
+ */
 struct stella_agg_key {
 	__u64 cookie;
 	__u32 pid;
-	__u32 _pad;
+	__u32 arg;
 };
 
 struct stella_agg_value {

@@ -55,7 +55,8 @@ static __always_inline void stella_syscall_hit(__u32 service, __u32 syscall_id, 
 	struct stella_call_event *e;
 
 	if (stella_aggregate)
-		stella_aggregate_hit(stella_syscall_agg_cookie(service, syscall_id), bpf_get_current_pid_tgid() >> 32);
+		stella_aggregate_hit(stella_syscall_agg_cookie(service, syscall_id), bpf_get_current_pid_tgid() >> 32,
+				     STELLA_ARG_UNREAD);
 	if (!stella_should_sample())
 		return;
 	e = stella_reserve(sizeof(*e));

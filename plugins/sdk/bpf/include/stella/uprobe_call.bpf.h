@@ -18,19 +18,23 @@
 #include "stella/sampling.bpf.h"
 #include "stella/aggregate.bpf.h"
 #include "stella/presence.bpf.h"
+#include "stella/argument.bpf.h"
 
-static __always_inline int stella_handle_call(void *ctx, __u16 kind)
+static __always_inline int stella_handle_call(struct pt_regs *ctx, __u16 kind)
 {
-	struct stella_call_event *e;
+	struct stella_call_arg_event *e;
 	__u32 tgid = bpf_get_current_pid_tgid() >> 32;
 	__u32 service = stella_service_of(tgid);
 	__u64 cookie;
+	__u32 arg;
 
 	if (service == STELLA_NOT_TARGET)
 		return 0;
 	cookie = bpf_get_attach_cookie(ctx);
+	/* At a return the argument registers hold whatever the function left there. */
+	arg = kind == STELLA_EVENT_CALL ? stella_read_arg(ctx, cookie) : STELLA_ARG_UNREAD;
 	if (stella_aggregate)
-		stella_aggregate_hit(cookie, tgid);
+		stella_aggregate_hit(cookie, tgid, arg);
 	if (stella_presence_mode(cookie)) {
 		if (!stella_presence_first_hit(cookie, tgid))
 			return 0;
@@ -42,6 +46,8 @@ static __always_inline int stella_handle_call(void *ctx, __u16 kind)
 		return 0;
 	stella_fill_header(&e->h, kind, sizeof(*e), cookie, 1);
 	e->h.service = service;
+	e->arg = arg;
+	e->_pad = 0;
 	if (stella_presence_mode(cookie))
 		bpf_ringbuf_submit(e, BPF_RB_FORCE_WAKEUP);
 	else
