@@ -9,8 +9,9 @@
 #
 #   scripts/kernel-matrix.sh [5.10 6.1 6.12 host]     (as root; default: all four)
 #   STELLA_MATRIX_TESTS="bpf/test/features.test.ts"   run these files instead of the list
-#   STELLA_MATRIX_SMP / STELLA_MATRIX_MEM / STELLA_MATRIX_CPU / STELLA_MATRIX_TIMEOUT   guest size and
-#   qemu CPU model (default max), per-kernel limit
+#   STELLA_MATRIX_SMP / STELLA_MATRIX_MEM / STELLA_MATRIX_CPU / STELLA_MATRIX_ACCEL / STELLA_MATRIX_TIMEOUT
+#   guest size, qemu CPU model and accelerator (defaults: default_cpu, default_accel), per-kernel limit
+#   STELLA_MATRIX_COMMAND="grep flags /proc/cpuinfo"  run this shell command in the guests instead
 #
 # Results: .cache/kernel-matrix/results/<kernel>/{rc,junit.xml,vitest.log,console.log}; the
 # table at the end is also written to .cache/kernel-matrix/results/summary.txt. Exit status is
@@ -71,7 +72,8 @@ fetch_kernel() {
   case "$image" in linux-image-"$k".*) ;; *) die "apt offers $image for kernel $k, not a $k image" ;; esac
   log "fetching $image from Debian's archive"
   rm -rf "$dir" && mkdir -p "$dir/deb" "$dir/x" "$dir/modules"
-  (cd "$dir/deb" && apt-get "${apt_opts[@]}" download -q "$image" >/dev/null)
+  # As root into the cache: apt's _apt user cannot write there, and says so on every fetch.
+  (cd "$dir/deb" && apt-get "${apt_opts[@]}" -o APT::Sandbox::User=root download -q "$image" >/dev/null)
   dpkg-deb -x "$dir"/deb/*.deb "$dir/x"
   cp "$dir"/x/boot/vmlinuz-* "$dir/vmlinuz"
   cp "$dir"/x/boot/config-* "$dir/config"
@@ -114,6 +116,12 @@ build_initramfs() {
 }
 
 # --- running ----------------------------------------------------------------------------------
+# One host thread runs both vCPUs (thread=single): qemu 7.2's multi-threaded TCG made node in
+# the guests execute stale or wrong code (SIGILL, SIGSEGV on a truncated %rsp, wasm bounds faults)
+# at a rate that depends on the CPU model and the kernel, up to every run (docs/KERNELS.md, "Why
+# single-threaded TCG"). `max` is every feature TCG emulates.
+default_accel='tcg,thread=single'
+default_cpu=max
 run_guest() {
   local k=$1 out=$results/$1
   rm -rf "$out" && mkdir -p "$out"
@@ -121,14 +129,15 @@ run_guest() {
   {
     printf 'STELLA_REPO=%q\n' "$repo"
     printf 'STELLA_TESTS=%q\n' "${tests[*]}"
+    printf 'STELLA_COMMAND=%q\n' "${STELLA_MATRIX_COMMAND:-}"
   } >"$out/job"
   log "kernel $k ($(cat "$cache/$k/image")): ${#tests[@]} test files under qemu (TCG)"
   local start=$SECONDS
   # qemu exits 0 whatever the guest did: the verdict is the rc file the guest writes.
-  flock /tmp/stella-qemu.lock timeout "${STELLA_MATRIX_TIMEOUT:-2400}" nice -n 10 qemu-system-x86_64 \
-    -machine q35 -accel tcg -cpu "${STELLA_MATRIX_CPU:-max}" -smp "${STELLA_MATRIX_SMP:-2}" -m "${STELLA_MATRIX_MEM:-4096}" \
+  flock /tmp/stella-qemu.lock timeout "${STELLA_MATRIX_TIMEOUT:-900}" nice -n 10 qemu-system-x86_64 \
+    -machine q35 -accel "${STELLA_MATRIX_ACCEL:-$default_accel}" -cpu "${STELLA_MATRIX_CPU:-$default_cpu}" -smp "${STELLA_MATRIX_SMP:-2}" -m "${STELLA_MATRIX_MEM:-4096}" \
     -kernel "$cache/$k/vmlinuz" -initrd "$cache/$k/initrd.gz" \
-    -append "console=ttyS0 panic=-1 quiet mitigations=off STELLA_REPO=$repo" \
+    -append "console=ttyS0 panic=-1 quiet mitigations=off print-fatal-signals=1 STELLA_REPO=$repo" \
     -virtfs "local,path=/,mount_tag=hostroot,security_model=none,readonly=on,multidevs=remap" \
     -virtfs "local,path=$out,mount_tag=results,security_model=none" \
     -display none -monitor none -serial "file:$out/console.log" -nic none -no-reboot \

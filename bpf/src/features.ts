@@ -4,7 +4,7 @@ import { spawnSync } from 'node:child_process';
 import { existsSync, statSync } from 'node:fs';
 import { release } from 'node:os';
 import { join } from 'node:path';
-import type { KernelFeatures } from '@stella/sdk';
+import { ATTACH_COOKIES_MISSING, type KernelFeatures } from '@stella/sdk';
 import { nativeAddon, packageDir } from './native.js';
 import { BpfObject } from './object.js';
 
@@ -58,9 +58,8 @@ function unreadableTracefs(): string | undefined {
 const TRACEFS_UNREADABLE =
   'missing capability CAP_DAC_READ_SEARCH: tracefs is readable only by root, and syscall tracepoint ids are read from it';
 
-/** The one sentence every place that refuses uprobes on a pre-5.15 kernel says. */
-export const ATTACH_COOKIES_MISSING =
-  'the kernel has no bpf_get_attach_cookie (Linux 5.15+), which the uprobe plugins (crypto, tls, auth) need to tell their attach points apart';
+/** The one sentence every place that refuses uprobes on a pre-5.15 kernel says (defined by the SDK). */
+export { ATTACH_COOKIES_MISSING } from '@stella/sdk';
 
 function kernelAtLeast(kernelRelease: string, major: number, minor: number): boolean {
   const [maj = 0, min = 0] = kernelRelease.split(/[.-]/).map(Number);

@@ -12,14 +12,30 @@ export const fixtureObject = join(bpfDir, 'test', 'fixtures', 'fixture.bpf.o');
 export const callTarget = join(bpfDir, 'build', 'fixtures', 'call_target');
 export const fixtureSymbol = 'stella_fixture_work';
 
-/** Why BPF tests cannot run here, or undefined when they can (root is what they need). */
-export function bpfUnavailableReason(): string | undefined {
+/** Why no BPF test can run here (they need root and BTF), or undefined. */
+export function bpfRootReason(): string | undefined {
   if (process.getuid?.() !== 0) return 'BPF tests need root (CAP_BPF, CAP_PERFMON, CAP_SYS_ADMIN); running as non-root';
   if (!existsSync('/sys/kernel/btf/vmlinux')) return 'the kernel has no BTF (/sys/kernel/btf/vmlinux)';
-  // The fixture object's uprobe program reads its attach cookie: the whole object fails to load.
-  if (detectKernelFeatures({ mountTracefs: false }).attachCookies === false) return ATTACH_COOKIES_MISSING;
   return undefined;
 }
+
+/** Why the fixture object's uprobe tests cannot run here, or undefined when they can. */
+export function bpfUnavailableReason(): string | undefined {
+  // The fixture object's uprobe program reads its attach cookie: with it, the object fails to load.
+  return bpfRootReason() ?? (attachCookiesMissing() ? ATTACH_COOKIES_MISSING : undefined);
+}
+
+export function attachCookiesMissing(): boolean {
+  return detectKernelFeatures({ mountTracefs: false }).attachCookies === false;
+}
+
+/** The fixture's programs that read an attach cookie: switched off before Linux 5.15. */
+export const COOKIE_PROGRAMS = [
+  'stella_uprobe_call',
+  'stella_uprobe_presence',
+  'stella_uretprobe_call',
+  'fixture_sys_enter_getppid',
+];
 
 /** Incremental build of objects, addon and fixtures (a no-op when up to date). */
 export function ensureBuilt(): void {

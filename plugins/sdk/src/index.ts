@@ -71,7 +71,12 @@ export type * from './types/probe-requests.js';
 export type * from './types/store.js';
 export type * from './types/targets.js';
 export type * from './types/tuning.js';
-export { defineUprobePlugin, type UprobePluginDefinition, type UprobePluginOptions } from './uprobe-plugin.js';
+export {
+  ATTACH_COOKIES_MISSING,
+  defineUprobePlugin,
+  type UprobePluginDefinition,
+  type UprobePluginOptions,
+} from './uprobe-plugin.js';
 export {
   EVENT_KIND_LIBRARY_LOADED,
   PER_PID_ATTACH_LIMIT,

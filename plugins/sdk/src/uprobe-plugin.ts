@@ -7,6 +7,13 @@ import type { CatalogueEntry, Category } from './types/catalogue.js';
 import type { ProbePlugin } from './types/probe-plugin.js';
 import { startUprobeCallSession, type UprobeCallSessionOptions } from './uprobe-session.js';
 
+/**
+ * The one sentence every place that refuses uprobes on a pre-5.15 kernel says (doctor's check, each
+ * uprobe plugin's detection, the agent's failed entries; docs/KERNELS.md quotes it).
+ */
+export const ATTACH_COOKIES_MISSING =
+  'the kernel has no bpf_get_attach_cookie (Linux 5.15+), which the uprobe plugins (crypto, tls, auth) need to tell their attach points apart';
+
 export interface UprobePluginOptions {
   /** Ring buffer bytes (power of two). Default 4 MiB: < 3 % drops under contention (docs/KERNEL.md §6). */
   ringBufferBytes: number;
@@ -58,8 +65,7 @@ export function defineUprobePlugin(
         if (bpf.features().attachCookies === false) {
           return {
             available: false,
-            reason:
-              'the kernel has no bpf_get_attach_cookie (Linux 5.15+), which this plugin needs to tell its attach points apart',
+            reason: ATTACH_COOKIES_MISSING,
           };
         }
         if (!existsSync(objectPath)) {

@@ -4,6 +4,7 @@ import { mkdir, rm, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { promisify } from 'node:util';
+import { ATTACH_COOKIES_MISSING } from '@stella/bpf';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { freePort } from '../../../core/src/demo/tls-server.js';
 import { bpftraceCount, canBpf, hits, LIBDIR, startAgent, stopDriven, tempDir, uprobeRefusal } from './support.js';
@@ -152,5 +153,34 @@ describe.skipIf(!canBpf || uprobeRefusal !== undefined)('auth plugin on real PAM
       expect(bpftrace).toBeGreaterThanOrEqual(2);
       expect(hits(observations, 'auth/sasl_client_start')).toBe(bpftrace);
     });
+  });
+});
+
+// Before Linux 5.15 the uprobe plugins refuse (docs/KERNELS.md): the agent still starts and says so
+// per call, in the one sentence doctor says too. The kernel matrix runs this on 5.10.
+describe.runIf(canBpf && uprobeRefusal !== undefined)('auth plugin on a kernel without attach cookies', () => {
+  it('the agent starts and reports pam_authenticate failed, naming bpf_get_attach_cookie', async () => {
+    const agent = await startAgent({
+      service: 'login',
+      calls: [
+        {
+          function: 'auth/pam_authenticate',
+          library: 'libpam.so.0',
+          binaryPath: `${LIBDIR}/libpam.so.0`,
+          purl: PAM_PURL,
+        },
+      ],
+      targets: ['{service: login, executables: [/usr/bin/pamtester]}'],
+    });
+    try {
+      expect(agent.status('auth/pam_authenticate')).toMatchObject({
+        state: 'failed',
+        plugin: '@stella/probes-auth',
+        reason: 'kernel-feature-missing',
+        detail: ATTACH_COOKIES_MISSING,
+      });
+    } finally {
+      await agent.stop();
+    }
   });
 });

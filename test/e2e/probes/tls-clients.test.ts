@@ -5,7 +5,7 @@ import { join } from 'node:path';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { startOpensslServer, type TlsServer } from '../../../core/src/demo/tls-server.js';
-import { canBpf, drive, hits, LIBDIR, startAgent, stopDriven, tempDir, uprobeRefusal } from './support.js';
+import { canBpf, drive, hits, LIBDIR, startAgent, stopDriven, tempDir, until, uprobeRefusal } from './support.js';
 
 const LIBSSL = `${LIBDIR}/libssl.so.3`;
 const GNUTLS = `${LIBDIR}/libgnutls.so.30`;
@@ -98,6 +98,11 @@ describe.skipIf(!canBpf || uprobeRefusal !== undefined)(
           '{service: gnutls-client, executables: [/usr/bin/gnutls-cli]}',
         ],
       });
+      // The agent stops waiting for attaches after probes.attach_timeout_ms and finishes them in the
+      // background; placing probes in node's 100 MB binary takes longer than that under qemu's
+      // emulation (the kernel matrix). Exact counts need every call attached before the clients run.
+      const calls = ['tls/SSL_do_handshake', 'tls/SSL_connect', 'tls/SSL_set_connect_state', 'tls/gnutls_handshake'];
+      await until(() => calls.every((fn) => agent.status(fn)?.state === 'attached'), 120_000, 'every call attached');
       const independent = await bpftrace({
         curl: `uprobe:${LIBSSL}:SSL_do_handshake /comm == "curl"/`,
         python: `uprobe:${LIBSSL}:SSL_do_handshake /pid == ${python.pid}/`,
