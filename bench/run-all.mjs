@@ -107,6 +107,15 @@ const BENCHMARKS = [
     bpf: true,
   },
   {
+    // On the host only the tracepoint runs (no kprobes or fentry here); the kernel matrix runs it in
+    // its guests for the per-mechanism table in docs/KERNELS.md.
+    name: 'syscall-mechanisms',
+    script: 'bench/syscall-mechanisms.mjs',
+    full: [],
+    quick: ['--calls', '20000', '--rounds', '1'],
+    bpf: true,
+  },
+  {
     name: 'agent-stop',
     script: 'bench/agent-stop.mjs',
     full: [],
