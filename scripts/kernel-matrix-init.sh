@@ -28,6 +28,10 @@ mount -t 9p -o "$nine,ro,cache=loose" hostroot /newroot || fail "cannot mount th
 mount -t tmpfs -o mode=0755 run /newroot/run
 mount -t tmpfs -o mode=1777 tmp /newroot/tmp
 mkdir -p /newroot/run/matrix-results /newroot/run/layers
+# The repository comes as its own share, mounted after the tmpfs mounts above: a clone under /tmp
+# (as CI makes) would otherwise be hidden by the guest's empty /tmp.
+mkdir -p "/newroot$STELLA_REPO" 2>/dev/null
+mount -t 9p -o "$nine,ro,cache=loose" repo "/newroot$STELLA_REPO" || fail "cannot mount the repository share"
 mount -t 9p -o "$nine" results /newroot/run/matrix-results || fail "cannot mount the results share"
 mount -t tmpfs layers /newroot/run/layers
 for dir in /etc /var /root /home "$STELLA_REPO"; do

@@ -139,6 +139,7 @@ run_guest() {
     -kernel "$cache/$k/vmlinuz" -initrd "$cache/$k/initrd.gz" \
     -append "console=ttyS0 panic=-1 quiet mitigations=off print-fatal-signals=1 STELLA_REPO=$repo" \
     -virtfs "local,path=/,mount_tag=hostroot,security_model=none,readonly=on,multidevs=remap" \
+    -virtfs "local,path=$repo,mount_tag=repo,security_model=none,readonly=on,multidevs=remap" \
     -virtfs "local,path=$out,mount_tag=results,security_model=none" \
     -display none -monitor none -serial "file:$out/console.log" -nic none -no-reboot \
     || log "kernel $k: qemu ended with status $? (timeout is 124)"
