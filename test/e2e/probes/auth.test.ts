@@ -158,8 +158,13 @@ describe.skipIf(!canBpf || uprobeRefusal !== undefined)('auth plugin on real PAM
 
 // Before Linux 5.15 the uprobe plugins refuse (docs/KERNELS.md): the agent still starts and says so
 // per call, in the one sentence doctor says too. The kernel matrix runs this on 5.10.
-describe.runIf(canBpf && uprobeRefusal !== undefined)('auth plugin on a kernel without attach cookies', () => {
-  it('the agent starts and reports pam_authenticate failed, naming bpf_get_attach_cookie', async () => {
+describe('auth plugin on a kernel without attach cookies', () => {
+  it('the agent starts and reports pam_authenticate failed, naming bpf_get_attach_cookie', async (ctx) => {
+    if (!canBpf || uprobeRefusal === undefined) {
+      const why = 'this kernel has attach cookies (or no BPF): the refusal runs on the kernel matrix (5.10)';
+      console.warn(`skipping the refusal test: ${why}`);
+      return ctx.skip(why);
+    }
     const agent = await startAgent({
       service: 'login',
       calls: [
