@@ -1,7 +1,7 @@
 // SPDX-License-Identifier: Apache-2.0
 /** What the algorithm tests share: requests as a function map would carry them, and bpftrace by value. */
-import { spawn } from 'node:child_process';
 import type { Observation, ProbeRequest } from '@stella/sdk';
+import { startBpftrace } from '@stella/sdk/testing';
 
 export const LIBCRYPTO = '/usr/lib/x86_64-linux-gnu/libcrypto.so.3';
 
@@ -45,24 +45,10 @@ export async function bpftraceByPointedInt(
       return `${probe} /pid == ${pid}/ { @calls["${label}", arg${arg} ? *(int32 *)arg${arg} : ${whenNull}] = count(); }`;
     })
     .join('\n');
-  const child = spawn('bpftrace', ['-B', 'line', '-e', `${program}\nBEGIN { printf("armed\\n"); }`], {
-    stdio: ['ignore', 'pipe', 'pipe'],
-  });
-  let output = '';
-  await new Promise<void>((resolve, reject) => {
-    const onData = (d: Buffer) => {
-      output += String(d);
-      if (output.includes('armed')) resolve();
-    };
-    child.stdout.on('data', onData);
-    child.stderr.on('data', onData);
-    child.once('exit', (code) => reject(new Error(`bpftrace exited ${code}: ${output}`)));
-  });
+  const tracer = await startBpftrace(program);
   return {
     async stop() {
-      const exited = new Promise((resolve) => child.once('exit', resolve));
-      child.kill('SIGINT');
-      await exited;
+      const output = await tracer.stop();
       const counts: Record<string, Record<number, number>> = {};
       for (const [, label, value, n] of output.matchAll(/@calls\[([^,\]]+), (-?\d+)\]: (\d+)/g)) {
         counts[label!] ??= {};

@@ -6,11 +6,10 @@
  * count exactly. The attached status of a per-process link says so. bpftrace counts the child's
  * calls by its parent's pid.
  */
-import { spawn } from 'node:child_process';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { createBpf } from '@stella/bpf';
 import type { ProbeRequest } from '@stella/sdk';
-import { bpfUnavailableReason, countsFor, ScriptWorkload, testContext } from '@stella/sdk/testing';
+import { bpfUnavailableReason, countsFor, ScriptWorkload, startBpftrace, testContext } from '@stella/sdk/testing';
 import { afterAll, describe, expect, it } from 'vitest';
 import { cryptoProbes } from '../src/index.js';
 
@@ -56,24 +55,12 @@ afterAll(() => {
 
 /** bpftrace count of the calls made by children of `parent`. */
 async function childCalls(parent: number): Promise<{ stop(): Promise<number> }> {
-  const program = `uprobe:${LIBCRYPTO}:EVP_DigestUpdate /curtask->real_parent->tgid == ${parent}/ { @child = count(); }
-BEGIN { printf("armed\\n"); }`;
-  const child = spawn('bpftrace', ['-B', 'line', '-e', program], { stdio: ['ignore', 'pipe', 'pipe'] });
-  let output = '';
-  await new Promise<void>((resolve, reject) => {
-    const onData = (d: Buffer) => {
-      output += String(d);
-      if (output.includes('armed')) resolve();
-    };
-    child.stdout.on('data', onData);
-    child.stderr.on('data', onData);
-    child.once('exit', (code) => reject(new Error(`bpftrace exited ${code}: ${output}`)));
-  });
+  const tracer = await startBpftrace(
+    `uprobe:${LIBCRYPTO}:EVP_DigestUpdate /curtask->real_parent->tgid == ${parent}/ { @child = count(); }`,
+  );
   return {
     async stop() {
-      const exited = new Promise((resolve) => child.once('exit', resolve));
-      child.kill('SIGINT');
-      await exited;
+      const output = await tracer.stop();
       return Number(/@child: (\d+)/.exec(output)?.[1] ?? 0);
     },
   };

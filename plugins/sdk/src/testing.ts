@@ -236,18 +236,11 @@ export function faultyBpf(
 }
 
 /**
- * An independent count for one process: bpftrace `count()` on each probe spec (label → e.g.
- * `tracepoint:syscalls:sys_enter_connect` or `uprobe:/usr/lib/…/libcrypto.so.3:EVP_DigestUpdate`),
- * read when `stop()` interrupts it.
+ * Runs a bpftrace program until `stop()` interrupts it and returns everything it printed. Resolves
+ * once every probe is attached: a BEGIN probe is added that prints a marker, and BEGIN fires only
+ * after "Attaching N probes" has succeeded.
  */
-export async function bpftraceCounts(
-  probes: Readonly<Record<string, string>>,
-  pid: number,
-): Promise<{ stop(): Promise<Record<string, number>> }> {
-  const program = Object.entries(probes)
-    .map(([label, probe]) => `${probe} /pid == ${pid}/ { @calls["${label}"] = count(); }`)
-    .join('\n');
-  // BEGIN fires once every probe is attached ("Attaching N probes" is printed before that).
+export async function startBpftrace(program: string): Promise<{ stop(): Promise<string> }> {
   const child = spawn('bpftrace', ['-B', 'line', '-e', `${program}\nBEGIN { printf("armed\\n"); }`], {
     stdio: ['ignore', 'pipe', 'pipe'],
   });
@@ -266,6 +259,28 @@ export async function bpftraceCounts(
       const exited = new Promise((resolve) => child.once('exit', resolve));
       child.kill('SIGINT');
       await exited;
+      return output;
+    },
+  };
+}
+
+/**
+ * An independent count for one process: bpftrace `count()` on each probe spec (label → e.g.
+ * `tracepoint:syscalls:sys_enter_connect` or `uprobe:/usr/lib/…/libcrypto.so.3:EVP_DigestUpdate`),
+ * read when `stop()` interrupts it.
+ */
+export async function bpftraceCounts(
+  probes: Readonly<Record<string, string>>,
+  pid: number,
+): Promise<{ stop(): Promise<Record<string, number>> }> {
+  const tracer = await startBpftrace(
+    Object.entries(probes)
+      .map(([label, probe]) => `${probe} /pid == ${pid}/ { @calls["${label}"] = count(); }`)
+      .join('\n'),
+  );
+  return {
+    async stop() {
+      const output = await tracer.stop();
       const counts: Record<string, number> = {};
       for (const [, label, n] of output.matchAll(/@calls\[([^\]]+)\]: (\d+)/g)) counts[label!] = Number(n);
       return counts;
