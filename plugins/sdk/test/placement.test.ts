@@ -125,11 +125,14 @@ describe('placement on other files', () => {
   });
 
   it('stops its worker when idle and starts a new one on the next request', async () => {
-    const idle = new UprobePlacer({ idleMs: 50 });
+    let stopped = 0;
+    const idle = new UprobePlacer({ idleMs: 50, onWorkerStopped: () => stopped++ });
     const [first] = await idle.place(join(dir, 'libcases.so'), [{ symbol: 'plain_test_je' }]);
     expect(idle.workerRunning).toBe(true);
     await new Promise((r) => setTimeout(r, 300));
     expect(idle.workerRunning).toBe(false);
+    // The agent's session hands the worker's freed memory back here.
+    expect(stopped).toBe(1);
     const [again] = await idle.place(join(dir, 'libcases.so'), [{ symbol: 'plain_test_je' }]);
     expect(again).toEqual(first);
     await idle.close();
