@@ -38,7 +38,11 @@ describe.skipIf(!glibc)('releaseFreedMemory (glibc malloc_trim)', () => {
       encoding: 'utf8',
       env: { ...process.env, MALLOC_ARENA_MAX: '2' },
     });
-    const { released, before, after } = JSON.parse(out.trim().split('\n').pop()!) as { released: boolean; before: number; after: number };
+    const { released, before, after } = JSON.parse(out.trim().split('\n').pop()!) as {
+      released: boolean;
+      before: number;
+      after: number;
+    };
     expect(released).toBe(true);
     // 20,000 × 4 KiB = 78 MiB allocated, 15/16 of it freed but resident; trim returns most of it.
     expect(before - after).toBeGreaterThan(40 * 1024);
