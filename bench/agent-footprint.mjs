@@ -7,7 +7,10 @@
  * floors measured in the same run: a bare `node` process and `stella --version` (the CLI's own
  * start-up with every command group loaded, what the agent no longer pays for).
  *
- *   node bench/agent-footprint.mjs [--rounds 5] [--idle-seconds 3] [--baseline <checkout>]
+ *   node bench/agent-footprint.mjs [--rounds 5] [--idle-seconds 20] [--baseline <checkout>]
+ *
+ * Idle means 20 s after ready by default: V8 shrinks its heap after about 10 s without work, and
+ * an agent on a node idles for hours, so an earlier sample would measure start-up's leftovers.
  *
  * `--baseline` adds the agent of another built checkout (e.g. a worktree of the previous commit)
  * to the same run, interleaved, so before/after compare under the same load.
@@ -26,7 +29,7 @@ const repo = join(dirname(fileURLToPath(import.meta.url)), '..');
 const { values } = parseArgs({
   options: {
     rounds: { type: 'string', default: '5' },
-    'idle-seconds': { type: 'string', default: '3' },
+    'idle-seconds': { type: 'string', default: '20' },
     baseline: { type: 'string' },
   },
 });
@@ -61,9 +64,9 @@ const sleep = (ms) => new Promise((r) => setTimeout(r, ms));
  * Runs `args` with node until `readyText` appears on its output (or it exits), idles, samples
  * memory, stops it with SIGTERM. Returns ms to ready and memory in MB.
  */
-async function measure(args, readyText, idle) {
+async function measure(command, args, readyText, idle) {
   const started = performance.now();
-  const child = spawn(process.execPath, args, { stdio: ['ignore', 'pipe', 'pipe'] });
+  const child = spawn(command, args, { stdio: ['ignore', 'pipe', 'pipe'] });
   let out = '';
   const ready = await new Promise((resolve, reject) => {
     const onData = (d) => {
@@ -118,8 +121,16 @@ try {
       ready: undefined,
     },
     {
+      // The installed binary, run as a user runs it: its shebang limits glibc to two malloc arenas.
       name: 'stella-runtime-agent (idle)',
-      args: [join(repo, 'core/bin/stella-runtime-agent.js'), '--config', config],
+      command: join(repo, 'core/bin/stella-runtime-agent.js'),
+      args: ['--config', config],
+      ready: 'ready',
+    },
+    {
+      // The same agent started as `node stella.js agent`: glibc's default arenas (8 per CPU).
+      name: 'stella agent under plain node (idle)',
+      args: [join(repo, 'core/bin/stella.js'), 'agent', '--config', config],
       ready: 'ready',
     },
   ];
@@ -134,7 +145,7 @@ try {
   for (let round = 0; round < rounds; round++) {
     // Interleaved round by round: the machine is shared, so neighbours' load hits every case alike.
     for (const [i, c] of cases.entries()) {
-      const m = await measure(c.args, c.ready, c.ready ? idleMs : 0);
+      const m = await measure(c.command ?? process.execPath, c.args, c.ready, c.ready ? idleMs : 0);
       for (const k of ['ready', 'rss', 'hwm', 'stop']) results[i][k].push(m[k] ?? Number.NaN);
     }
   }

@@ -5,6 +5,10 @@
 
 #include <napi.h>
 
+#ifdef __GLIBC__
+#include <malloc.h>
+#endif
+
 #include <bpf/bpf.h>
 #include <bpf/btf.h>
 #include <bpf/libbpf.h>
@@ -854,6 +858,22 @@ Napi::Value ProbeMapType(const Napi::CallbackInfo& info) {
   return Napi::Boolean::New(info.Env(), ret == 1);
 }
 
+// releaseFreedMemory(): hands the free pages of every malloc arena back to the kernel (glibc's
+// malloc_trim), off the main thread; resolves whether any were released. Why: libbpf's loads and
+// the placement worker allocate on other threads, and glibc keeps each thread's arena resident
+// after its memory is freed: ~12-15 MB of an idle agent's RSS here. Elsewhere (musl) a no-op.
+Napi::Value ReleaseFreedMemory(const Napi::CallbackInfo& info) {
+  auto released = std::make_shared<bool>(false);
+  return stella::RunOffThread(
+      info.Env(), "stella-malloc-trim",
+      [released] {
+#ifdef __GLIBC__
+        *released = malloc_trim(0) == 1;
+#endif
+      },
+      [released](Napi::Env env) -> Napi::Value { return Napi::Boolean::New(env, *released); });
+}
+
 Napi::Object Init(Napi::Env env, Napi::Object exports) {
   const char* dbg = getenv("STELLA_LIBBPF_DEBUG");
   g_libbpf_log_to_stderr = dbg && *dbg && strcmp(dbg, "0") != 0;
@@ -876,6 +896,7 @@ Napi::Object Init(Napi::Env env, Napi::Object exports) {
   exports.Set("numPossibleCpus", Napi::Function::New(env, NumPossibleCpus));
   exports.Set("libbpfVersion", Napi::Function::New(env, LibbpfVersion));
   exports.Set("probeMapType", Napi::Function::New(env, ProbeMapType));
+  exports.Set("releaseFreedMemory", Napi::Function::New(env, ReleaseFreedMemory));
   return exports;
 }
 

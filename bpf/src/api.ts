@@ -1,6 +1,7 @@
 // SPDX-License-Identifier: Apache-2.0
 import type { BpfApi, BpfObjectHandle, KernelFeatures } from '@stella/sdk';
 import { type DetectOptions, detectKernelFeatures, TARGET_FILTER_OBJECT, uprobeMultiSupported } from './features.js';
+import { nativeAddon } from './native.js';
 import { BpfObject } from './object.js';
 
 /** The SDK's BpfApi backed by libbpf. Feature detection runs once, on first use. */
@@ -20,6 +21,10 @@ export class LibbpfApi implements BpfApi {
 
   uprobeMultiSupported(): Promise<{ supported: boolean; reason?: string }> {
     return uprobeMultiSupported();
+  }
+
+  releaseFreedMemory(): Promise<boolean> {
+    return nativeAddon().releaseFreedMemory();
   }
 }
 

@@ -98,6 +98,8 @@ export interface NativeAddon {
   numPossibleCpus(): number;
   libbpfVersion(): string;
   probeMapType(type: number): boolean;
+  /** glibc malloc_trim(0) on its own thread: whether freed arena pages went back to the kernel. */
+  releaseFreedMemory(): Promise<boolean>;
 }
 
 /** The package directory (bpf/), the same from src/ and dist/. */

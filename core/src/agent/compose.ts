@@ -47,6 +47,7 @@ export interface ComposedAgent {
   loaded: LoadedConfig;
   telemetry: Telemetry;
   logger: Logger;
+  bpf: BpfApi;
   /** Stops the agent and releases telemetry; idempotent. */
   dispose(): Promise<void>;
 }
@@ -140,7 +141,7 @@ export async function composeAgent(options: ComposeOptions = {}): Promise<Compos
         now: () => clock.now(),
       }),
   );
-  await provide<BpfApi>(TOKENS.Bpf, () => createBpf());
+  const bpf = await provide<BpfApi>(TOKENS.Bpf, () => createBpf());
 
   const agent = container.resolve(RuntimeAgent);
   let disposed: Promise<void> | undefined;
@@ -151,6 +152,7 @@ export async function composeAgent(options: ComposeOptions = {}): Promise<Compos
     loaded,
     telemetry,
     logger,
+    bpf,
     dispose() {
       disposed ??= (async () => {
         await agent.stop();

@@ -5,7 +5,7 @@ import { AttachPointStatuses, filePoint, linkPoint, releaseDetail } from './atta
 import { createMonotonicClock } from './event.js';
 import { type Candidate, LibraryDiscovery } from './library-discovery.js';
 import { type LibraryFile, resolveRequest } from './library-files.js';
-import { UprobePlacer } from './placement/index.js';
+import { UprobePlacer } from './placement/placer.js';
 import type { UprobePlacement } from './placement/types.js';
 import { PresenceController } from './presence.js';
 import { openPresenceObject, presenceIndexes } from './presence-session.js';
@@ -181,7 +181,13 @@ export async function startUprobeCallSession(
   const loaderLinks = new Map<string, BpfLink>();
   // Past-the-entry placement only for the generic program: it reads no argument register, so the
   // instructions it skips cannot change what it records. Another program stays at the entry.
-  const placer = program === StellaPrograms.uprobeCall ? new UprobePlacer() : undefined;
+  // The worker stops 2 s after the last placement: a session places its files in one burst at
+  // start (answers are kept below, per file), and a running worker holds ~45 MB for libssl and
+  // libcrypto (~185 MB more for node's executable); what it freed is then handed back.
+  const placer =
+    program === StellaPrograms.uprobeCall
+      ? new UprobePlacer({ idleMs: 2000, onWorkerStopped: () => void ctx.bpf.releaseFreedMemory?.() })
+      : undefined;
   /** File key → symbol → placement (one decode pass per file). */
   const placements = new Map<string, Promise<Map<string, UprobePlacement | undefined>>>();
   const placementsOf = (file: LibraryFile) => {

@@ -157,6 +157,11 @@ describe('deploy/kubernetes', () => {
     expect(dockerfile).toMatch(/^FROM node:20-bookworm AS build$/m);
     expect(dockerfile).toMatch(/bookworm-backports libbpf1/);
     expect(dockerfile).toMatch(/ENTRYPOINT \["node", "\/opt\/stella\/core\/bin\/stella-runtime-agent\.js"\]/);
+    // The image starts node itself, so the shebang's arena limit must be repeated here.
+    expect(dockerfile).toMatch(/^ENV MALLOC_ARENA_MAX=2$/m);
+    expect(readFileSync(join(repo, 'core/bin/stella-runtime-agent.js'), 'utf8')).toMatch(
+      /^#!\/usr\/bin\/env -S MALLOC_ARENA_MAX=2 node$/m,
+    );
   });
 });
 

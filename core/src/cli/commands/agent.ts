@@ -38,6 +38,9 @@ export function register(program: Command): void {
         ndjson: config.runtimeAgent.export.outputPath,
         store: config.runtimeAgent.observationStore.type,
       });
+      // Start-up's object loads (kernel BTF, relocations) freed their memory on the way, but glibc
+      // keeps it resident in its arenas: hand it back once, now that the agent settles to idle.
+      void composed.bpf.releaseFreedMemory?.().catch(() => {});
       // Signal handlers do not keep Node's event loop alive; with nothing to probe (no maps) nothing
       // else does, and the agent ended right after "ready" with exit 13 (unsettled top-level await).
       const running =

@@ -2,7 +2,9 @@
 import { existsSync } from 'node:fs';
 import { fileURLToPath } from 'node:url';
 import { Worker } from 'node:worker_threads';
-import { createFilePlacementCache, type FilePlacementCache } from './file-placement.js';
+// Type only: the decoder (iced-x86, ~26 MB of RSS once loaded) must stay out of the agent's main
+// thread, which only ever talks to the worker; the in-process fallback imports it when first used.
+import type { FilePlacementCache } from './file-placement.js';
 import type { PlacementRequest, PlacementResponse } from './protocol.js';
 import type { PlacementOptions, PlacementTarget, UprobePlacement } from './types.js';
 
@@ -27,6 +29,8 @@ export interface UprobePlacerOptions extends PlacementOptions {
    * holds ~100 MB while decoded); the next request starts a new one and scans again. Default 30 s.
    */
   idleMs?: number;
+  /** Called after an idle worker has been stopped (e.g. to hand its freed memory back). */
+  onWorkerStopped?: () => void;
 }
 
 const DEFAULT_IDLE_MS = 30_000;
@@ -38,17 +42,19 @@ const DEFAULT_IDLE_MS = 30_000;
  */
 export class UprobePlacer {
   private worker: Worker | undefined;
-  private local: FilePlacementCache | undefined;
+  private local: Promise<FilePlacementCache> | undefined;
   private readonly pending = new Map<number, { resolve: (p: PlacementResponse) => void; reject: (e: Error) => void }>();
   private nextId = 1;
   private readonly workerUrl: URL | undefined;
   private readonly idleMs: number;
   private readonly policy: PlacementOptions;
   private idleTimer: NodeJS.Timeout | undefined;
+  private readonly onWorkerStopped: (() => void) | undefined;
 
   constructor(options: UprobePlacerOptions = {}) {
     this.workerUrl = options.inProcess ? undefined : WORKER_CANDIDATES.find((url) => existsSync(fileURLToPath(url)));
     this.idleMs = options.idleMs ?? DEFAULT_IDLE_MS;
+    this.onWorkerStopped = options.onWorkerStopped;
     this.policy = { allowFaultingAccess: options.allowFaultingAccess ?? false };
   }
 
@@ -68,8 +74,8 @@ export class UprobePlacer {
    */
   async place(path: string, targets: readonly PlacementTarget[]): Promise<(UprobePlacement | undefined)[]> {
     if (!this.workerUrl) {
-      this.local ??= createFilePlacementCache();
-      return this.local.place(path, targets, this.policy);
+      this.local ??= import('./file-placement.js').then((module) => module.createFilePlacementCache());
+      return (await this.local).place(path, targets, this.policy);
     }
     const response = await this.request({ id: this.nextId++, path, targets: [...targets], options: this.policy });
     if (response.error !== undefined) throw new Error(response.error);
@@ -110,7 +116,7 @@ export class UprobePlacer {
         this.idleTimer = setTimeout(() => {
           if (this.worker === worker && this.pending.size === 0) {
             this.worker = undefined;
-            void worker.terminate();
+            void worker.terminate().then(() => this.onWorkerStopped?.());
           }
         }, this.idleMs).unref();
       }

@@ -16,6 +16,12 @@ export interface BpfApi {
   uprobeMultiSupported?(): Promise<{ supported: boolean; reason?: string }>;
   /** The compiled target filter object (maps + exec/fork/exit tracker) this BPF API ships. */
   readonly targetFilterObject?: string;
+  /**
+   * Gives memory freed by finished native work (object loads, the placement worker) back to the
+   * kernel, off the main thread; resolves whether any was given back. Optional: a test double or
+   * a non-glibc build need not.
+   */
+  releaseFreedMemory?(): Promise<boolean>;
 }
 
 export interface KernelFeatures {
