@@ -48,8 +48,8 @@ export class Workload {
   readonly #lines: string[] = [];
   readonly #waiters: ((line: string) => void)[] = [];
 
-  private constructor() {
-    this.child = spawn(callTarget, [], { stdio: 'pipe' });
+  private constructor(binary: string) {
+    this.child = spawn(binary, [], { stdio: 'pipe' });
     createInterface({ input: this.child.stdout }).on('line', (line) => {
       const waiter = this.#waiters.shift();
       if (waiter) waiter(line);
@@ -57,8 +57,9 @@ export class Workload {
     });
   }
 
-  static async start(): Promise<Workload> {
-    const w = new Workload();
+  /** `binary`: the fixture itself, or a link to it (whose name becomes the process's comm). */
+  static async start(binary = callTarget): Promise<Workload> {
+    const w = new Workload(binary);
     const ready = await w.nextLine();
     if (!ready.startsWith('ready ')) throw new Error(`unexpected fixture output: ${ready}`);
     return w;

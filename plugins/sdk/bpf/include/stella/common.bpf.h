@@ -8,6 +8,7 @@
 #include <bpf/bpf_tracing.h>
 #include <bpf/bpf_core_read.h>
 #include "stella/event.h"
+#include "stella/task.bpf.h"
 
 /*
  * Clang only emits BTF for types reachable from globals, maps and function signatures. These
@@ -23,14 +24,17 @@ struct stella_exe_key *stella__btf_exe_key __attribute__((unused));
 enum stella_event_kind stella__btf_event_kind __attribute__((unused));
 enum stella_abi stella__btf_abi __attribute__((unused));
 
-static __always_inline void stella_fill_header(struct stella_event_header *h, __u16 kind, __u16 size,
-					       __u64 cookie, __u32 hit_count)
+/*
+ * The header of a record made by `task` (stella_current_task()), whose pid_tgid the caller has
+ * read already (stella_task_pid_tgid()).
+ */
+static __always_inline void stella_fill_header_task(struct stella_event_header *h, struct task_struct *task,
+						    __u64 pid_tgid, __u16 kind, __u16 size, __u64 cookie,
+						    __u32 hit_count)
 {
-	__u64 pid_tgid = bpf_get_current_pid_tgid();
-
 	h->ts_ns = bpf_ktime_get_ns();
 	h->cookie = cookie;
-	h->cgroup_id = bpf_get_current_cgroup_id();
+	h->cgroup_id = stella_task_cgroup_id(task);
 	h->pid = pid_tgid >> 32;
 	h->tid = (__u32)pid_tgid;
 	h->hit_count = hit_count;
@@ -38,7 +42,15 @@ static __always_inline void stella_fill_header(struct stella_event_header *h, __
 	h->size = size;
 	h->service = STELLA_SERVICE_NONE;
 	h->flags = 0;
-	bpf_get_current_comm(h->comm, sizeof(h->comm));
+	stella_task_comm(task, h->comm);
+}
+
+static __always_inline void stella_fill_header(struct stella_event_header *h, __u16 kind, __u16 size,
+					       __u64 cookie, __u32 hit_count)
+{
+	struct task_struct *task = stella_current_task();
+
+	stella_fill_header_task(h, task, stella_task_pid_tgid(task), kind, size, cookie, hit_count);
 }
 
 #endif /* __STELLA_COMMON_BPF_H */

@@ -33,13 +33,13 @@ enum stella_event_kind {
  * 64 bytes, 8-byte aligned, no implicit padding:
  *   0 ts_ns      bpf_ktime_get_ns(): CLOCK_MONOTONIC nanoseconds
  *   8 cookie     bpf_get_attach_cookie(): the probe id user space passed at attach time
- *  16 cgroup_id  bpf_get_current_cgroup_id() (cgroup v2 inode id)
+ *  16 cgroup_id  the task's cgroup v2 id, as bpf_get_current_cgroup_id() returns it (task.bpf.h)
  *  24 pid        process id (kernel tgid)
  *  28 tid        thread id (kernel pid)
  *  32 hit_count  1 per call; N when the record stands for N aggregated calls
  *  36 kind       STELLA_EVENT_*
  *  38 size       total record size in bytes, header included
- *  40 comm       bpf_get_current_comm(), NUL-terminated unless exactly 16 bytes long
+ *  40 comm       the task's comm (task.bpf.h), NUL-terminated unless exactly 16 bytes long
  *  56 service    index of the target service (user space's numbering), STELLA_SERVICE_NONE when
  *                the object runs unfiltered; carried in the record because short-lived
  *                processes (a 5 ms curl) are gone before user space could look their pid up

@@ -59,7 +59,7 @@ static __always_inline __u32 stella_service_of(__u32 tgid)
 	svc = bpf_map_lookup_elem(&stella_target_pids, &tgid);
 	if (svc)
 		return *svc & STELLA_SERVICE_MASK;
-	cgroup_id = bpf_get_current_cgroup_id();
+	cgroup_id = stella_current_cgroup_id();
 	svc = bpf_map_lookup_elem(&stella_target_cgroups, &cgroup_id);
 	return svc ? *svc : STELLA_NOT_TARGET;
 }

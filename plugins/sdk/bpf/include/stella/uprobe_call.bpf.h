@@ -29,7 +29,9 @@
 static __always_inline int stella_handle_call(struct pt_regs *ctx, __u16 kind, bool presence)
 {
 	struct stella_call_arg_event *e;
-	__u32 tgid = bpf_get_current_pid_tgid() >> 32;
+	struct task_struct *task = stella_current_task();
+	__u64 pid_tgid = stella_task_pid_tgid(task);
+	__u32 tgid = pid_tgid >> 32;
 	__u32 service = stella_service_of(tgid);
 	__u64 cookie;
 	__u32 flags;
@@ -53,7 +55,7 @@ static __always_inline int stella_handle_call(struct pt_regs *ctx, __u16 kind, b
 	e = stella_reserve(sizeof(*e));
 	if (!e)
 		return 0;
-	stella_fill_header(&e->h, kind, sizeof(*e), cookie, 1);
+	stella_fill_header_task(&e->h, task, pid_tgid, kind, sizeof(*e), cookie, 1);
 	e->h.service = service;
 	e->arg = arg;
 	e->_pad = 0;
