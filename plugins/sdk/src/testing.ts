@@ -8,10 +8,20 @@ import { type ChildProcessWithoutNullStreams, execFileSync, spawn } from 'node:c
 import { existsSync, readlinkSync } from 'node:fs';
 import { createInterface } from 'node:readline';
 import { openTargetFilter, type TargetFilter, type TargetRules, targetScopeOf } from './target-filter.js';
+import {
+  type CatalogueRequests,
+  type CountedCall,
+  catalogueRequests,
+  countCatalogueCalls,
+  WORKLOAD_UNREACHED,
+  type WorkloadFiles,
+  type WorkloadPart,
+} from './testing-workloads.js';
 import type { BpfApi, BpfObjectHandle } from './types/bpf-api.js';
+import type { CatalogueEntry } from './types/catalogue.js';
 import type { Logger } from './types/logger.js';
 import type { Observation } from './types/observation.js';
-import type { PluginContext } from './types/probe-plugin.js';
+import type { PluginContext, ProbePlugin } from './types/probe-plugin.js';
 import type { ProbeRequest, ProbeStatus } from './types/probe-requests.js';
 import type { TargetMapFds } from './types/targets.js';
 import type { ProbeTuning } from './types/tuning.js';
@@ -285,6 +295,78 @@ export async function bpftraceCounts(
       for (const [, label, n] of output.matchAll(/@calls\[([^\]]+)\]: (\d+)/g)) counts[label!] = Number(n);
       return counts;
     },
+  };
+}
+
+/** What {@link countCatalogueInCountMode} runs: one plugin over its catalogue's libraries. */
+export interface CountModeRun {
+  plugin: ProbePlugin;
+  bpf: BpfApi;
+  catalogue: readonly CatalogueEntry[];
+  /** File names under {@link SYSTEM_LIBRARY_DIR}; functions a file does not export are `absent`. */
+  libraries: readonly string[];
+  /** The workload parts that call those libraries' functions. */
+  parts: readonly WorkloadPart[];
+  aggregationWindowMs: number;
+  files: WorkloadFiles;
+}
+
+/**
+ * The plugin's real session in count mode and one bpftrace count the workload's calls of every
+ * catalogue function the libraries export (20 calls each), on the same pid.
+ */
+export async function countCatalogueInCountMode(
+  run: CountModeRun,
+): Promise<CatalogueRequests & { rows: CountedCall[] }> {
+  const service = 'catalogue-svc';
+  const { requests, absent } = catalogueRequests(run.catalogue, service, run.libraries);
+  const rows = await countCatalogueCalls(
+    {
+      python: PYTHON,
+      bpftraceCounts,
+      async startPlugin(pid, wanted) {
+        const t = testContext(run.bpf, service, [pid], {
+          countMode: 'count',
+          aggregationWindowMs: run.aggregationWindowMs,
+        });
+        const session = await run.plugin.start(t.ctx, wanted);
+        return {
+          async stop() {
+            await session.stop();
+            return t;
+          },
+        };
+      },
+    },
+    requests,
+    run.parts,
+    20,
+    run.files,
+  );
+  return { requests, absent, rows };
+}
+
+/**
+ * Where the plugin's counts differ from bpftrace's, as lists that are empty when counts are exact:
+ * a count that differs, a function nobody counted that `WORKLOAD_UNREACHED` does not explain (or one
+ * it lists that was counted after all), and a call whose probe never attached.
+ */
+export function countGaps(rows: readonly CountedCall[]): {
+  miscounted: { call: string; agent: number; bpftrace: number }[];
+  unexplainedUncounted: string[];
+  listedUnreachedButCounted: string[];
+  neverAttached: string[];
+} {
+  const uncounted = rows.filter((r) => r.bpftrace === 0).map((r) => r.symbol);
+  return {
+    miscounted: rows
+      .filter((r) => r.agent !== r.bpftrace)
+      .map((r) => ({ call: r.symbol, agent: r.agent, bpftrace: r.bpftrace })),
+    unexplainedUncounted: uncounted.filter((s) => !(s in WORKLOAD_UNREACHED)),
+    listedUnreachedButCounted: rows
+      .filter((r) => r.bpftrace > 0 && r.symbol in WORKLOAD_UNREACHED)
+      .map((r) => r.symbol),
+    neverAttached: rows.filter((r) => r.placement === 'never attached').map((r) => r.symbol),
   };
 }
 
