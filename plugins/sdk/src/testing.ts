@@ -13,8 +13,8 @@ import {
   type CountedCall,
   catalogueRequests,
   countCatalogueCalls,
+  createWorkloadFiles,
   WORKLOAD_UNREACHED,
-  type WorkloadFiles,
   type WorkloadPart,
 } from './testing-workloads.js';
 import type { BpfApi, BpfObjectHandle } from './types/bpf-api.js';
@@ -308,66 +308,70 @@ export interface CountModeRun {
   /** The workload parts that call those libraries' functions. */
   parts: readonly WorkloadPart[];
   aggregationWindowMs: number;
-  files: WorkloadFiles;
 }
+
+/** The two count-mode paths a count must survive: a record per call, and in-kernel aggregates. */
+export const COUNT_MODE_WINDOWS = [
+  { window: 0, what: 'per-call events' },
+  { window: 1000, what: 'aggregation_window_ms 1000' },
+] as const;
 
 /**
  * The plugin's real session in count mode and one bpftrace count the workload's calls of every
- * catalogue function the libraries export (20 calls each), on the same pid.
+ * catalogue function the libraries export (20 calls each), on the same pid. The workload's
+ * certificate and PAM service exist for this run only.
  */
 export async function countCatalogueInCountMode(
   run: CountModeRun,
 ): Promise<CatalogueRequests & { rows: CountedCall[] }> {
   const service = 'catalogue-svc';
   const { requests, absent } = catalogueRequests(run.catalogue, service, run.libraries);
-  const rows = await countCatalogueCalls(
-    {
-      python: PYTHON,
-      bpftraceCounts,
-      async startPlugin(pid, wanted) {
-        const t = testContext(run.bpf, service, [pid], {
-          countMode: 'count',
-          aggregationWindowMs: run.aggregationWindowMs,
-        });
-        const session = await run.plugin.start(t.ctx, wanted);
-        return {
-          async stop() {
-            await session.stop();
-            return t;
-          },
-        };
+  const files = createWorkloadFiles();
+  try {
+    const rows = await countCatalogueCalls(
+      {
+        python: PYTHON,
+        bpftraceCounts,
+        async startPlugin(pid, wanted) {
+          const t = testContext(run.bpf, service, [pid], {
+            countMode: 'count',
+            aggregationWindowMs: run.aggregationWindowMs,
+          });
+          const session = await run.plugin.start(t.ctx, wanted);
+          return {
+            async stop() {
+              await session.stop();
+              return t;
+            },
+          };
+        },
       },
-    },
-    requests,
-    run.parts,
-    20,
-    run.files,
-  );
-  return { requests, absent, rows };
+      requests,
+      run.parts,
+      20,
+      files,
+    );
+    return { requests, absent, rows };
+  } finally {
+    files.remove();
+  }
 }
 
 /**
- * Where the plugin's counts differ from bpftrace's, as lists that are empty when counts are exact:
- * a count that differs, a function nobody counted that `WORKLOAD_UNREACHED` does not explain (or one
- * it lists that was counted after all), and a call whose probe never attached.
+ * Where the plugin's counts differ from bpftrace's, one sentence each; none when counts are exact.
+ * A function nobody counted must be one `WORKLOAD_UNREACHED` explains, and each it lists must stay
+ * uncounted; every call's probe must have attached.
  */
-export function countGaps(rows: readonly CountedCall[]): {
-  miscounted: { call: string; agent: number; bpftrace: number }[];
-  unexplainedUncounted: string[];
-  listedUnreachedButCounted: string[];
-  neverAttached: string[];
-} {
-  const uncounted = rows.filter((r) => r.bpftrace === 0).map((r) => r.symbol);
-  return {
-    miscounted: rows
-      .filter((r) => r.agent !== r.bpftrace)
-      .map((r) => ({ call: r.symbol, agent: r.agent, bpftrace: r.bpftrace })),
-    unexplainedUncounted: uncounted.filter((s) => !(s in WORKLOAD_UNREACHED)),
-    listedUnreachedButCounted: rows
-      .filter((r) => r.bpftrace > 0 && r.symbol in WORKLOAD_UNREACHED)
-      .map((r) => r.symbol),
-    neverAttached: rows.filter((r) => r.placement === 'never attached').map((r) => r.symbol),
-  };
+export function countGaps(rows: readonly CountedCall[]): string[] {
+  const gaps: string[] = [];
+  for (const r of rows) {
+    if (r.agent !== r.bpftrace) gaps.push(`${r.symbol}: agent ${r.agent}, bpftrace ${r.bpftrace}`);
+    const unreached = r.symbol in WORKLOAD_UNREACHED;
+    if (r.bpftrace === 0 && !unreached) gaps.push(`${r.symbol}: uncounted, and WORKLOAD_UNREACHED does not say why`);
+    if (r.bpftrace > 0 && unreached) gaps.push(`${r.symbol}: counted, yet listed in WORKLOAD_UNREACHED`);
+    if (r.placement === 'never attached') gaps.push(`${r.symbol}: never attached`);
+  }
+  return gaps;
 }
 
 export * from './testing-workloads.js';
