@@ -5,6 +5,7 @@ import { existsSync, mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { StellaAbi } from '@stella/sdk';
+import { writeSelfSignedCertificate } from '@stella/sdk/testing';
 import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
 import {
   aggregateKey,
@@ -281,23 +282,7 @@ describe.skipIf(skipReason)('@stella/bpf addon on this kernel', () => {
     const dir = mkdtempSync(join(tmpdir(), 'stella-bpf-tls-'));
     const cleanup: (() => void)[] = [];
     try {
-      const key = join(dir, 'key.pem');
-      const cert = join(dir, 'cert.pem');
-      await exec('openssl', [
-        'req',
-        '-x509',
-        '-newkey',
-        'rsa:2048',
-        '-nodes',
-        '-subj',
-        '/CN=localhost',
-        '-days',
-        '1',
-        '-keyout',
-        key,
-        '-out',
-        cert,
-      ]);
+      const { cert, key } = writeSelfSignedCertificate(dir);
       // Not -quiet: s_server then prints "ACCEPT [::]:<port>". curl is the client because it calls
       // SSL_connect/SSL_do_handshake; openssl s_client handshakes inside SSL_write_ex/SSL_read_ex.
       const server = spawn(
@@ -443,10 +428,3 @@ describe.skipIf(skipReason)('@stella/bpf addon on this kernel', () => {
     for (const w of workloads) await w.end();
   });
 });
-
-function exec(cmd: string, args: string[]): Promise<void> {
-  return new Promise((resolveExec, reject) => {
-    const child = spawn(cmd, args, { stdio: 'ignore' });
-    child.on('exit', (code) => (code === 0 ? resolveExec() : reject(new Error(`${cmd} exited with ${code}`))));
-  });
-}
