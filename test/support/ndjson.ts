@@ -20,3 +20,11 @@ export async function readObservations(dir: string): Promise<Observation[]> {
   }
   return out;
 }
+
+/** The calls of `functionId` (by `pid` when given) the observations count. */
+export function hits(observations: readonly Observation[], functionId: string, pid?: number): number {
+  return observations
+    .filter((o) => o.function === functionId && (pid === undefined || o.pid === pid))
+    .reduce((n, o) => n + o.hitCount, 0);
+}
+
