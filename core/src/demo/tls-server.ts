@@ -41,6 +41,20 @@ export interface TlsServer {
   stop(): Promise<void>;
 }
 
+/** curl's arguments for one request to `server`, trusting its certificate (no `-k`). */
+export function curlArgsFor(server: Pick<TlsServer, 'port' | 'certPath'>): string[] {
+  return [
+    '-sS',
+    '-o',
+    '/dev/null',
+    '--cacert',
+    server.certPath,
+    '--resolve',
+    `localhost:${server.port}:127.0.0.1`,
+    `https://localhost:${server.port}/`,
+  ];
+}
+
 /**
  * `openssl s_server -www` on loopback with a throwaway self-signed P-256 certificate: a real TLS
  * peer through the machine's libssl, no network needed.
