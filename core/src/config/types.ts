@@ -94,7 +94,7 @@ export interface UserRuntimeAgentConfig {
     sampling_rate?: number;
     /** Path prefixes the file probes report (filtered in the kernel). */
     sensitive_paths?: string[];
-    /** Every function's mode; absent: presence for catalogue functions marked hot, count otherwise. */
+    /** Every function's mode; absent: presence for catalogue functions marked hot (unless they carry an algorithm), count otherwise. */
     mode?: ProbeCountMode;
     /** Per category (`crypto`) or function id (`crypto/EVP_DigestUpdate`); the most specific key wins. */
     modes?: Record<string, ProbeCountMode>;

@@ -16,17 +16,19 @@ const digest = { functionId: 'crypto/EVP_DigestUpdate', category: 'crypto' as co
 const connect = { functionId: 'tls/SSL_connect', category: 'tls' as const };
 
 describe('probes.mode and probes.modes', () => {
-  it('defaults to presence for hot catalogue functions and count for the rest', () => {
+  it('falls back to the catalogue default when the config says nothing', () => {
     const tuning = tuningOf({});
-    expect(probeModeOf(digest, true, tuning)).toBe('presence');
-    expect(probeModeOf(connect, false, tuning)).toBe('count');
+    expect(probeModeOf(digest, 'presence', tuning)).toBe('presence');
+    expect(probeModeOf(connect, 'count', tuning)).toBe('count');
   });
 
   it('lets a function id win over its category, and a category over mode', () => {
     const tuning = tuningOf({ mode: 'presence', modes: { crypto: 'count', 'crypto/EVP_DigestUpdate': 'presence' } });
-    expect(probeModeOf(digest, false, tuning)).toBe('presence');
-    expect(probeModeOf({ functionId: 'crypto/EVP_DigestInit_ex', category: 'crypto' }, true, tuning)).toBe('count');
-    expect(probeModeOf(connect, false, tuning)).toBe('presence');
+    expect(probeModeOf(digest, 'count', tuning)).toBe('presence');
+    expect(probeModeOf({ functionId: 'crypto/EVP_DigestInit_ex', category: 'crypto' }, 'presence', tuning)).toBe(
+      'count',
+    );
+    expect(probeModeOf(connect, 'count', tuning)).toBe('presence');
   });
 
   it('windows presence by the aggregation window, else by the verifier interval', () => {

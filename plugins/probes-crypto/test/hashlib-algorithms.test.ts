@@ -39,7 +39,7 @@ afterAll(() => {
 
 describe.skipIf(bpfUnavailableReason())('algorithms read at the call: hashlib digests', () => {
   it.each([
-    ['per call', 0],
+    ['without aggregation (hot: counted in the kernel, no record per call)', 0],
     ['aggregated', 50],
   ])('%s: N SHA-256 and M SHA-512 digests are exactly N and M, as bpftrace counts them', async (_, windowMs) => {
     const workload = new ScriptWorkload(DIGESTS);

@@ -14,7 +14,8 @@ const catalogue: CatalogueEntry[] = [
         library: 'libcrypto.so.3',
         functions: [
           { symbol: 'EVP_DigestUpdate', category: 'crypto', hot: true },
-          { symbol: 'EVP_DigestInit_ex', category: 'crypto' },
+          { symbol: 'EVP_DigestInit_ex', category: 'crypto', hot: true, algorithm: { fixed: 'stand-in' } },
+          { symbol: 'EVP_PKEY_sign', category: 'crypto' },
         ],
       },
     ],
@@ -42,6 +43,25 @@ describe('probeModesOf', () => {
     expect(probeModesOf(requests, catalogue, {})).toEqual(['presence', 'count', 'count']);
   });
 
+  it('keeps a hot function that carries its algorithm in count mode, so the CBOM sees every call', () => {
+    const modes = probeModesOf(requests, catalogue, {});
+    expect(modes[1]).toBe('count');
+    // ...and counts it in the kernel under its algorithm: no record per call.
+    expect(countOnlyIndexes(requests, catalogue, modes, 0)).toEqual(new Set([1]));
+  });
+
+  it('counts a function id hot with an algorithm in one library and without in another', () => {
+    const boring: CatalogueEntry = {
+      name: 'BoringSSL',
+      match: { name: 'boringssl' },
+      libraries: [
+        { library: 'libcrypto.so', functions: [{ symbol: 'EVP_DigestInit_ex', category: 'crypto', hot: true }] },
+      ],
+    };
+    expect(probeModesOf(requests, [boring, ...catalogue], {})[1]).toBe('count');
+    expect(probeModesOf(requests, [boring], {})[1]).toBe('presence');
+  });
+
   it('lets the operator override per function, per category and for all', () => {
     expect(probeModesOf(requests, catalogue, { countModes: { 'crypto/EVP_DigestUpdate': 'count' } })).toEqual([
       'count',
@@ -66,11 +86,13 @@ describe('probeModesOf', () => {
 
   it('counts hot functions in count mode in the kernel while per-call records are on', () => {
     const modes = probeModesOf(requests, catalogue, { countMode: 'count' });
-    const hotIndex = requests.findIndex((r) => r.functionId === 'crypto/EVP_DigestUpdate');
-    expect(countOnlyIndexes(requests, catalogue, modes, 0)).toEqual(new Set([hotIndex]));
+    expect(countOnlyIndexes(requests, catalogue, modes, 0)).toEqual(new Set([0, 1]));
     // Aggregating, every count-mode probe is counted in the kernel already: no flag needed.
     expect(countOnlyIndexes(requests, catalogue, modes, 1000)).toEqual(new Set());
     // Presence mode is its own program: never count-only.
-    expect(countOnlyIndexes(requests, catalogue, probeModesOf(requests, catalogue, {}), 0)).toEqual(new Set());
+    expect(countOnlyIndexes(requests, catalogue, probeModesOf(requests, catalogue, {}), 0)).toEqual(new Set([1]));
+    expect(
+      countOnlyIndexes(requests, catalogue, probeModesOf(requests, catalogue, { countMode: 'presence' }), 0),
+    ).toEqual(new Set());
   });
 });

@@ -17,7 +17,7 @@ export interface ProbeTuning {
   defaultTypes: ProbeType[];
   /** Path prefixes the file probes watch, compared in the kernel (config `probes.sensitive_paths`). */
   sensitivePaths?: string[];
-  /** Config `probes.mode`: absent means presence for catalogue functions marked hot, count otherwise. */
+  /** Config `probes.mode`: absent means the catalogue's default (see `probeModesOf`): presence for hot functions without an algorithm per call, count otherwise. */
   countMode?: ProbeCountMode;
   /** Config `probes.modes`: per category or function id; the most specific key wins. */
   countModes?: Record<string, ProbeCountMode>;
