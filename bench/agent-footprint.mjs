@@ -17,15 +17,20 @@
  *
  * Needs root and a built tree (npm run build). Prints a markdown table (medians over the rounds).
  */
-import { spawn } from 'node:child_process';
-import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
-import { createServer } from 'node:net';
+import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
-import { dirname, join } from 'node:path';
-import { fileURLToPath } from 'node:url';
+import { join } from 'node:path';
 import { parseArgs } from 'node:util';
+import {
+  AGENT_BIN,
+  exitUnlessRoot,
+  freePort,
+  REPO,
+  sleep,
+  spawnUntilReady,
+  writeAgentConfig,
+} from './support/agent.mjs';
 
-const repo = join(dirname(fileURLToPath(import.meta.url)), '..');
 const { values } = parseArgs({
   options: {
     rounds: { type: 'string', default: '5' },
@@ -35,10 +40,7 @@ const { values } = parseArgs({
 });
 const rounds = Number(values.rounds);
 const idleMs = Number(values['idle-seconds']) * 1000;
-if (process.getuid?.() !== 0) {
-  console.error('bench/agent-footprint: needs root (the agent loads BPF programs)');
-  process.exit(2);
-}
+exitUnlessRoot('agent-footprint');
 
 /** VmRSS and VmHWM of `pid` in MB. */
 function memoryOf(pid) {
@@ -47,44 +49,15 @@ function memoryOf(pid) {
   return { rss: kb('VmRSS') / 1024, hwm: kb('VmHWM') / 1024 };
 }
 
-function freePort() {
-  return new Promise((resolve, reject) => {
-    const server = createServer();
-    server.once('error', reject);
-    server.listen(0, '127.0.0.1', () => {
-      const { port } = server.address();
-      server.close(() => resolve(port));
-    });
-  });
-}
-
-const sleep = (ms) => new Promise((r) => setTimeout(r, ms));
-
 /**
  * Runs `args` with node until `readyText` appears on its output (or it exits), idles, samples
  * memory, stops it with SIGTERM. Returns ms to ready and memory in MB.
  */
 async function measure(command, args, readyText, idle) {
-  const started = performance.now();
-  const child = spawn(command, args, { stdio: ['ignore', 'pipe', 'pipe'] });
-  let out = '';
-  const ready = await new Promise((resolve, reject) => {
-    const onData = (d) => {
-      out += d.toString();
-      if (readyText && out.includes(readyText)) resolve(performance.now() - started);
-    };
-    child.stdout.on('data', onData);
-    child.stderr.on('data', onData);
-    child.once('exit', (code) =>
-      readyText
-        ? reject(new Error(`exited ${code} before ready:\n${out.slice(-2000)}`))
-        : resolve(performance.now() - started),
-    );
-  });
+  const { child, readyMs: ready, exited } = await spawnUntilReady(command, args, readyText);
   if (!readyText) return { ready, rss: Number.NaN, hwm: Number.NaN };
   await sleep(idle);
   const memory = memoryOf(child.pid);
-  const exited = new Promise((r) => child.once('exit', r));
   const stopAt = performance.now();
   child.kill('SIGTERM');
   await exited;
@@ -98,32 +71,23 @@ const median = (xs) => {
 
 const dir = mkdtempSync(join(tmpdir(), 'stella-footprint-'));
 try {
-  const config = join(dir, 'stella.yaml');
-  writeFileSync(
-    config,
-    [
-      'runtime_agent:',
-      '  node_name: bench-node',
-      `  function_maps: [${JSON.stringify(join(repo, 'core/demo/function-map.json'))}]`,
-      '  targets:',
-      '    - {service: demo-tls, executables: [/usr/bin/curl]}',
-      '  observation_store: {type: memory, retention_hours: 72, max_batch_size: 1000}',
-      `  export: {format: ndjson, flush_interval_ms: 1000, output_path: ${JSON.stringify(`${dir}/out/`)}}`,
-      `  telemetry: {prometheus: {enabled: true, host: 127.0.0.1, port: ${await freePort()}}}`,
-      '',
-    ].join('\n'),
-  );
+  const config = writeAgentConfig(dir, {
+    mapPath: join(REPO, 'core/demo/function-map.json'),
+    service: 'demo-tls',
+    executables: ['/usr/bin/curl'],
+    prometheusPort: await freePort(),
+  });
   const cases = [
     { name: 'node (empty process)', args: ['-e', 'setInterval(() => {}, 1000); console.log("up")'], ready: 'up' },
     {
       name: 'stella --version (loads every command)',
-      args: [join(repo, 'core/bin/stella.js'), '--version'],
+      args: [join(REPO, 'core/bin/stella.js'), '--version'],
       ready: undefined,
     },
     {
       // The installed binary, run as a user runs it: its shebang limits glibc to two malloc arenas.
       name: 'stella-runtime-agent (idle)',
-      command: join(repo, 'core/bin/stella-runtime-agent.js'),
+      command: AGENT_BIN,
       args: ['--config', config],
       ready: 'ready',
     },

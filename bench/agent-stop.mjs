@@ -15,14 +15,21 @@
  * (medians over the rounds); fails when a stop exceeds the 1 s target.
  */
 import { execFileSync, spawn } from 'node:child_process';
-import { mkdtempSync, realpathSync, rmSync, writeFileSync } from 'node:fs';
+import { mkdtempSync, realpathSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
-import { dirname, join } from 'node:path';
-import { fileURLToPath } from 'node:url';
+import { join } from 'node:path';
 import { parseArgs } from 'node:util';
 import { exportedFunctions, writeManyCallMap } from './many-call-map.mjs';
+import {
+  AGENT_BIN,
+  exitUnlessRoot,
+  LIBCRYPTO,
+  REPO,
+  sleep,
+  spawnUntilReady,
+  writeAgentConfig,
+} from './support/agent.mjs';
 
-const repo = join(dirname(fileURLToPath(import.meta.url)), '..');
 const { values } = parseArgs({
   options: {
     calls: { type: 'string', default: '256' },
@@ -32,14 +39,9 @@ const { values } = parseArgs({
 const calls = Number(values.calls);
 const rounds = Number(values.rounds);
 const TARGET_MS = 1000;
-if (process.getuid?.() !== 0) {
-  console.error('bench/agent-stop: needs root (the agent loads BPF programs)');
-  process.exit(2);
-}
+exitUnlessRoot('agent-stop');
 
-const LIBCRYPTO = '/usr/lib/x86_64-linux-gnu/libcrypto.so.3';
 const PYTHON = realpathSync('/usr/bin/python3');
-const sleep = (ms) => new Promise((r) => setTimeout(r, ms));
 const median = (xs) => [...xs].sort((a, b) => a - b)[Math.floor(xs.length / 2)];
 
 /**
@@ -47,27 +49,15 @@ const median = (xs) => [...xs].sort((a, b) => a - b)[Math.floor(xs.length / 2)];
  * and returns ms from spawn to ready and from SIGTERM to exit, and the output.
  */
 async function startAndStop(command, args, readyText, settleMs, inspect = () => undefined) {
-  const started = performance.now();
-  const child = spawn(command, args, { stdio: ['ignore', 'pipe', 'pipe'] });
-  let out = '';
-  const exited = new Promise((resolve) => child.once('exit', (code, signal) => resolve({ code, signal })));
-  const ready = await new Promise((resolve, reject) => {
-    const onData = (d) => {
-      out += d.toString();
-      if (out.includes(readyText)) resolve(performance.now() - started);
-    };
-    child.stdout.on('data', onData);
-    child.stderr.on('data', onData);
-    exited.then(({ code }) => reject(new Error(`${command} exited ${code} before ready:\n${out.slice(-2000)}`)));
-  });
+  const { child, readyMs: ready, exited, output } = await spawnUntilReady(command, args, readyText);
   await sleep(settleMs);
   const inspected = inspect();
   const stopAt = performance.now();
   child.kill('SIGTERM');
   const { code, signal } = await exited;
   const stop = performance.now() - stopAt;
-  if (code !== 0) throw new Error(`${command} exited ${code ?? signal} on SIGTERM:\n${out.slice(-2000)}`);
-  return { ready, stop, out, inspected };
+  if (code !== 0) throw new Error(`${command} exited ${code ?? signal} on SIGTERM:\n${output().slice(-2000)}`);
+  return { ready, stop, out: output(), inspected };
 }
 
 /** Offsets carried by uprobe_multi links on libcrypto: proof the agent's probes were in the kernel when stopped. */
@@ -87,7 +77,7 @@ try {
   await new Promise((resolve) => workload.stdout.once('data', resolve));
   const symbols = exportedFunctions(LIBCRYPTO, calls);
   const mapPath = join(dir, 'map.json');
-  await writeManyCallMap(repo, mapPath, {
+  await writeManyCallMap(REPO, mapPath, {
     app: 'pkg:generic/agent-stop-bench@1',
     binaryPath: LIBCRYPTO,
     library: 'libcrypto.so.3',
@@ -95,32 +85,12 @@ try {
     category: 'crypto',
     symbols,
   });
-  const config = join(dir, 'stella.yaml');
-  writeFileSync(
-    config,
-    [
-      'runtime_agent:',
-      '  node_name: bench-node',
-      `  function_maps: [${JSON.stringify(mapPath)}]`,
-      '  targets:',
-      `    - {service: bench, executables: [${JSON.stringify(PYTHON)}]}`,
-      '  observation_store: {type: memory, retention_hours: 72, max_batch_size: 1000}',
-      `  export: {format: ndjson, flush_interval_ms: 1000, output_path: ${JSON.stringify(`${dir}/out/`)}}`,
-      '',
-    ].join('\n'),
-  );
+  const config = writeAgentConfig(dir, { mapPath, service: 'bench', executables: [PYTHON] });
   const probeList = symbols.map((s) => `uprobe:${LIBCRYPTO}:${s}`).join(',');
   const cases = [
     {
       name: `stella agent (one uprobe_multi link, ${calls} offsets)`,
-      run: () =>
-        startAndStop(
-          process.execPath,
-          [join(repo, 'core/bin/stella-runtime-agent.js'), '--config', config],
-          'ready',
-          2000,
-          multiLinkOffsets,
-        ),
+      run: () => startAndStop(process.execPath, [AGENT_BIN, '--config', config], 'ready', 2000, multiLinkOffsets),
     },
     {
       name: `bpftrace count() (${calls} perf-event uprobes)`,

@@ -13,15 +13,22 @@
  * Needs root and a built tree (npm run build). Fails when a phase exceeds the 50 ms bound.
  */
 import { spawn } from 'node:child_process';
-import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
-import { createServer } from 'node:net';
+import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
-import { dirname, join } from 'node:path';
-import { fileURLToPath } from 'node:url';
+import { join } from 'node:path';
 import { parseArgs } from 'node:util';
 import { exportedFunctions, writeManyCallMap } from './many-call-map.mjs';
+import {
+  AGENT_BIN,
+  exitUnlessRoot,
+  freePort,
+  LIBCRYPTO,
+  REPO,
+  sleep,
+  spawnUntilReady,
+  writeAgentConfig,
+} from './support/agent.mjs';
 
-const repo = join(dirname(fileURLToPath(import.meta.url)), '..');
 const { values } = parseArgs({
   options: {
     processes: { type: 'string', default: '200' },
@@ -30,24 +37,8 @@ const { values } = parseArgs({
 });
 const processes = Number(values.processes);
 const BOUND_MS = 50;
-if (process.getuid?.() !== 0) {
-  console.error('bench/exit-storm: needs root (the agent loads BPF programs)');
-  process.exit(2);
-}
-const LIBCRYPTO = '/usr/lib/x86_64-linux-gnu/libcrypto.so.3';
+exitUnlessRoot('exit-storm');
 const OPENSSL = '/usr/bin/openssl';
-const sleep = (ms) => new Promise((r) => setTimeout(r, ms));
-
-function freePort() {
-  return new Promise((resolve, reject) => {
-    const server = createServer();
-    server.once('error', reject);
-    server.listen(0, '127.0.0.1', () => {
-      const { port } = server.address();
-      server.close(() => resolve(port));
-    });
-  });
-}
 
 async function gauge(url) {
   const text = await (await fetch(url)).text();
@@ -78,7 +69,7 @@ let agent;
 const children = [];
 try {
   const mapPath = join(dir, 'map.json');
-  await writeManyCallMap(repo, mapPath, {
+  await writeManyCallMap(REPO, mapPath, {
     app: 'pkg:generic/exit-storm-bench@1',
     binaryPath: LIBCRYPTO,
     library: 'libcrypto.so.3',
@@ -87,35 +78,9 @@ try {
     symbols: exportedFunctions(LIBCRYPTO, Number(values.calls)),
   });
   const port = await freePort();
-  const config = join(dir, 'stella.yaml');
-  writeFileSync(
-    config,
-    [
-      'runtime_agent:',
-      '  node_name: bench-node',
-      `  function_maps: [${JSON.stringify(mapPath)}]`,
-      '  targets:',
-      `    - {service: bench, executables: [${OPENSSL}]}`,
-      '  observation_store: {type: memory, retention_hours: 72, max_batch_size: 1000}',
-      `  export: {format: ndjson, flush_interval_ms: 1000, output_path: ${JSON.stringify(`${dir}/out/`)}}`,
-      `  telemetry: {prometheus: {enabled: true, host: 127.0.0.1, port: ${port}}}`,
-      '',
-    ].join('\n'),
-  );
+  const config = writeAgentConfig(dir, { mapPath, service: 'bench', executables: [OPENSSL], prometheusPort: port });
   const url = `http://127.0.0.1:${port}/metrics`;
-  agent = spawn(process.execPath, [join(repo, 'core/bin/stella-runtime-agent.js'), '--config', config], {
-    stdio: ['ignore', 'pipe', 'pipe'],
-  });
-  let out = '';
-  await new Promise((resolve, reject) => {
-    const onData = (d) => {
-      out += d.toString();
-      if (out.includes('ready')) resolve();
-    };
-    agent.stdout.on('data', onData);
-    agent.stderr.on('data', onData);
-    agent.once('exit', (code) => reject(new Error(`agent exited ${code} before ready:\n${out.slice(-2000)}`)));
-  });
+  agent = await spawnUntilReady(process.execPath, [AGENT_BIN, '--config', config], 'ready');
   // The gauge spans the current and the previous 10 s window: let start-up's attach leave it.
   await sleep(21_000);
   const rows = [];
@@ -156,7 +121,7 @@ try {
   }
 } finally {
   for (const c of children) c.kill('SIGKILL');
-  agent?.kill('SIGTERM');
-  if (agent) await new Promise((r) => agent.once('exit', r));
+  agent?.child.kill('SIGTERM');
+  await agent?.exited;
   rmSync(dir, { recursive: true, force: true });
 }

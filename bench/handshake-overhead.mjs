@@ -30,6 +30,7 @@ import { tmpdir } from 'node:os';
 import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { parseArgs } from 'node:util';
+import { writeSelfSignedCertificate } from '../plugins/sdk/dist/testing.js';
 
 const here = dirname(fileURLToPath(import.meta.url));
 const repo = join(here, '..');
@@ -47,31 +48,7 @@ const modes = values.modes.split(',');
 for (const m of modes) if (!ALL_MODES.includes(m)) throw new Error(`unknown mode ${m}: one of ${ALL_MODES.join(', ')}`);
 
 const work = mkdtempSync(join(tmpdir(), 'stella-bench-handshake-'));
-const cert = join(work, 'cert.pem');
-const key = join(work, 'key.pem');
-execFileSync(
-  'openssl',
-  [
-    'req',
-    '-x509',
-    '-newkey',
-    'ec',
-    '-pkeyopt',
-    'ec_paramgen_curve:prime256v1',
-    '-nodes',
-    '-keyout',
-    key,
-    '-out',
-    cert,
-    '-days',
-    '7',
-    '-subj',
-    '/CN=localhost',
-    '-addext',
-    'subjectAltName=DNS:localhost',
-  ],
-  { stdio: 'ignore' },
-);
+const { cert, key } = writeSelfSignedCertificate(work);
 
 // The map a user generates for a Debian host (the SBOM the function-map tests use).
 const mapPath = join(work, 'map.json');

@@ -2,8 +2,7 @@
 // A function map with many probed calls in one path, from the app's `main`: what the stop and
 // exit-storm benchmarks give the agent to attach. Needs the compiled core (npm run build).
 import { execFileSync } from 'node:child_process';
-import { writeFileSync } from 'node:fs';
-import { join } from 'node:path';
+import { writeOnePathMap } from './one-call-map.mjs';
 
 /**
  * The first `count` exported functions of the shared library `binaryPath` (from `nm -D`), one
@@ -28,40 +27,7 @@ export function exportedFunctions(binaryPath, count) {
  * Writes to `path` a map whose one path expects every symbol of `symbols` in `binaryPath`,
  * category `category` (which probe plugin takes them), library purl `purl`.
  */
-export async function writeManyCallMap(repo, path, { app, binaryPath, library, purl, category, symbols }) {
-  const { nodeHash, pathHash } = await import(join(repo, 'core/dist/function-map/index.js'));
-  const entry = { symbol: 'main', purl: app, nodeHash: nodeHash(app, 'main') };
-  const calls = symbols.map((symbol) => ({
-    function: `${category}/${symbol}`,
-    symbol,
-    library,
-    purl,
-    binaryPath,
-    probeTypes: ['uprobe'],
-    nodeHash: nodeHash(purl, symbol),
-    optional: false,
-  }));
-  writeFileSync(
-    path,
-    JSON.stringify({
-      _type: 'https://stella.ops/predicates/function-map/v1',
-      subject: { purl: app, digest: { sha256: '3'.repeat(64) } },
-      predicate: {
-        schemaVersion: '1.0.0',
-        service: 'bench',
-        coverage: { minObservationRate: 0.95, windowSeconds: 600, failOnUnexpected: false },
-        expectedPaths: [
-          {
-            pathId: 'many-calls',
-            tags: ['bench'],
-            priority: 'crypto',
-            optional: false,
-            entrypoint: entry,
-            expectedCalls: calls,
-            pathHash: pathHash([entry.nodeHash, ...calls.map((c) => c.nodeHash)]),
-          },
-        ],
-      },
-    }),
-  );
+export function writeManyCallMap(repo, path, { app, binaryPath, library, purl, category, symbols }) {
+  const calls = symbols.map((symbol) => ({ function: `${category}/${symbol}`, symbol, library, purl, binaryPath }));
+  return writeOnePathMap(repo, path, { app, calls, pathId: 'many-calls', tags: ['bench'], priority: 'crypto' });
 }

@@ -1,17 +1,22 @@
 // SPDX-License-Identifier: Apache-2.0
-// The function map a probe benchmark gives the agent: one path, from the app's `main` to the one
-// probed call. Needs the compiled core (npm run build).
+// The function map a probe benchmark gives the agent: one path, from the app's `main` to the
+// probed calls. Needs the compiled core (npm run build).
 import { writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 
 /**
- * Writes the map to `path`. `app` is the benchmarked program's purl (subject and entry point);
- * `call` is the probed function: {function, symbol, library, purl, binaryPath}.
+ * Writes to `path` a map with one path from `app`'s `main` (the subject and entry point) to
+ * `calls`, each {function, symbol, library, purl, binaryPath}, probed by uprobe.
  */
-export async function writeOneCallMap(repo, path, { app, call, pathId, tags, priority }) {
+export async function writeOnePathMap(repo, path, { app, calls, pathId, tags, priority }) {
   const { nodeHash, pathHash } = await import(join(repo, 'core/dist/function-map/index.js'));
   const entry = { symbol: 'main', purl: app, nodeHash: nodeHash(app, 'main') };
-  const expected = { ...call, probeTypes: ['uprobe'], nodeHash: nodeHash(call.purl, call.symbol), optional: false };
+  const expectedCalls = calls.map((call) => ({
+    ...call,
+    probeTypes: ['uprobe'],
+    nodeHash: nodeHash(call.purl, call.symbol),
+    optional: false,
+  }));
   writeFileSync(
     path,
     JSON.stringify({
@@ -28,11 +33,16 @@ export async function writeOneCallMap(repo, path, { app, call, pathId, tags, pri
             priority,
             optional: false,
             entrypoint: entry,
-            expectedCalls: [expected],
-            pathHash: pathHash([entry.nodeHash, expected.nodeHash]),
+            expectedCalls,
+            pathHash: pathHash([entry.nodeHash, ...expectedCalls.map((c) => c.nodeHash)]),
           },
         ],
       },
     }),
   );
+}
+
+/** {@link writeOnePathMap} with the one probed `call`. */
+export function writeOneCallMap(repo, path, { call, ...rest }) {
+  return writeOnePathMap(repo, path, { ...rest, calls: [call] });
 }

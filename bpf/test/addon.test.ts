@@ -4,7 +4,8 @@ import { execFileSync, spawn } from 'node:child_process';
 import { existsSync, mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { StellaAbi } from '@stella/sdk';
+import { type RingBufferConsumer, StellaAbi } from '@stella/sdk';
+import { writeSelfSignedCertificate } from '@stella/sdk/testing';
 import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
 import {
   aggregateKey,
@@ -42,11 +43,12 @@ interface Collected {
   batches: number;
 }
 
-function collector(): { collected: Collected; onBatch: (batch: Buffer, records: number) => void } {
+/** A consumer of the object's `stella_events` ring that keeps every record's header. */
+function consume(obj: BpfObject): { collected: Collected; consumer: RingBufferConsumer } {
   const collected: Collected = { records: [], batches: 0 };
   return {
     collected,
-    onBatch: (batch, records) => {
+    consumer: obj.consumeRingBuffer('stella_events', (batch, records) => {
       collected.batches++;
       const seen = forEachRecord(batch, (buf, off, length) => {
         collected.records.push({
@@ -57,8 +59,19 @@ function collector(): { collected: Collected; onBatch: (batch: Buffer, records: 
         });
       });
       expect(seen).toBe(records);
-    },
+    }),
   };
+}
+
+/** The fixture's call probe on its target function, for `pid` alone, with `cookie`. */
+function attachFixture(obj: BpfObject, pid: number, cookie?: bigint) {
+  return obj.attachUprobe({
+    program: 'stella_uprobe_call',
+    binaryPath: callTarget,
+    symbol: fixtureSymbol,
+    pid,
+    cookie,
+  });
 }
 
 describe.skipIf(skipReason)('@stella/bpf addon on this kernel', () => {
@@ -101,16 +114,9 @@ describe.skipIf(skipReason)('@stella/bpf addon on this kernel', () => {
     const obj = openFixture();
     obj.load();
     const w = await startWorkload();
-    const link = obj.attachUprobe({
-      program: 'stella_uprobe_call',
-      binaryPath: callTarget,
-      symbol: fixtureSymbol,
-      pid: w.pid,
-      cookie: 7n,
-    });
+    const link = attachFixture(obj, w.pid, 7n);
     expect(link.description).toBe(`uprobe ${fixtureSymbol} in ${callTarget} for pid ${w.pid}`);
-    const { collected, onBatch } = collector();
-    const consumer = obj.consumeRingBuffer('stella_events', onBatch);
+    const { collected, consumer } = consume(obj);
     const calls = 5000;
     expect(await w.run(`call ${calls}`)).toBe(calls);
     await waitFor(() => collected.records.length >= calls);
@@ -138,8 +144,7 @@ describe.skipIf(skipReason)('@stella/bpf addon on this kernel', () => {
       cookie: 11n,
     });
     expect(link.description).toBe(`uprobe 0x${offset.toString(16)} in ${callTarget} for pid ${w.pid}`);
-    const { collected, onBatch } = collector();
-    const consumer = obj.consumeRingBuffer('stella_events', onBatch);
+    const { collected, consumer } = consume(obj);
     await w.run('call 10');
     await waitFor(() => collected.records.length >= 10);
     await sleep(50);
@@ -194,15 +199,8 @@ describe.skipIf(skipReason)('@stella/bpf addon on this kernel', () => {
     obj.load();
     expect(() => obj.setGlobal(StellaGlobals.aggregate, 0)).toThrow(/failed to set global stella_aggregate/);
     const w = await startWorkload();
-    obj.attachUprobe({
-      program: 'stella_uprobe_call',
-      binaryPath: callTarget,
-      symbol: fixtureSymbol,
-      pid: w.pid,
-      cookie: 3n,
-    });
-    const { collected, onBatch } = collector();
-    const consumer = obj.consumeRingBuffer('stella_events', onBatch);
+    attachFixture(obj, w.pid, 3n);
+    const { collected, consumer } = consume(obj);
     const calls = 3000;
     await w.run(`call ${calls}`);
     await sleep(100);
@@ -220,15 +218,8 @@ describe.skipIf(skipReason)('@stella/bpf addon on this kernel', () => {
     obj.setGlobal(StellaGlobals.filterTargets, 1);
     obj.load();
     const w = await startWorkload();
-    obj.attachUprobe({
-      program: 'stella_uprobe_call',
-      binaryPath: callTarget,
-      symbol: fixtureSymbol,
-      pid: w.pid,
-      cookie: 1n,
-    });
-    const { collected, onBatch } = collector();
-    const consumer = obj.consumeRingBuffer('stella_events', onBatch);
+    attachFixture(obj, w.pid, 1n);
+    const { collected, consumer } = consume(obj);
     await w.run('call 100'); // not a target yet: nothing
     const key = Buffer.alloc(4);
     key.writeUInt32LE(w.pid);
@@ -254,9 +245,8 @@ describe.skipIf(skipReason)('@stella/bpf addon on this kernel', () => {
       'failed to reuse map stella_target_pids (object already loaded)',
     );
     const w = await startWorkload();
-    user.attachUprobe({ program: 'stella_uprobe_call', binaryPath: callTarget, symbol: fixtureSymbol, pid: w.pid });
-    const { collected, onBatch } = collector();
-    const consumer = user.consumeRingBuffer('stella_events', onBatch);
+    attachFixture(user, w.pid);
+    const { collected, consumer } = consume(user);
     await w.run('call 50'); // not a target in the shared map yet: nothing
     const key = Buffer.alloc(4);
     key.writeUInt32LE(w.pid);
@@ -276,28 +266,11 @@ describe.skipIf(skipReason)('@stella/bpf addon on this kernel', () => {
     obj.load();
     obj.attachUprobe({ program: 'stella_uprobe_call', binaryPath: libssl, symbol: 'SSL_connect', cookie: 101n });
     obj.attachUprobe({ program: 'stella_uprobe_call', binaryPath: libssl, symbol: 'SSL_do_handshake', cookie: 102n });
-    const { collected, onBatch } = collector();
-    const consumer = obj.consumeRingBuffer('stella_events', onBatch);
+    const { collected, consumer } = consume(obj);
     const dir = mkdtempSync(join(tmpdir(), 'stella-bpf-tls-'));
     const cleanup: (() => void)[] = [];
     try {
-      const key = join(dir, 'key.pem');
-      const cert = join(dir, 'cert.pem');
-      await exec('openssl', [
-        'req',
-        '-x509',
-        '-newkey',
-        'rsa:2048',
-        '-nodes',
-        '-subj',
-        '/CN=localhost',
-        '-days',
-        '1',
-        '-keyout',
-        key,
-        '-out',
-        cert,
-      ]);
+      const { cert, key } = writeSelfSignedCertificate(dir);
       // Not -quiet: s_server then prints "ACCEPT [::]:<port>". curl is the client because it calls
       // SSL_connect/SSL_do_handshake; openssl s_client handshakes inside SSL_write_ex/SSL_read_ex.
       const server = spawn(
@@ -369,8 +342,7 @@ describe.skipIf(skipReason)('@stella/bpf addon on this kernel', () => {
       name: 'sys_enter_getppid',
       cookie: 9n,
     });
-    const { collected, onBatch } = collector();
-    const consumer = obj.consumeRingBuffer('stella_events', onBatch);
+    const { collected, consumer } = consume(obj);
     await w.run('getppid 250');
     await waitFor(() => collected.records.length >= 250);
     await sleep(50);
@@ -405,15 +377,14 @@ describe.skipIf(skipReason)('@stella/bpf addon on this kernel', () => {
     obj.setMaxEntries('stella_events', 4096); // one page: 64 records of 64 bytes
     obj.load();
     const w = await startWorkload();
-    obj.attachUprobe({ program: 'stella_uprobe_call', binaryPath: callTarget, symbol: fixtureSymbol, pid: w.pid });
+    attachFixture(obj, w.pid);
     const calls = 1000;
     await w.run(`call ${calls}`); // nobody consumes: the ring fills
     const drops = readDropCount(obj);
     expect(obj.mapLookupPerCpu('stella_drops', Buffer.alloc(4))).toHaveLength(
       (await import('../src/native.js')).nativeAddon().numPossibleCpus(),
     );
-    const { collected, onBatch } = collector();
-    const consumer = obj.consumeRingBuffer('stella_events', onBatch);
+    const { collected, consumer } = consume(obj);
     await sleep(100);
     await consumer.stop();
     expect(drops).toBeGreaterThan(0n);
@@ -443,10 +414,3 @@ describe.skipIf(skipReason)('@stella/bpf addon on this kernel', () => {
     for (const w of workloads) await w.end();
   });
 });
-
-function exec(cmd: string, args: string[]): Promise<void> {
-  return new Promise((resolveExec, reject) => {
-    const child = spawn(cmd, args, { stdio: 'ignore' });
-    child.on('exit', (code) => (code === 0 ? resolveExec() : reject(new Error(`${cmd} exited with ${code}`))));
-  });
-}

@@ -6,14 +6,9 @@ export const LIBSSL = '/usr/lib/x86_64-linux-gnu/libssl.so.3';
 /** Any libssl3 purl works: observations carry the map's own nodeHash. */
 export const LIBSSL_PURL = 'pkg:deb/debian/libssl3@3.0.19-1~deb12u2?arch=amd64';
 
-/**
- * A Function Map V1 whose one required path is `tls/<symbol>` in libssl.so.3 (SSL_do_handshake by
- * default). Everything else a workload calls in libssl is, by design, unexpected.
- */
-export function libsslCallMap(service: string, symbol = 'SSL_do_handshake', windowSeconds = 600): unknown {
-  const subject = `pkg:generic/${service}@1.0.0`;
-  const entry = { symbol: 'main', purl: subject, nodeHash: nodeHash(subject, 'main') };
-  const call = {
+/** A map's expected call of `tls/<symbol>` in libssl.so.3, probed by uprobe. */
+export function libsslCall(symbol: string) {
+  return {
     function: `tls/${symbol}`,
     symbol,
     library: 'libssl.so.3',
@@ -23,6 +18,16 @@ export function libsslCallMap(service: string, symbol = 'SSL_do_handshake', wind
     nodeHash: nodeHash(LIBSSL_PURL, symbol),
     optional: false,
   };
+}
+
+/**
+ * A Function Map V1 whose one required path is `tls/<symbol>` in libssl.so.3 (SSL_do_handshake by
+ * default). Everything else a workload calls in libssl is, by design, unexpected.
+ */
+export function libsslCallMap(service: string, symbol = 'SSL_do_handshake', windowSeconds = 600): unknown {
+  const subject = `pkg:generic/${service}@1.0.0`;
+  const entry = { symbol: 'main', purl: subject, nodeHash: nodeHash(subject, 'main') };
+  const call = libsslCall(symbol);
   return {
     _type: 'https://stella.ops/predicates/function-map/v1',
     subject: { purl: subject, digest: { sha256: '2'.repeat(64) } },

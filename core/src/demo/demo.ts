@@ -13,7 +13,7 @@ import {
   VerificationAccumulator,
   type VerificationReport,
 } from '../verify/index.js';
-import { freePort, startOpensslServer } from './tls-server.js';
+import { curlArgsFor, freePort, startOpensslServer } from './tls-server.js';
 
 const run = promisify(execFile);
 
@@ -73,16 +73,7 @@ export async function runDemo(options: DemoOptions): Promise<DemoResult> {
     say(`• agent: ${health.attached} probes attached, ${health.failed} failed; config ${configPath}`);
     say(`• workload: ${options.requests} × curl https://localhost:${server.port}/`);
     for (let i = 0; i < options.requests; i++) {
-      await run('curl', [
-        '-sS',
-        '-o',
-        '/dev/null',
-        '--cacert',
-        server.certPath,
-        '--resolve',
-        `localhost:${server.port}:127.0.0.1`,
-        `https://localhost:${server.port}/`,
-      ]);
+      await run('curl', curlArgsFor(server));
     }
     // One flush interval for the NDJSON exporter and the window index, then one verifier pass.
     await sleep(1500);

@@ -1,8 +1,8 @@
 // SPDX-License-Identifier: Apache-2.0
-import { type ChildProcess, execFileSync, spawn } from 'node:child_process';
+import { type ChildProcess, spawn } from 'node:child_process';
 import { createConnection, createServer } from 'node:net';
-import { join } from 'node:path';
 import { setTimeout as sleep } from 'node:timers/promises';
+import { writeSelfSignedCertificate } from '@stella/sdk/testing';
 
 /** A free loopback TCP port (bound, then released). */
 export async function freePort(): Promise<number> {
@@ -41,34 +41,26 @@ export interface TlsServer {
   stop(): Promise<void>;
 }
 
+/** curl's arguments for one request to `server`, trusting its certificate (no `-k`). */
+export function curlArgsFor(server: Pick<TlsServer, 'port' | 'certPath'>): string[] {
+  return [
+    '-sS',
+    '-o',
+    '/dev/null',
+    '--cacert',
+    server.certPath,
+    '--resolve',
+    `localhost:${server.port}:127.0.0.1`,
+    `https://localhost:${server.port}/`,
+  ];
+}
+
 /**
  * `openssl s_server -www` on loopback with a throwaway self-signed P-256 certificate: a real TLS
  * peer through the machine's libssl, no network needed.
  */
 export async function startOpensslServer(workdir: string): Promise<TlsServer> {
-  const certPath = join(workdir, 'cert.pem');
-  const keyPath = join(workdir, 'key.pem');
-  execFileSync(
-    'openssl',
-    [
-      'req',
-      '-x509',
-      '-newkey',
-      'ec',
-      '-pkeyopt',
-      'ec_paramgen_curve:prime256v1',
-      '-nodes',
-      '-subj',
-      '/CN=localhost',
-      '-days',
-      '1',
-      '-keyout',
-      keyPath,
-      '-out',
-      certPath,
-    ],
-    { stdio: 'ignore' },
-  );
+  const { cert: certPath, key: keyPath } = writeSelfSignedCertificate(workdir);
   const port = await freePort();
   const child = spawn(
     'openssl',

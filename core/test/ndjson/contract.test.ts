@@ -11,9 +11,8 @@ import { OBSERVATION_FIELDS, type Observation, type ProbeRequest } from '@stella
 import { afterEach, describe, expect, it } from 'vitest';
 import { createObservationBuilder } from '../../../plugins/sdk/src/observation.js';
 import { libsslCallMap } from '../../../test/support/maps.js';
-import { NdjsonExporter } from '../../src/export/ndjson.js';
+import { exportThenVerify } from '../../../test/support/ndjson.js';
 import { parseFunctionMap } from '../../src/function-map/parse.js';
-import { createLogger } from '../../src/logger.js';
 import {
   completedPathsOf,
   isLiveSegment,
@@ -119,17 +118,7 @@ describe('every record shape the plugins build takes the fast lane', () => {
   it('uprobe per-call and aggregated, syscall per-call (sampled) and aggregated, through the real exporter', async () => {
     dir = await mkdtemp(join(tmpdir(), 'stella-contract-'));
     const records = [...uprobeRecords(), ...syscallRecords()];
-    const exporter = new NdjsonExporter({
-      outputPath: dir,
-      flushIntervalMs: 60_000,
-      compressRotated: false,
-      nodeName: 'node-a',
-      logger: createLogger({ level: 'silent' }),
-    });
-    exporter.write(records);
-    await exporter.close();
-    const [file] = await exporter.completedFiles();
-    const { stats, report } = await readBack(file!);
+    const { stats, report } = await exportThenVerify(records, map, dir);
     expect(stats.lines).toBe(records.length);
     expect(stats.fastLane).toBe(records.length);
     expect(report.paths[0]!.hitCount).toBe(1 + 17 + 1 + 1 + 9);

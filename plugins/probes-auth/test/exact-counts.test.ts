@@ -9,72 +9,38 @@
  */
 import { createBpf } from '@stella/bpf';
 import {
-  bpftraceCounts,
   bpfUnavailableReason,
-  type CountedCall,
-  catalogueRequests,
-  countCatalogueCalls,
-  createWorkloadFiles,
+  COUNT_MODE_WINDOWS,
+  countCatalogueInCountMode,
+  countGaps,
   formatCountedCalls,
   PYTHON,
-  testContext,
-  WORKLOAD_UNREACHED,
-  type WorkloadFiles,
   workloadUnavailable,
 } from '@stella/sdk/testing';
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { describe, expect, it } from 'vitest';
 import { catalogue } from '../src/catalogue.js';
 import { authProbes } from '../src/index.js';
 
-const SERVICE = 'catalogue-svc';
 const LIBRARIES = ['libpam.so.0'];
 const skipReason = bpfUnavailableReason() ?? workloadUnavailable(PYTHON);
 if (skipReason) console.warn(`skipping auth exact counts: ${skipReason}`);
 
-describe.skipIf(skipReason).each([
-  { window: 0, what: 'per-call events' },
-  { window: 1000, what: 'aggregation_window_ms 1000' },
-])('auth plugin in count mode ($what): every catalogue function counts what bpftrace counts', ({ window }) => {
-  let files: WorkloadFiles;
-  beforeAll(() => {
-    files = createWorkloadFiles();
-  });
-  afterAll(() => files?.remove());
-
-  it('on libpam, one process, one bpftrace', async () => {
-    const { requests, absent } = catalogueRequests(catalogue, SERVICE, LIBRARIES);
-    const rows: CountedCall[] = await countCatalogueCalls(
-      {
-        python: PYTHON,
-        bpftraceCounts,
-        async startPlugin(pid, wanted) {
-          const t = testContext(createBpf(), SERVICE, [pid], { countMode: 'count', aggregationWindowMs: window });
-          const session = await authProbes().start(t.ctx, wanted);
-          return {
-            async stop() {
-              await session.stop();
-              return t;
-            },
-          };
-        },
-      },
-      requests,
-      ['pam'],
-      20,
-      files,
-    );
-    console.log(
-      `auth, count mode, window ${window} ms (absent here: ${absent.join(', ') || 'none'})\n${formatCountedCalls(rows)}`,
-    );
-    for (const row of rows)
-      expect({ call: row.symbol, count: row.agent }).toEqual({ call: row.symbol, count: row.bpftrace });
-    const uncounted = rows.filter((r) => r.bpftrace === 0).map((r) => r.symbol);
-    expect(uncounted.sort()).toEqual(
-      Object.keys(WORKLOAD_UNREACHED)
-        .filter((s) => rows.some((r) => r.symbol === s))
-        .sort(),
-    );
-    // Placement ran: every call's status says where its probe went and why.
-    expect(rows.filter((r) => r.placement === 'never attached')).toEqual([]);
-  });
-});
+describe.skipIf(skipReason).each(COUNT_MODE_WINDOWS)(
+  'auth plugin in count mode ($what): every catalogue function counts what bpftrace counts',
+  ({ window }) => {
+    it('on libpam, one process, one bpftrace', async () => {
+      const { absent, rows } = await countCatalogueInCountMode({
+        plugin: authProbes(),
+        bpf: createBpf(),
+        catalogue,
+        libraries: LIBRARIES,
+        parts: ['pam'],
+        aggregationWindowMs: window,
+      });
+      console.log(
+        `auth, count mode, window ${window} ms (absent here: ${absent.join(', ') || 'none'})\n${formatCountedCalls(rows)}`,
+      );
+      expect(countGaps(rows)).toEqual([]);
+    });
+  },
+);

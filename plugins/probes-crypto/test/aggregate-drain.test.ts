@@ -9,8 +9,8 @@ import { createBpf } from '@stella/bpf';
 import { bpftraceCounts, bpfUnavailableReason, countsFor, ScriptWorkload, testContext } from '@stella/sdk/testing';
 import { afterAll, describe, expect, it } from 'vitest';
 import { cryptoProbes } from '../src/index.js';
+import { LIBCRYPTO, libcryptoRequest } from './algorithm-support.js';
 
-const LIBCRYPTO = '/usr/lib/x86_64-linux-gnu/libcrypto.so.3';
 const SERVICE = 'hashing-svc';
 
 /** ~2 s of update() calls; prints how many it made. */
@@ -44,18 +44,7 @@ describe.skipIf(bpfUnavailableReason())('aggregated counts under a concurrent dr
       // A hot function: presence mode by default; this test is about exact counts.
       countModes: { 'crypto/EVP_DigestUpdate': 'count' },
     });
-    const session = await cryptoProbes().start(t.ctx, [
-      {
-        service: SERVICE,
-        functionId: 'crypto/EVP_DigestUpdate',
-        category: 'crypto',
-        symbol: 'EVP_DigestUpdate',
-        library: 'libcrypto.so.3',
-        binaryPath: LIBCRYPTO,
-        nodeHash: 'sha256:test-digest-update',
-        probeTypes: ['uprobe'],
-      },
-    ]);
+    const session = await cryptoProbes().start(t.ctx, [libcryptoRequest(SERVICE, 'EVP_DigestUpdate')]);
     await hasher.go();
     await session.stop();
     const expected = await reference.stop();

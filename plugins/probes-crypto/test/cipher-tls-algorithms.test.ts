@@ -8,13 +8,13 @@
  *   P-256 certificate) shows its key exchange (X25519, at EVP_PKEY_derive_set_peer), its signature
  *   (ECDSA, at EVP_DigestSignInit_ex and EVP_DigestVerifyInit_ex), its record cipher and its hash.
  */
-import { execFileSync, spawn } from 'node:child_process';
+import { spawn } from 'node:child_process';
 import { mkdtempSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { createBpf } from '@stella/bpf';
 import type { Observation } from '@stella/sdk';
-import { bpfUnavailableReason, ScriptWorkload, testContext } from '@stella/sdk/testing';
+import { bpfUnavailableReason, ScriptWorkload, testContext, writeSelfSignedCertificate } from '@stella/sdk/testing';
 import { afterAll, describe, expect, it } from 'vitest';
 import {
   OPENSSL_CIPHERS,
@@ -106,29 +106,7 @@ describe.skipIf(bpfUnavailableReason())('algorithms read at the call: openssl en
   });
 
   it('a TLS 1.3 handshake shows X25519, ECDSA, its record cipher and its hash', async () => {
-    const key = join(dir, 'key.pem');
-    const cert = join(dir, 'cert.pem');
-    execFileSync(
-      'openssl',
-      [
-        'req',
-        '-x509',
-        '-newkey',
-        'ec',
-        '-pkeyopt',
-        'ec_paramgen_curve:P-256',
-        '-nodes',
-        '-keyout',
-        key,
-        '-out',
-        cert,
-        '-days',
-        '2',
-        '-subj',
-        '/CN=localhost',
-      ],
-      { stdio: 'ignore' },
-    );
+    const { cert, key } = writeSelfSignedCertificate(dir);
     const rounds = 5;
     const handshakes = new ScriptWorkload(TLS_HANDSHAKES, [cert, key, String(rounds)]);
     children.push(handshakes.child);

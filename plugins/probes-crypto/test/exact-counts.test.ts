@@ -10,80 +10,47 @@
  */
 import { createBpf } from '@stella/bpf';
 import {
-  bpftraceCounts,
   bpfUnavailableReason,
-  type CountedCall,
-  catalogueRequests,
-  countCatalogueCalls,
-  createWorkloadFiles,
+  COUNT_MODE_WINDOWS,
+  countCatalogueInCountMode,
+  countGaps,
   formatCountedCalls,
   PYTHON,
-  testContext,
-  WORKLOAD_UNREACHED,
-  type WorkloadFiles,
   workloadUnavailable,
 } from '@stella/sdk/testing';
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { describe, expect, it } from 'vitest';
 import { catalogue } from '../src/catalogue.js';
 import { cryptoProbes } from '../src/index.js';
 
-const SERVICE = 'catalogue-svc';
 const LIBRARIES = ['libssl.so.3', 'libcrypto.so.3', 'libgnutls.so.30', 'libsodium.so.23'];
 const skipReason = bpfUnavailableReason() ?? workloadUnavailable(PYTHON);
 if (skipReason) console.warn(`skipping crypto exact counts: ${skipReason}`);
 
-describe.skipIf(skipReason).each([
-  { window: 0, what: 'per-call events' },
-  { window: 1000, what: 'aggregation_window_ms 1000' },
-])('crypto plugin in count mode ($what): every catalogue function counts what bpftrace counts', ({ window }) => {
-  let files: WorkloadFiles;
-  beforeAll(() => {
-    files = createWorkloadFiles();
-  });
-  afterAll(() => files?.remove());
-
-  it('on libssl, libcrypto, libgnutls and libsodium, one process, one bpftrace', async () => {
-    const { requests, absent } = catalogueRequests(catalogue, SERVICE, LIBRARIES);
-    const rows: CountedCall[] = await countCatalogueCalls(
-      {
-        python: PYTHON,
-        bpftraceCounts,
-        async startPlugin(pid, wanted) {
-          const t = testContext(createBpf(), SERVICE, [pid], { countMode: 'count', aggregationWindowMs: window });
-          const session = await cryptoProbes().start(t.ctx, wanted);
-          return {
-            async stop() {
-              await session.stop();
-              return t;
-            },
-          };
-        },
-      },
-      requests,
-      ['tls', 'gnutls', 'sodium'],
-      20,
-      files,
-    );
-    console.log(
-      `crypto, count mode, window ${window} ms (absent here: ${absent.join(', ') || 'none'})\n${formatCountedCalls(rows)}`,
-    );
-    for (const row of rows)
-      expect({ call: row.symbol, count: row.agent }).toEqual({ call: row.symbol, count: row.bpftrace });
-    const uncounted = rows.filter((r) => r.bpftrace === 0).map((r) => r.symbol);
-    expect(uncounted.sort()).toEqual(
-      Object.keys(WORKLOAD_UNREACHED)
-        .filter((s) => rows.some((r) => r.symbol === s))
-        .sort(),
-    );
-    // Placement applied: every call's status says where its probe went; the hot single-stepped
-    // entries are probed past them.
-    expect(rows.filter((r) => r.placement === 'never attached')).toEqual([]);
-    expect(rows.filter((r) => r.placement.startsWith('entry+')).length).toBeGreaterThan(0);
-    expect(rows.find((r) => r.symbol === 'EVP_DigestUpdate')?.placement).toMatch(/^entry\+\d+/);
-    // Without an aggregation window the hot functions take the count-only path (no record per
-    // call, one per window) and the rest one record per call: both are checked above.
-    const countedInKernel = rows.filter((r) => r.countedInKernel).map((r) => r.symbol);
-    if (window === 0) expect(countedInKernel).toEqual(expect.arrayContaining(['EVP_DigestUpdate', 'SSL_read']));
-    else expect(countedInKernel).toEqual([]);
-  });
-});
+describe.skipIf(skipReason).each(COUNT_MODE_WINDOWS)(
+  'crypto plugin in count mode ($what): every catalogue function counts what bpftrace counts',
+  ({ window }) => {
+    it('on libssl, libcrypto, libgnutls and libsodium, one process, one bpftrace', async () => {
+      const { absent, rows } = await countCatalogueInCountMode({
+        plugin: cryptoProbes(),
+        bpf: createBpf(),
+        catalogue,
+        libraries: LIBRARIES,
+        parts: ['tls', 'gnutls', 'sodium'],
+        aggregationWindowMs: window,
+      });
+      console.log(
+        `crypto, count mode, window ${window} ms (absent here: ${absent.join(', ') || 'none'})\n${formatCountedCalls(rows)}`,
+      );
+      expect(countGaps(rows)).toEqual([]);
+      // Placement applied (countGaps found every probe attached): the hot single-stepped entries are
+      // probed past them.
+      expect(rows.filter((r) => r.placement.startsWith('entry+')).length).toBeGreaterThan(0);
+      expect(rows.find((r) => r.symbol === 'EVP_DigestUpdate')?.placement).toMatch(/^entry\+\d+/);
+      // Without an aggregation window the hot functions take the count-only path (no record per
+      // call, one per window) and the rest one record per call: both are checked above.
+      const countedInKernel = rows.filter((r) => r.countedInKernel).map((r) => r.symbol);
+      if (window === 0) expect(countedInKernel).toEqual(expect.arrayContaining(['EVP_DigestUpdate', 'SSL_read']));
+      else expect(countedInKernel).toEqual([]);
+    });
+  },
+);

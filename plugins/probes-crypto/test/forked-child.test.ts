@@ -8,12 +8,11 @@
  */
 import { setTimeout as sleep } from 'node:timers/promises';
 import { createBpf } from '@stella/bpf';
-import type { ProbeRequest } from '@stella/sdk';
 import { bpfUnavailableReason, countsFor, ScriptWorkload, startBpftrace, testContext } from '@stella/sdk/testing';
 import { afterAll, describe, expect, it } from 'vitest';
 import { cryptoProbes } from '../src/index.js';
+import { LIBCRYPTO, libcryptoRequest } from './algorithm-support.js';
 
-const LIBCRYPTO = '/usr/lib/x86_64-linux-gnu/libcrypto.so.3';
 const SERVICE = 'prefork-svc';
 
 /** On `go`: forks a child that hashes 1,000 times at once, waits for the parent, hashes 1,000 more. */
@@ -37,16 +36,7 @@ print('done', flush=True)
 sys.stdin.readline()
 `;
 
-const request: ProbeRequest = {
-  service: SERVICE,
-  functionId: 'crypto/EVP_DigestUpdate',
-  category: 'crypto',
-  symbol: 'EVP_DigestUpdate',
-  library: 'libcrypto.so.3',
-  binaryPath: LIBCRYPTO,
-  nodeHash: 'sha256:test-EVP_DigestUpdate',
-  probeTypes: ['uprobe'],
-};
+const request = libcryptoRequest(SERVICE, 'EVP_DigestUpdate');
 
 const workloads: ScriptWorkload[] = [];
 afterAll(() => {

@@ -7,12 +7,11 @@
  */
 import { setTimeout as sleep } from 'node:timers/promises';
 import { createBpf } from '@stella/bpf';
-import type { ProbeRequest } from '@stella/sdk';
 import { bpftraceCounts, bpfUnavailableReason, countsFor, ScriptWorkload, testContext } from '@stella/sdk/testing';
 import { afterAll, describe, expect, it } from 'vitest';
 import { cryptoProbes } from '../src/index.js';
+import { LIBCRYPTO, libcryptoRequest } from './algorithm-support.js';
 
-const LIBCRYPTO = '/usr/lib/x86_64-linux-gnu/libcrypto.so.3';
 const SERVICE = 'hashing-svc';
 const CALLS = 100_000;
 
@@ -42,16 +41,7 @@ for line in sys.stdin:
     print('done', flush=True)
 `;
 
-const request = (symbol: string): ProbeRequest => ({
-  service: SERVICE,
-  functionId: `crypto/${symbol}`,
-  category: 'crypto',
-  symbol,
-  library: 'libcrypto.so.3',
-  binaryPath: LIBCRYPTO,
-  nodeHash: `sha256:test-${symbol}`,
-  probeTypes: ['uprobe'],
-});
+const request = (symbol: string) => libcryptoRequest(SERVICE, symbol);
 
 const workloads: ScriptWorkload[] = [];
 afterAll(() => {

@@ -48,25 +48,34 @@ export interface WorkloadFiles {
   remove(): void;
 }
 
-/** An ECDSA P-256 certificate in a temporary directory and a pam_permit-only PAM service. */
-export function createWorkloadFiles(): WorkloadFiles {
-  const dir = mkdtempSync(join(tmpdir(), 'stella-catalogue-workload-'));
+/**
+ * A throwaway self-signed ECDSA P-256 certificate for `localhost` in `dir` (`cert.pem`, `key.pem`):
+ * what a TLS peer on loopback needs to handshake through the machine's libssl, no network.
+ */
+export function writeSelfSignedCertificate(dir: string): { cert: string; key: string } {
   const cert = join(dir, 'cert.pem');
   const key = join(dir, 'key.pem');
   execFileSync(
     'openssl',
-    ['req', '-x509', '-newkey', 'ec', '-pkeyopt', 'ec_paramgen_curve:P-256', '-nodes'].concat([
+    ['req', '-x509', '-newkey', 'ec', '-pkeyopt', 'ec_paramgen_curve:P-256', '-nodes', '-days', '7'].concat([
+      '-subj',
+      '/CN=localhost',
+      '-addext',
+      'subjectAltName=DNS:localhost',
       '-keyout',
       key,
       '-out',
       cert,
-      '-subj',
-      '/CN=localhost',
-      '-days',
-      '1',
     ]),
     { stdio: 'ignore' },
   );
+  return { cert, key };
+}
+
+/** An ECDSA P-256 certificate in a temporary directory and a pam_permit-only PAM service. */
+export function createWorkloadFiles(): WorkloadFiles {
+  const dir = mkdtempSync(join(tmpdir(), 'stella-catalogue-workload-'));
+  const { cert, key } = writeSelfSignedCertificate(dir);
   const pamService = `stella-workload-${process.pid}`;
   const pamFile = `/etc/pam.d/${pamService}`;
   writeFileSync(

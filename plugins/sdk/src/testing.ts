@@ -8,10 +8,20 @@ import { type ChildProcessWithoutNullStreams, execFileSync, spawn } from 'node:c
 import { existsSync, readlinkSync } from 'node:fs';
 import { createInterface } from 'node:readline';
 import { openTargetFilter, type TargetFilter, type TargetRules, targetScopeOf } from './target-filter.js';
+import {
+  type CatalogueRequests,
+  type CountedCall,
+  catalogueRequests,
+  countCatalogueCalls,
+  createWorkloadFiles,
+  WORKLOAD_UNREACHED,
+  type WorkloadPart,
+} from './testing-workloads.js';
 import type { BpfApi, BpfObjectHandle } from './types/bpf-api.js';
+import type { CatalogueEntry } from './types/catalogue.js';
 import type { Logger } from './types/logger.js';
 import type { Observation } from './types/observation.js';
-import type { PluginContext } from './types/probe-plugin.js';
+import type { PluginContext, ProbePlugin } from './types/probe-plugin.js';
 import type { ProbeRequest, ProbeStatus } from './types/probe-requests.js';
 import type { TargetMapFds } from './types/targets.js';
 import type { ProbeTuning } from './types/tuning.js';
@@ -286,6 +296,82 @@ export async function bpftraceCounts(
       return counts;
     },
   };
+}
+
+/** What {@link countCatalogueInCountMode} runs: one plugin over its catalogue's libraries. */
+export interface CountModeRun {
+  plugin: ProbePlugin;
+  bpf: BpfApi;
+  catalogue: readonly CatalogueEntry[];
+  /** File names under {@link SYSTEM_LIBRARY_DIR}; functions a file does not export are `absent`. */
+  libraries: readonly string[];
+  /** The workload parts that call those libraries' functions. */
+  parts: readonly WorkloadPart[];
+  aggregationWindowMs: number;
+}
+
+/** The two count-mode paths a count must survive: a record per call, and in-kernel aggregates. */
+export const COUNT_MODE_WINDOWS = [
+  { window: 0, what: 'per-call events' },
+  { window: 1000, what: 'aggregation_window_ms 1000' },
+] as const;
+
+/**
+ * The plugin's real session in count mode and one bpftrace count the workload's calls of every
+ * catalogue function the libraries export (20 calls each), on the same pid. The workload's
+ * certificate and PAM service exist for this run only.
+ */
+export async function countCatalogueInCountMode(
+  run: CountModeRun,
+): Promise<CatalogueRequests & { rows: CountedCall[] }> {
+  const service = 'catalogue-svc';
+  const { requests, absent } = catalogueRequests(run.catalogue, service, run.libraries);
+  const files = createWorkloadFiles();
+  try {
+    const rows = await countCatalogueCalls(
+      {
+        python: PYTHON,
+        bpftraceCounts,
+        async startPlugin(pid, wanted) {
+          const t = testContext(run.bpf, service, [pid], {
+            countMode: 'count',
+            aggregationWindowMs: run.aggregationWindowMs,
+          });
+          const session = await run.plugin.start(t.ctx, wanted);
+          return {
+            async stop() {
+              await session.stop();
+              return t;
+            },
+          };
+        },
+      },
+      requests,
+      run.parts,
+      20,
+      files,
+    );
+    return { requests, absent, rows };
+  } finally {
+    files.remove();
+  }
+}
+
+/**
+ * Where the plugin's counts differ from bpftrace's, one sentence each; none when counts are exact.
+ * A function nobody counted must be one `WORKLOAD_UNREACHED` explains, and each it lists must stay
+ * uncounted; every call's probe must have attached.
+ */
+export function countGaps(rows: readonly CountedCall[]): string[] {
+  const gaps: string[] = [];
+  for (const r of rows) {
+    if (r.agent !== r.bpftrace) gaps.push(`${r.symbol}: agent ${r.agent}, bpftrace ${r.bpftrace}`);
+    const unreached = r.symbol in WORKLOAD_UNREACHED;
+    if (r.bpftrace === 0 && !unreached) gaps.push(`${r.symbol}: uncounted, and WORKLOAD_UNREACHED does not say why`);
+    if (r.bpftrace > 0 && unreached) gaps.push(`${r.symbol}: counted, yet listed in WORKLOAD_UNREACHED`);
+    if (r.placement === 'never attached') gaps.push(`${r.symbol}: never attached`);
+  }
+  return gaps;
 }
 
 export * from './testing-workloads.js';

@@ -15,12 +15,9 @@ import { netProbes } from '@stella/probes-net';
 import type { Observation, ProbeRequest, ProbeTuning, ProbeType } from '@stella/sdk';
 import { bpfUnavailableReason, PYTHON, ScriptWorkload, testContext } from '@stella/sdk/testing';
 import { afterAll, describe, expect, it } from 'vitest';
-import { NdjsonExporter } from '../../../core/src/export/ndjson.js';
 import { nodeHash, pathHash } from '../../../core/src/function-map/hash.js';
 import { parseFunctionMap } from '../../../core/src/function-map/parse.js';
-import { createLogger } from '../../../core/src/logger.js';
-import { VerificationAccumulator } from '../../../core/src/verify/accumulator.js';
-import { readObservationFiles } from '../../../core/src/verify/ndjson.js';
+import { exportThenVerify } from '../../support/ndjson.js';
 
 const SERVICE = 'contract-svc';
 const LIBC = { library: 'libc.so.6', path: '/usr/lib/x86_64-linux-gnu/libc.so.6', purl: 'pkg:deb/debian/libc6@2.36-9' };
@@ -135,23 +132,6 @@ async function record(bpf: ReturnType<typeof createBpf>, tuning: Partial<ProbeTu
   return t.observations;
 }
 
-async function throughExporterAndVerifier(records: Observation[]) {
-  const out = mkdtempSync(join(root, 'out-'));
-  const exporter = new NdjsonExporter({
-    outputPath: out,
-    flushIntervalMs: 60_000,
-    compressRotated: false,
-    nodeName: 'node-a',
-    logger: createLogger({ level: 'silent' }),
-  });
-  exporter.write(records);
-  await exporter.close();
-  const now = Date.now();
-  const acc = new VerificationAccumulator(contractMap(), { from: new Date(now - 600_000), to: new Date(now + 1000) });
-  const stats = await readObservationFiles(await exporter.completedFiles(), acc);
-  return { stats, report: acc.report() };
-}
-
 const hits = (records: Observation[]) => records.reduce((n, o) => n + o.hitCount, 0);
 
 describe.skipIf(skip)('records of every plugin kind take the verifier fast lane', () => {
@@ -169,7 +149,7 @@ describe.skipIf(skip)('records of every plugin kind take the verifier fast lane'
       }
       if (tuning.aggregationWindowMs > 0) expect(records.every((o) => o.windowStart !== undefined)).toBe(true);
       if (tuning.samplingRate < 1) expect(records.some((o) => o.sampleRate === 0.5)).toBe(true);
-      const { stats, report } = await throughExporterAndVerifier(records);
+      const { stats, report } = await exportThenVerify(records, contractMap(), mkdtempSync(join(root, 'out-')));
       expect(stats.lines).toBe(records.length);
       expect(stats.fastLane).toBe(records.length);
       expect(report.paths[0]!.hitCount).toBe(hits(records));

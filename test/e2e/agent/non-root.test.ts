@@ -5,15 +5,14 @@
  * root agent and bpftrace do; without CAP_SYS_PTRACE it says in one sentence what is missing.
  */
 import { type ChildProcess, execFileSync, spawn } from 'node:child_process';
-import { chmod, chown, mkdir, mkdtemp, readdir, readFile, rm, writeFile } from 'node:fs/promises';
+import { chmod, chown, mkdir, mkdtemp, rm, writeFile } from 'node:fs/promises';
 import { release, tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { gunzipSync } from 'node:zlib';
-import type { Observation } from '@stella/sdk';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { startOpensslServer, type TlsServer } from '../../../core/src/demo/tls-server.js';
 import { runStella, startStella } from '../../support/cli.js';
 import { LIBSSL, libsslCallMap, stdoutLines } from '../../support/maps.js';
+import { hits, readObservations } from '../../support/ndjson.js';
 
 const HANDSHAKES = 20;
 const NOBODY = 65534;
@@ -45,23 +44,6 @@ function asNobody(caps: string[]): string[] {
     `--ambient-caps=${set}`,
     `--bounding-set=${set}`,
   ];
-}
-
-async function handshakeHits(dir: string, pid: number): Promise<number> {
-  let hits = 0;
-  const names = await readdir(dir);
-  for (const name of names) {
-    // A rotated file may briefly exist both plain and gzipped, with the same lines.
-    if (!/\.ndjson(\.gz)?$/.test(name) || names.includes(`${name}.gz`)) continue;
-    const raw = await readFile(join(dir, name));
-    const text = name.endsWith('.gz') ? gunzipSync(raw).toString('utf8') : raw.toString('utf8');
-    for (const line of text.split('\n')) {
-      if (!line) continue;
-      const o = JSON.parse(line) as Observation;
-      if (o.function === 'tls/SSL_do_handshake' && o.pid === pid) hits += o.hitCount;
-    }
-  }
-  return hits;
 }
 
 describe.skipIf(skip !== undefined)('agent as a non-root user with the documented capabilities', () => {
@@ -131,7 +113,7 @@ describe.skipIf(skip !== undefined)('agent as a non-root user with the documente
     await stdoutLines(client, 'done');
     agent.child.kill('SIGTERM');
     expect(await agent.exited, agent.stderr()).toBe(0);
-    return { hits: await handshakeHits(outDir, client.pid!), log: agent.stderr() };
+    return { hits: hits(await readObservations(outDir), 'tls/SSL_do_handshake', client.pid!), log: agent.stderr() };
   }
 
   it(`uid ${NOBODY} with CAP_BPF, CAP_PERFMON and CAP_SYS_PTRACE counts what root and bpftrace count`, async () => {

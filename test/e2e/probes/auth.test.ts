@@ -17,6 +17,21 @@ const USER = `stella${process.pid}`;
 const PASSWORD = 'S3cret-pw-e2e';
 const PAM_SERVICE = `stella-e2e-${process.pid}`;
 
+/** The agent with pam_authenticate in its map, targeting pamtester as the `login` service. */
+const startLoginAgent = () =>
+  startAgent({
+    service: 'login',
+    calls: [
+      {
+        function: 'auth/pam_authenticate',
+        library: 'libpam.so.0',
+        binaryPath: `${LIBDIR}/libpam.so.0`,
+        purl: PAM_PURL,
+      },
+    ],
+    targets: ['{service: login, executables: [/usr/bin/pamtester]}'],
+  });
+
 /** pamtester reads the password from stdin when it is not a terminal. */
 function pamtester(...ops: string[]): Promise<void> {
   return new Promise((resolve, reject) => {
@@ -50,18 +65,7 @@ describe.skipIf(!canBpf || uprobeRefusal !== undefined)('auth plugin on real PAM
   });
 
   it('pamtester: exactly one pam_authenticate per run; pam_acct_mgmt, not in the map, is reported as unexpected', async () => {
-    const agent = await startAgent({
-      service: 'login',
-      calls: [
-        {
-          function: 'auth/pam_authenticate',
-          library: 'libpam.so.0',
-          binaryPath: `${LIBDIR}/libpam.so.0`,
-          purl: PAM_PURL,
-        },
-      ],
-      targets: ['{service: login, executables: [/usr/bin/pamtester]}'],
-    });
+    const agent = await startLoginAgent();
     expect(agent.status('auth/pam_authenticate')).toMatchObject({ state: 'attached', plugin: '@stella/probes-auth' });
     for (let i = 0; i < 3; i++) await pamtester('authenticate', 'acct_mgmt');
     await sleep(600);
@@ -165,18 +169,7 @@ describe('auth plugin on a kernel without attach cookies', () => {
       console.warn(`skipping the refusal test: ${why}`);
       return ctx.skip(why);
     }
-    const agent = await startAgent({
-      service: 'login',
-      calls: [
-        {
-          function: 'auth/pam_authenticate',
-          library: 'libpam.so.0',
-          binaryPath: `${LIBDIR}/libpam.so.0`,
-          purl: PAM_PURL,
-        },
-      ],
-      targets: ['{service: login, executables: [/usr/bin/pamtester]}'],
-    });
+    const agent = await startLoginAgent();
     try {
       expect(agent.status('auth/pam_authenticate')).toMatchObject({
         state: 'failed',

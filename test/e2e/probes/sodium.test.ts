@@ -5,7 +5,18 @@ import { type ProbeStatus, readElfSymbols } from '@stella/sdk';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { freePort } from '../../../core/src/demo/tls-server.js';
 import { find, scrape } from '../../support/prometheus.js';
-import { canBpf, copyWithBuildId, drive, hits, LIBDIR, startAgent, stopDriven, tempDir, until } from './support.js';
+import {
+  canBpf,
+  copyWithBuildId,
+  type Driven,
+  drive,
+  hits,
+  LIBDIR,
+  startAgent,
+  stopDriven,
+  tempDir,
+  until,
+} from './support.js';
 
 const SODIUM = `${LIBDIR}/libsodium.so.23`;
 const PURL = 'pkg:deb/debian/libsodium23@1.0.18-1?arch=amd64';
@@ -28,6 +39,13 @@ describe.skipIf(!canBpf)('libsodium through the auth/crypto uprobe session', () 
     return { lib, buildId, rebuiltId: byte.repeat(buildId.length / 2) };
   };
   /** A ctypes client that has loaded `lib` and waits for `go` to make `calls` calls. */
+  /** The client makes its calls, then exits. */
+  const callAndExit = async (client: Driven) => {
+    client.send('go');
+    await client.line('done');
+    client.send('exit');
+    await client.exited;
+  };
   const loadedClient = async (lib: string, calls: number) => {
     const client = drive(PYTHON, [CLIENT, 'ctypes', lib, String(calls)]);
     await client.line('ready');
@@ -96,10 +114,7 @@ describe.skipIf(!canBpf)('libsodium through the auth/crypto uprobe session', () 
     // Host-wide links exist from the start (global attach); wait for the process-specific rescan instead.
     await until(() => agent.status('crypto/crypto_generichash')?.state === 'attached', 1000, 'attach');
     console.log(`[dlopen] attached; ${Date.now() - loadedAt} ms after "load"`);
-    client.send('go');
-    await client.line('done');
-    client.send('exit');
-    await client.exited;
+    await callAndExit(client);
     const observations = await agent.stop();
     expect(hits(observations, 'crypto/crypto_generichash', client.pid)).toBe(250);
   });
@@ -129,10 +144,7 @@ describe.skipIf(!canBpf)('libsodium through the auth/crypto uprobe session', () 
       5000,
       'attach in the namespace',
     );
-    client.send('go');
-    await client.line('done');
-    client.send('exit');
-    await client.exited;
+    await callAndExit(client);
     const observations = await agent.stop();
     // The calls run from the copy's inode, which only /proc/PID/root/… reaches: the host file's probe never fires.
     expect(hits(observations, 'crypto/crypto_generichash', client.pid)).toBe(30);
@@ -150,10 +162,7 @@ describe.skipIf(!canBpf)('libsodium through the auth/crypto uprobe session', () 
     client.send('load');
     await client.line('loaded');
     await until(() => agent.status('crypto/crypto_generichash')?.state === 'attached', 5000, 'attach');
-    client.send('go');
-    await client.line('done');
-    client.send('exit');
-    await client.exited;
+    await callAndExit(client);
     const observations = await agent.stop();
     const records = observations.filter((o) => o.function === 'crypto/crypto_generichash');
     expect(hits(observations, 'crypto/crypto_generichash', client.pid)).toBe(5000);
@@ -173,10 +182,7 @@ describe.skipIf(!canBpf)('libsodium through the auth/crypto uprobe session', () 
     client.send('load');
     await client.line('loaded');
     await until(() => agent.status('crypto/crypto_generichash')?.state === 'attached', 5000, 'attach');
-    client.send('go');
-    await client.line('done');
-    client.send('exit');
-    await client.exited;
+    await callAndExit(client);
     const observations = (await agent.stop()).filter((o) => o.function === 'crypto/crypto_generichash');
     // Binomial(20000, 0.01): mean 200, sd ≈ 14; ±6 sd.
     expect(observations.length).toBeGreaterThan(115);
@@ -245,10 +251,7 @@ describe.skipIf(!canBpf)('libsodium through the auth/crypto uprobe session', () 
     expect((await stat(lib)).ino).toBe(inode);
     const client = await loadedClient(lib, 9);
     await until(() => agent.status(fn)?.state === 'attached', 5000, 'attach to the rewritten file');
-    client.send('go');
-    await client.line('done');
-    client.send('exit');
-    await client.exited;
+    await callAndExit(client);
     const detail = agent.status(fn)?.detail ?? '';
     const observations = await agent.stop();
     expect(detail).toMatch(

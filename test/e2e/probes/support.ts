@@ -5,15 +5,17 @@
  * an independent bpftrace count, and child processes driven over stdin/stdout.
  */
 import { type ChildProcess, spawn } from 'node:child_process';
-import { mkdtemp, readdir, readFile, rm, writeFile } from 'node:fs/promises';
+import { mkdtemp, readFile, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { gunzipSync } from 'node:zlib';
 import { ATTACH_COOKIES_MISSING, detectKernelFeatures } from '@stella/bpf';
 import { type Observation, readElfSymbols } from '@stella/sdk';
 import { type ComposedAgent, composeAgent } from '../../../core/src/agent/compose.js';
 import type { CallStatus } from '../../../core/src/agent/status.js';
 import { nodeHash, pathHash } from '../../../core/src/function-map/index.js';
+import { readObservations } from '../../support/ndjson.js';
+
+export { hits } from '../../support/ndjson.js';
 
 export const LIBDIR = '/usr/lib/x86_64-linux-gnu';
 export const canBpf = process.getuid?.() === 0;
@@ -128,26 +130,11 @@ export async function startAgent(setup: AgentSetup): Promise<AgentRun> {
     status: (functionId) => composed.agent.statuses.all().find((s) => s.functionId === functionId),
     async stop() {
       await composed.dispose();
-      const out: Observation[] = [];
-      const names = await readdir(outDir).catch(() => [] as string[]);
-      for (const name of names) {
-        // Completed segments are gzipped; a reader may briefly see both forms and prefers the .gz.
-        const gz = name.endsWith('.ndjson.gz');
-        if (!gz && !(name.endsWith('.ndjson') && !names.includes(`${name}.gz`))) continue;
-        const raw = await readFile(join(outDir, name));
-        for (const line of (gz ? gunzipSync(raw) : raw).toString('utf8').split('\n'))
-          if (line.trim()) out.push(JSON.parse(line) as Observation);
-      }
+      const out = await readObservations(outDir);
       await rm(dir, { recursive: true, force: true });
       return out;
     },
   };
-}
-
-export function hits(observations: Observation[], functionId: string, pid?: number): number {
-  return observations
-    .filter((o) => o.function === functionId && (pid === undefined || o.pid === pid))
-    .reduce((n, o) => n + o.hitCount, 0);
 }
 
 /** A child driven line by line: `await child.line('ready')`, `child.send('go')`. */

@@ -4,7 +4,7 @@ import { rm } from 'node:fs/promises';
 import { join } from 'node:path';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { startOpensslServer, type TlsServer } from '../../../core/src/demo/tls-server.js';
+import { curlArgsFor, startOpensslServer, type TlsServer } from '../../../core/src/demo/tls-server.js';
 import { canBpf, drive, hits, LIBDIR, startAgent, stopDriven, tempDir, until, uprobeRefusal } from './support.js';
 
 const LIBSSL = `${LIBDIR}/libssl.so.3`;
@@ -143,16 +143,7 @@ describe.skipIf(!canBpf || uprobeRefusal !== undefined)(
           });
         });
       };
-      const curlArgs = [
-        '-sS',
-        '-o',
-        '/dev/null',
-        '--cacert',
-        server.certPath,
-        '--resolve',
-        `localhost:${server.port}:127.0.0.1`,
-      ];
-      for (let i = 0; i < N; i++) await spawnRun('curl', [...curlArgs, `https://localhost:${server.port}/`]);
+      for (let i = 0; i < N; i++) await spawnRun('curl', curlArgsFor(server));
       for (let i = 0; i < N; i++) {
         // A request on stdin: s_server -www answers and closes the connection, which ends
         // gnutls-cli whatever the order of handshake and end of input (an empty stdin raced it).

@@ -1,33 +1,17 @@
 // SPDX-License-Identifier: Apache-2.0
 import { spawn } from 'node:child_process';
-import { mkdtemp, readdir, readFile, rm, writeFile } from 'node:fs/promises';
+import { mkdtemp, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { gunzipSync } from 'node:zlib';
-import type { Observation } from '@stella/sdk';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { startOpensslServer, type TlsServer } from '../../../core/src/demo/tls-server.js';
 import { runStella, startStella } from '../../support/cli.js';
 import { libsslCallMap, stdoutLines } from '../../support/maps.js';
+import { hits, readObservations } from '../../support/ndjson.js';
 import { startValkey, type ValkeyServer } from '../../support/servers.js';
 
 const canBpf = process.getuid?.() === 0;
 if (!canBpf) console.warn('[skip] agent store outage e2e: needs root for BPF');
-
-async function ndjsonHits(dir: string, fn: string, pid: number): Promise<number> {
-  let hits = 0;
-  for (const name of await readdir(dir)) {
-    if (!/\.ndjson(\.gz)?$/.test(name)) continue;
-    const raw = await readFile(join(dir, name));
-    const text = name.endsWith('.gz') ? gunzipSync(raw).toString('utf8') : raw.toString('utf8');
-    for (const l of text.split('\n')) {
-      if (!l.trim()) continue;
-      const o = JSON.parse(l) as Observation;
-      if (o.function === fn && o.pid === pid) hits += o.hitCount;
-    }
-  }
-  return hits;
-}
 
 describe.skipIf(!canBpf)('agent with the Valkey store going down mid-run', () => {
   let dir: string;
@@ -102,7 +86,7 @@ describe.skipIf(!canBpf)('agent with the Valkey store going down mid-run', () =>
     expect(agent.stderr()).toMatch(downAtStart ? /observation store connected/ : /store available again/);
 
     const total = rounds.reduce((x, y) => x + y, 0);
-    expect(await ndjsonHits(outDir, 'tls/SSL_do_handshake', pid)).toBe(total);
+    expect(hits(await readObservations(outDir), 'tls/SSL_do_handshake', pid)).toBe(total);
     const query = await runStella([
       'observations',
       'query',

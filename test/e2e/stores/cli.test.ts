@@ -12,6 +12,10 @@ import { observation, silent } from './support.js';
 let server: PostgresServer | undefined;
 let dir: string;
 const HOUR = 3_600_000;
+const NO_POSTGRES = 'PostgreSQL is not installed on this machine (see the servers: line above)';
+/** `stella observations <command>` against the PostgreSQL store the suite filled. */
+const storeCli = (command: 'query' | 'prune', ...flags: string[]) =>
+  runStella(['observations', command, '--config', path.join(dir, 'stella.yaml'), ...flags]);
 const now = Date.now();
 const rows: Observation[] = [
   ...Array.from({ length: 20 }, (_, i) => observation(i, now - 30 * 60_000 + i * 1000)),
@@ -40,17 +44,8 @@ afterAll(async () => {
 
 describe('stella observations', () => {
   it('query --format ndjson streams the window from the configured store', async (ctx) => {
-    if (!server) return ctx.skip('PostgreSQL is not installed on this machine (see the servers: line above)');
-    const r = await runStella([
-      'observations',
-      'query',
-      '--config',
-      path.join(dir, 'stella.yaml'),
-      '--from',
-      '1h',
-      '--format',
-      'ndjson',
-    ]);
+    if (!server) return ctx.skip(NO_POSTGRES);
+    const r = await storeCli('query', '--from', '1h', '--format', 'ndjson');
     expect(r.stderr).toBe('');
     expect(r.code).toBe(0);
     const got = r.stdout
@@ -61,12 +56,9 @@ describe('stella observations', () => {
   });
 
   it('query --summary --function filters and counts per function', async (ctx) => {
-    if (!server) return ctx.skip('PostgreSQL is not installed on this machine (see the servers: line above)');
-    const r = await runStella([
-      'observations',
+    if (!server) return ctx.skip(NO_POSTGRES);
+    const r = await storeCli(
       'query',
-      '--config',
-      path.join(dir, 'stella.yaml'),
       '--summary',
       '--function',
       'tls/*',
@@ -76,7 +68,7 @@ describe('stella observations', () => {
       '1h',
       '--format',
       'json',
-    ]);
+    );
     expect(r.code).toBe(0);
     const summary = JSON.parse(r.stdout);
     const expected = rows.slice(0, 20).filter((o) => o.function === 'tls/SSL_do_handshake' && o.service === 'checkout');
@@ -86,35 +78,21 @@ describe('stella observations', () => {
       records: expected.length,
       hitCount: expected.reduce((n, o) => n + o.hitCount, 0),
     });
-    const table = await runStella(['observations', 'query', '--config', path.join(dir, 'stella.yaml'), '--summary']);
+    const table = await storeCli('query', '--summary');
     expect(table.stdout.split('\n')[0]).toMatch(/^SERVICE\s+FUNCTION\s+HITS\s+RECORDS/);
   });
 
   it('prune --older-than removes only older observations', async (ctx) => {
-    if (!server) return ctx.skip('PostgreSQL is not installed on this machine (see the servers: line above)');
-    const r = await runStella([
-      'observations',
-      'prune',
-      '--config',
-      path.join(dir, 'stella.yaml'),
-      '--older-than',
-      '24h',
-    ]);
+    if (!server) return ctx.skip(NO_POSTGRES);
+    const r = await storeCli('prune', '--older-than', '24h');
     expect(r.code).toBe(0);
     expect(r.stdout).toMatch(/^pruned 5 observations older than .* from the postgres store/);
-    const after = await runStella([
-      'observations',
-      'query',
-      '--config',
-      path.join(dir, 'stella.yaml'),
-      '--format',
-      'ndjson',
-    ]);
+    const after = await storeCli('query', '--format', 'ndjson');
     expect(after.stdout.trim().split('\n')).toHaveLength(20);
   });
 
   it('says clearly when the store is unreachable (exit 3) without printing the password', async (ctx) => {
-    if (!server) return ctx.skip('PostgreSQL is not installed on this machine (see the servers: line above)');
+    if (!server) return ctx.skip(NO_POSTGRES);
     const port = await freePort();
     const cfg = path.join(dir, 'down.yaml');
     await fs.writeFile(

@@ -1,8 +1,8 @@
 // SPDX-License-Identifier: Apache-2.0
 import { existsSync, promises as fs, statSync } from 'node:fs';
 import path from 'node:path';
-import { nodeHash, pathHash } from '../../../core/src/function-map/index.js';
-import { LIBSSL, LIBSSL_PURL, libsslCallMap } from '../../support/maps.js';
+import { pathHash } from '../../../core/src/function-map/index.js';
+import { libsslCall, libsslCallMap } from '../../support/maps.js';
 
 export interface OneCallPath {
   pathId: string;
@@ -18,16 +18,7 @@ export function libsslPathsMap(service: string, paths: OneCallPath[], windowSeco
   };
   const [template] = map.predicate.expectedPaths;
   map.predicate.expectedPaths = paths.map(({ pathId, symbol, tags }) => {
-    const call = {
-      function: `tls/${symbol}`,
-      symbol,
-      library: 'libssl.so.3',
-      purl: LIBSSL_PURL,
-      binaryPath: LIBSSL,
-      probeTypes: ['uprobe'],
-      nodeHash: nodeHash(LIBSSL_PURL, symbol),
-      optional: false,
-    };
+    const call = libsslCall(symbol);
     return {
       ...template!,
       pathId,
