@@ -22,6 +22,7 @@ import { readdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { parseArgs } from 'node:util';
+import { interruptBpftrace } from '@stella/sdk/testing';
 import { BpfObject, StellaGlobals, samplingThreshold } from '../bpf/dist/index.js';
 
 const repo = join(dirname(fileURLToPath(import.meta.url)), '..');
@@ -138,13 +139,7 @@ async function bpftrace(workloadPid, call) {
   });
   await call(CALLS);
   const { ns, cnt } = programStats(child.pid, SYMBOL);
-  const exited = new Promise((r) => child.once('exit', r));
-  // bpftrace 0.17 can miss a SIGINT that lands just before it blocks in epoll_wait (it then waits
-  // for an event that never comes: seen twice here, holding the kernel lock): ask again each second.
-  child.kill('SIGINT');
-  const again = setInterval(() => child.kill('SIGINT'), 1000);
-  await exited;
-  clearInterval(again);
+  await interruptBpftrace(child);
   if (cnt !== CALLS) throw new Error(`bpftrace ran ${cnt} times for ${CALLS} calls`);
   return ns / cnt;
 }

@@ -30,7 +30,7 @@ import { tmpdir } from 'node:os';
 import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { parseArgs } from 'node:util';
-import { writeSelfSignedCertificate } from '../plugins/sdk/dist/testing.js';
+import { interruptBpftrace, writeSelfSignedCertificate } from '@stella/sdk/testing';
 
 const here = dirname(fileURLToPath(import.meta.url));
 const repo = join(here, '..');
@@ -149,8 +149,11 @@ async function runOnce(mode) {
   let stopMs = 0;
   if (tracer) {
     const t0 = performance.now();
-    tracer.kill(mode === 'bpftrace' ? 'SIGINT' : 'SIGTERM');
-    await new Promise((r) => tracer.once('exit', r));
+    if (mode === 'bpftrace') await interruptBpftrace(tracer);
+    else {
+      tracer.kill('SIGTERM');
+      await new Promise((r) => tracer.once('exit', r));
+    }
     stopMs = performance.now() - t0;
   }
   let hits;

@@ -23,6 +23,7 @@ import { loadavg, tmpdir } from 'node:os';
 import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { parseArgs } from 'node:util';
+import { interruptBpftrace } from '@stella/sdk/testing';
 
 const here = dirname(fileURLToPath(import.meta.url));
 const repo = join(here, '..');
@@ -130,8 +131,7 @@ async function runOnce(mode) {
     const tracerOut = lines(tracer);
     await tracerOut.waitFor(/^attached$/m);
     finish = async () => {
-      tracer.kill('SIGINT');
-      await exited(tracer);
+      await interruptBpftrace(tracer);
       const hits = Number(/@c: (\d+)/.exec(tracerOut.text())?.[1]);
       if (hits !== CALLS) throw new Error(`bpftrace counted ${hits} of ${CALLS}`);
     };

@@ -26,6 +26,7 @@ import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { parseArgs } from 'node:util';
 import { gunzipSync } from 'node:zlib';
+import { interruptBpftrace } from '@stella/sdk/testing';
 import { writeOneCallMap } from './one-call-map.mjs';
 
 const here = dirname(fileURLToPath(import.meta.url));
@@ -203,9 +204,7 @@ if (!values['skip-overhead']) {
         // "Attaching" is printed before the attach finishes, and a SIGINT that early is lost.
         await new Promise((r) => setTimeout(r, 500));
         stop = async () => {
-          const exited = new Promise((r) => tracer.once('exit', r));
-          tracer.kill('SIGINT');
-          await exited;
+          await interruptBpftrace(tracer);
         };
       } else if (spec) {
         const agent = await startAgent(`overhead-${round}-${Object.keys(modes).indexOf(mode)}`, target.child.pid, spec);

@@ -17,6 +17,7 @@ import { tmpdir } from 'node:os';
 import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { parseArgs } from 'node:util';
+import { interruptBpftrace } from '@stella/sdk/testing';
 import { writeOneCallMap } from './one-call-map.mjs';
 
 const here = dirname(fileURLToPath(import.meta.url));
@@ -89,8 +90,11 @@ async function runOnce(mode) {
   target.stdin.write('go\n');
   const ns = Number(await done);
   if (tracer) {
-    tracer.kill(mode === 'bpftrace' ? 'SIGINT' : 'SIGTERM');
-    await new Promise((r) => tracer.once('exit', r));
+    if (mode === 'bpftrace') await interruptBpftrace(tracer);
+    else {
+      tracer.kill('SIGTERM');
+      await new Promise((r) => tracer.once('exit', r));
+    }
   }
   return ns / CALLS;
 }

@@ -16,6 +16,7 @@ import { dirname, join } from 'node:path';
 import { createInterface } from 'node:readline';
 import { fileURLToPath } from 'node:url';
 import { parseArgs } from 'node:util';
+import { interruptBpftrace } from '@stella/sdk/testing';
 
 const here = dirname(fileURLToPath(import.meta.url));
 const { values } = parseArgs({
@@ -73,11 +74,7 @@ async function run(probed) {
     perCall[name] = Number(ns);
   }
   if (tracer) {
-    const exited = new Promise((resolve) => tracer.on('exit', resolve));
-    tracer.kill('SIGINT');
-    const killer = setTimeout(() => tracer.kill('SIGKILL'), 30_000);
-    await exited;
-    clearTimeout(killer);
+    await interruptBpftrace(tracer);
     for (const [name] of FUNCTIONS) {
       const count = Number(new RegExp(`:${name}\\]: (\\d+)`).exec(traced)?.[1]);
       if (count !== CALLS) throw new Error(`bpftrace counted ${count} calls of ${name}, not ${CALLS}`);

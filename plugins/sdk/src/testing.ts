@@ -4,7 +4,7 @@
  * plugin context that records what the session emits and reports, workload children driven over
  * stdin, an independent bpftrace count, and a BPF API wrapper that fails attaches on demand.
  */
-import { type ChildProcessWithoutNullStreams, execFileSync, spawn } from 'node:child_process';
+import { type ChildProcess, type ChildProcessWithoutNullStreams, execFileSync, spawn } from 'node:child_process';
 import { existsSync, readlinkSync } from 'node:fs';
 import { createInterface } from 'node:readline';
 import { openTargetFilter, type TargetFilter, type TargetRules, targetScopeOf } from './target-filter.js';
@@ -246,6 +246,24 @@ export function faultyBpf(
 }
 
 /**
+ * Interrupts a bpftrace process and resolves when it has exited. bpftrace 0.17 can miss a SIGINT
+ * that lands just before it blocks in epoll_wait: it then waits for an event that never comes, and
+ * a test or benchmark holding the kernel lock hangs (seen three times on this machine). So the
+ * signal is sent again each second until the process is gone; one that was heard ends it at once.
+ */
+export async function interruptBpftrace(child: ChildProcess): Promise<void> {
+  if (child.exitCode !== null || child.signalCode !== null) return;
+  const exited = new Promise((resolve) => child.once('exit', resolve));
+  child.kill('SIGINT');
+  const again = setInterval(() => child.kill('SIGINT'), 1000);
+  try {
+    await exited;
+  } finally {
+    clearInterval(again);
+  }
+}
+
+/**
  * Runs a bpftrace program until `stop()` interrupts it and returns everything it printed. Resolves
  * once every probe is attached: a BEGIN probe is added that prints a marker, and BEGIN fires only
  * after "Attaching N probes" has succeeded.
@@ -266,9 +284,7 @@ export async function startBpftrace(program: string): Promise<{ stop(): Promise<
   });
   return {
     async stop() {
-      const exited = new Promise((resolve) => child.once('exit', resolve));
-      child.kill('SIGINT');
-      await exited;
+      await interruptBpftrace(child);
       return output;
     },
   };
