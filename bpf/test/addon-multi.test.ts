@@ -9,6 +9,7 @@ import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { createInterface } from 'node:readline';
 import { readElfSymbols } from '@stella/sdk';
+import { interruptBpftrace } from '@stella/sdk/testing';
 import { afterEach, beforeAll, describe, expect, it } from 'vitest';
 import {
   BpfObject,
@@ -94,9 +95,7 @@ async function startBpftrace(pid: number): Promise<{ stop: () => Promise<Map<str
   }
   return {
     stop: async () => {
-      const exited = new Promise((r) => bt.once('exit', r));
-      bt.kill('SIGINT');
-      await exited;
+      await interruptBpftrace(bt);
       const counts = new Map<string, number>();
       for (const m of out.matchAll(/@\[uprobe:[^\]]*:(\w+)\]: (\d+)/g)) counts.set(m[1]!, Number(m[2]));
       return counts;

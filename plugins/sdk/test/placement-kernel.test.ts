@@ -21,6 +21,7 @@ import { type UprobePlacement, UprobePlacer } from '../src/placement/index.js';
 import {
   CATALOGUE_WORKLOAD,
   createWorkloadFiles,
+  interruptBpftrace,
   PYTHON,
   catalogueSymbols as symbolsOf,
   WORKLOAD_PART_OF,
@@ -158,8 +159,7 @@ async function countCalls(
     const code = await exited(workload);
     expect(code, `${command} ${args.join(' ')}: ${workloadOutput()}`).toBe(0);
     await exited(perf);
-    bpftrace.kill('SIGINT');
-    await exited(bpftrace);
+    await interruptBpftrace(bpftrace);
 
     const perfCount = (event: string) => {
       const line = perfOutput()

@@ -8,6 +8,7 @@ import { type ChildProcess, execFileSync, spawn } from 'node:child_process';
 import { chmod, chown, mkdir, mkdtemp, rm, writeFile } from 'node:fs/promises';
 import { release, tmpdir } from 'node:os';
 import { join } from 'node:path';
+import { interruptBpftrace } from '@stella/sdk/testing';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { startOpensslServer, type TlsServer } from '../../../core/src/demo/tls-server.js';
 import { runStella, startStella } from '../../support/cli.js';
@@ -82,7 +83,7 @@ describe.skipIf(skip !== undefined)('agent as a non-root user with the documente
   });
   afterAll(async () => {
     client?.stdin?.end();
-    bpftrace?.kill('SIGINT');
+    if (bpftrace) await interruptBpftrace(bpftrace);
     await server?.stop();
     if (dir) await rm(dir, { recursive: true, force: true });
   });
@@ -120,8 +121,7 @@ describe.skipIf(skip !== undefined)('agent as a non-root user with the documente
     const root = await round('root', undefined);
     const nobody = await round('nobody', asNobody(['bpf', 'perfmon', 'sys_ptrace']));
     const noPtrace = await round('no-ptrace', asNobody(['bpf', 'perfmon']));
-    bpftrace.kill('SIGINT');
-    await new Promise((resolve) => bpftrace.once('exit', resolve));
+    await interruptBpftrace(bpftrace);
 
     expect(Number(/@calls: (\d+)/.exec(bpftraceOut)?.[1])).toBe(3 * HANDSHAKES);
     expect(root.hits, root.log).toBe(HANDSHAKES);

@@ -9,6 +9,7 @@
  */
 import { join } from 'node:path';
 import { readElfSymbols } from '@stella/sdk';
+import { interruptBpftrace } from '@stella/sdk/testing';
 import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
 import { VerificationAccumulator } from '../../../core/src/verify/accumulator.js';
 import { formatReport } from '../../../core/src/verify/format.js';
@@ -75,7 +76,7 @@ describe.skipIf(!canBpf || uprobeRefusal !== undefined)('canaries: not exercised
     const metricsless = report;
     client.process.kill('SIGKILL');
     await client.exited;
-    bpftrace.process.kill('SIGINT');
+    await interruptBpftrace(bpftrace.process);
     await bpftrace.exited;
     const observations = await agent.stop();
 

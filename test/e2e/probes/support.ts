@@ -10,6 +10,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { ATTACH_COOKIES_MISSING, detectKernelFeatures } from '@stella/bpf';
 import { type Observation, readElfSymbols } from '@stella/sdk';
+import { interruptBpftrace } from '@stella/sdk/testing';
 import { type ComposedAgent, composeAgent } from '../../../core/src/agent/compose.js';
 import type { CallStatus } from '../../../core/src/agent/status.js';
 import { nodeHash, pathHash } from '../../../core/src/function-map/index.js';
@@ -219,7 +220,7 @@ export async function bpftraceCount(probes: string[], filter: string): Promise<{
   await child.line('Attaching');
   return {
     async stop() {
-      child.process.kill('SIGINT');
+      await interruptBpftrace(child.process);
       await child.exited;
       return Number(/@calls: (\d+)/.exec(child.output())?.[1] ?? 0);
     },

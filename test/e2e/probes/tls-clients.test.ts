@@ -3,6 +3,7 @@ import { execFile } from 'node:child_process';
 import { rm } from 'node:fs/promises';
 import { join } from 'node:path';
 import { setTimeout as sleep } from 'node:timers/promises';
+import { interruptBpftrace } from '@stella/sdk/testing';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { curlArgsFor, startOpensslServer, type TlsServer } from '../../../core/src/demo/tls-server.js';
 import { canBpf, drive, hits, LIBDIR, startAgent, stopDriven, tempDir, until, uprobeRefusal } from './support.js';
@@ -27,7 +28,7 @@ async function bpftrace(probes: Record<string, string>) {
     raw: () => child.output().replace(/\n/g, ' '),
     /** Calls per label, summed over the given pids only (other tests may run the same programs). */
     async stop(pidsOf: (label: string) => Set<number>): Promise<Record<string, number>> {
-      child.process.kill('SIGINT');
+      await interruptBpftrace(child.process);
       await child.exited;
       const out: Record<string, number> = {};
       for (const label of Object.keys(probes)) {
